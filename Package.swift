@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "perfprobe",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "perfprobe", targets: ["perfprobe"]),
+        .library(name: "PerfProbeCore", targets: ["PerfProbeCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // The kernel interfaces Swift cannot call directly: perf_event_open,
+        // variadic ioctl, ring-buffer barriers, fork+exec with a start gate.
+        .target(name: "CPerfProbe"),
+        .systemLibrary(
+            name: "CLibElf",
+            pkgConfig: "libelf",
+            providers: [.apt(["libelf-dev"])]
+        ),
+        .target(
+            name: "PerfProbeCore",
+            dependencies: ["CPerfProbe", "CLibElf"]
+        ),
+        .executableTarget(
+            name: "perfprobe",
+            dependencies: [
+                "PerfProbeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "PerfProbeCoreTests",
+            dependencies: ["PerfProbeCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "PerfProbeCLITests",
+            dependencies: ["PerfProbeCore"]
+        ),
+    ]
+)

@@ -1,0 +1,76 @@
+#ifndef C_PERF_PROBE_H
+#define C_PERF_PROBE_H
+
+#include <linux/perf_event.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/// The fields of `struct perf_event_attr` that perfprobe sets. The kernel
+/// struct has bitfields and anonymous unions that Swift imports poorly, so
+/// Swift fills this plain struct and the shim builds the real one.
+typedef struct CPerfProbe_EventConfig {
+    uint32_t type;
+    uint64_t config;
+    /// Sampling frequency in Hz when `use_frequency`, else the period.
+    uint64_t sample_period_or_frequency;
+    bool use_frequency;
+    uint64_t sample_type;
+    uint64_t read_format;
+    uint64_t sample_regs_user;
+    uint32_t sample_stack_user;
+    uint16_t sample_max_stack;
+    /// Wake a poller once this many bytes are in the ring (0: every sample).
+    uint32_t wakeup_watermark;
+    bool disabled;
+    bool inherit;
+    bool enable_on_exec;
+    bool exclude_kernel;
+    bool exclude_callchain_kernel;
+    /// mmap/mmap2/comm/comm_exec/task records, each with a sample_id trailer.
+    bool side_band;
+} CPerfProbe_EventConfig;
+
+/// perf_event_open(2) has no glibc wrapper. Returns an fd, or -1 and errno.
+int CPerfProbe_event_open(const CPerfProbe_EventConfig *config, pid_t pid,
+                          int cpu, int group_fd);
+
+/// ioctl(2) is variadic, which Swift cannot call.
+int CPerfProbe_event_enable(int fd);
+int CPerfProbe_event_disable(int fd);
+/// PERF_EVENT_IOC_SET_OUTPUT: make `fd` write its records into `ring_fd`'s ring.
+int CPerfProbe_event_set_output(int fd, int ring_fd);
+
+/// The ring's `data_head`, read with acquire semantics so the record bytes
+/// before it are visible (the kernel publishes with a release store).
+uint64_t CPerfProbe_ring_load_head(const void *control_page);
+/// Publishes `data_tail` with release semantics: the kernel may overwrite
+/// bytes before it only once our reads of them are done.
+void CPerfProbe_ring_store_tail(void *control_page, uint64_t tail);
+uint64_t CPerfProbe_ring_data_offset(const void *control_page);
+uint64_t CPerfProbe_ring_data_size(const void *control_page);
+
+/// Forks a child that waits at a gate, then execs `path`. Sampling must be set
+/// up on the child's pid before its first instruction, and fork in a Swift
+/// process is only safe when the child runs nothing but async-signal-safe C.
+/// Returns the pid (or -1 and errno); `*gate_fd` opens the gate, `*status_fd`
+/// reports an exec failure.
+pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
+                             char *const envp[], int *gate_fd, int *status_fd);
+/// Lets the gated child exec. Returns 0, or the errno with which exec failed.
+int CPerfProbe_spawn_open_gate(int gate_fd, int status_fd);
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it
+/// creates later), so that one thread can take them with sigwaitinfo.
+void CPerfProbe_block_stop_signals(void);
+/// Waits for a blocked stop signal; `*sender` is the sending pid, 0 when the
+/// kernel (a terminal) sent it.
+int CPerfProbe_wait_stop_signal(pid_t *sender);
+/// Sends `signo` to this process, to wake the thread in wait_stop_signal.
+void CPerfProbe_raise_stop_signal(int signo);
+
+/// sigabbrev_np needs _GNU_SOURCE, which Swift's Glibc import does not set.
+/// "ABRT" for SIGABRT; NULL for an unknown number.
+const char *CPerfProbe_signal_abbreviation(int signo);
+
+#endif

@@ -1,0 +1,181 @@
+#define _GNU_SOURCE
+#include "CPerfProbe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct perf_event_attr) >= PERF_ATTR_SIZE_VER7,
+               "perf_event_attr is older than the fields perfprobe sets");
+
+int CPerfProbe_event_open(const CPerfProbe_EventConfig *config, pid_t pid,
+                          int cpu, int group_fd) {
+    struct perf_event_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.size = sizeof(attr);
+    attr.type = config->type;
+    attr.config = config->config;
+    attr.freq = config->use_frequency;
+    if (config->use_frequency)
+        attr.sample_freq = config->sample_period_or_frequency;
+    else
+        attr.sample_period = config->sample_period_or_frequency;
+    attr.sample_type = config->sample_type;
+    attr.read_format = config->read_format;
+    attr.sample_regs_user = config->sample_regs_user;
+    attr.sample_stack_user = config->sample_stack_user;
+    attr.sample_max_stack = config->sample_max_stack;
+    if (config->wakeup_watermark > 0) {
+        attr.watermark = 1;
+        attr.wakeup_watermark = config->wakeup_watermark;
+    } else {
+        attr.wakeup_events = 1;
+    }
+    attr.disabled = config->disabled;
+    attr.inherit = config->inherit;
+    attr.enable_on_exec = config->enable_on_exec;
+    attr.exclude_kernel = config->exclude_kernel;
+    attr.exclude_hv = 1;
+    attr.exclude_callchain_kernel = config->exclude_callchain_kernel;
+    if (config->side_band) {
+        attr.mmap = 1;
+        attr.mmap2 = 1;
+        attr.comm = 1;
+        attr.comm_exec = 1;
+        attr.task = 1;
+        attr.sample_id_all = 1;
+    }
+    return (int)syscall(SYS_perf_event_open, &attr, pid, cpu, group_fd,
+                        PERF_FLAG_FD_CLOEXEC);
+}
+
+int CPerfProbe_event_enable(int fd) {
+    return ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+}
+
+int CPerfProbe_event_disable(int fd) {
+    return ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+}
+
+int CPerfProbe_event_set_output(int fd, int ring_fd) {
+    return ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd);
+}
+
+uint64_t CPerfProbe_ring_load_head(const void *control_page) {
+    const struct perf_event_mmap_page *page = control_page;
+    return __atomic_load_n(&page->data_head, __ATOMIC_ACQUIRE);
+}
+
+void CPerfProbe_ring_store_tail(void *control_page, uint64_t tail) {
+    struct perf_event_mmap_page *page = control_page;
+    __atomic_store_n(&page->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+uint64_t CPerfProbe_ring_data_offset(const void *control_page) {
+    return ((const struct perf_event_mmap_page *)control_page)->data_offset;
+}
+
+uint64_t CPerfProbe_ring_data_size(const void *control_page) {
+    return ((const struct perf_event_mmap_page *)control_page)->data_size;
+}
+
+pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
+                             char *const envp[], int *gate_fd, int *status_fd) {
+    int gate[2], status[2];
+    if (pipe2(gate, O_CLOEXEC) != 0)
+        return -1;
+    if (pipe2(status, O_CLOEXEC) != 0) {
+        int saved = errno;
+        close(gate[0]);
+        close(gate[1]);
+        errno = saved;
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        // Only async-signal-safe calls from here to execve.
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        close(gate[1]);
+        close(status[0]);
+        char go;
+        ssize_t n;
+        do {
+            n = read(gate[0], &go, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(127); // the agent went away before sampling was ready
+        execve(path, argv, envp);
+        int err = errno;
+        ssize_t ignored = write(status[1], &err, sizeof(err));
+        (void)ignored;
+        _exit(127);
+    }
+    int saved = errno;
+    close(gate[0]);
+    close(status[1]);
+    if (pid < 0) {
+        close(gate[1]);
+        close(status[0]);
+        errno = saved;
+        return -1;
+    }
+    *gate_fd = gate[1];
+    *status_fd = status[0];
+    return pid;
+}
+
+int CPerfProbe_spawn_open_gate(int gate_fd, int status_fd) {
+    char go = 1;
+    ssize_t n;
+    do {
+        n = write(gate_fd, &go, 1);
+    } while (n < 0 && errno == EINTR);
+    close(gate_fd);
+    int err = 0;
+    do {
+        n = read(status_fd, &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    close(status_fd);
+    // EOF: execve succeeded and closed the CLOEXEC end.
+    return n == (ssize_t)sizeof(err) ? err : 0;
+}
+
+static void stop_signals(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+void CPerfProbe_block_stop_signals(void) {
+    sigset_t set;
+    stop_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int CPerfProbe_wait_stop_signal(pid_t *sender) {
+    sigset_t set;
+    stop_signals(&set);
+    siginfo_t info;
+    int signo;
+    do {
+        signo = sigwaitinfo(&set, &info);
+    } while (signo < 0 && errno == EINTR);
+    *sender = (info.si_code == SI_USER || info.si_code == SI_QUEUE) ? info.si_pid : 0;
+    return signo;
+}
+
+void CPerfProbe_raise_stop_signal(int signo) {
+    kill(getpid(), signo);
+}
+
+const char *CPerfProbe_signal_abbreviation(int signo) {
+    return sigabbrev_np(signo);
+}

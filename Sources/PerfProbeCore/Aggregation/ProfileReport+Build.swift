@@ -1,0 +1,52 @@
+import Foundation
+
+extension ProfileReport {
+    /// Assembles the report of a finished capture.
+    public static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
+                             startedAt: Date, perThread: Bool) -> ProfileReport {
+        var symbolizer = Symbolizer(modules: capture.modules)
+        let profile = Profile.build(from: capture, symbolizer: &symbolizer)
+        let total = max(profile.totalSamples, 1)
+
+        var byThread: [ThreadID: (pid: ProcessID, samples: Int)] = [:]
+        var byProcess: [ProcessID: Int] = [:]
+        for stack in profile.stacks {
+            byThread[stack.tid, default: (stack.pid, 0)].samples += stack.count
+            byProcess[stack.pid, default: 0] += stack.count
+        }
+        let threads = byThread.map { tid, entry in
+            Thread(pid: entry.pid, tid: tid, name: capture.threadNames[tid] ?? capture.processNames[entry.pid] ?? "?",
+                   samples: entry.samples, percent: Double(entry.samples) * 100 / Double(total))
+        }.sorted { ($0.samples, $1.tid) > ($1.samples, $0.tid) }
+        let processes = byProcess.map { pid, samples in
+            Thread(pid: pid, tid: ThreadID(pid.rawValue), name: capture.processNames[pid] ?? capture.threadNames[ThreadID(pid.rawValue)] ?? "?",
+                   samples: samples, percent: Double(samples) * 100 / Double(total))
+        }.sorted { ($0.samples, $1.pid) > ($1.samples, $0.pid) }
+
+        let threadHotspots = perThread ? threads.map { thread in
+            ThreadHotspots(tid: thread.tid, name: thread.name,
+                           hotspots: Array(Hotspot.rank(profile, where: { $0.tid == thread.tid }).prefix(15)))
+        } : []
+
+        let taskClock = capture.counters.first { $0.name == "task-clock" }?.value
+        let duration = capture.durationSeconds
+        let measured = capture.timeline.dropFirst()
+        let cpu = CPUUsage(
+            utilisationPercent: taskClock.map { duration > 0 ? Double($0) / 1e9 / duration * 100 : 0 },
+            userPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuUserPercent } / Double(measured.count),
+            systemPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuSystemPercent } / Double(measured.count))
+
+        return ProfileReport(
+            target: target,
+            sampling: Sampling(event: configuration.event.rawValue, frequencyHz: configuration.frequency,
+                               includeKernel: configuration.includeKernel, unwind: "fp"),
+            startedAt: ISO8601DateFormatter().string(from: startedAt),
+            durationSeconds: duration,
+            samples: SampleCounts(total: capture.samples, lostRecords: capture.lostRecords,
+                                  lostSamples: capture.lostSamples, throttleEvents: capture.throttles),
+            cpu: cpu, processes: processes, threads: threads,
+            hotspots: Hotspot.rank(profile), threadHotspots: threadHotspots,
+            timeline: capture.timeline, counters: capture.counters,
+            unreadableModules: symbolizer.unreadableModules, profile: profile)
+    }
+}

@@ -1,0 +1,90 @@
+/// The canonical result of a run: everything every output format is
+/// rendered from, and what report.json holds (keys in snake_case).
+public struct ProfileReport: Codable, Sendable {
+    public struct Target: Codable, Sendable {
+        /// "run" or "attach".
+        public var mode: String
+        public var pid: ProcessID
+        public var command: [String]
+        public var name: String
+        public var outcome: TargetOutcome
+    }
+
+    public struct Sampling: Codable, Sendable {
+        public var event: String
+        public var frequencyHz: Int
+        public var includeKernel: Bool
+        /// How user stacks were walked: "fp" (the kernel's frame-pointer callchain).
+        public var unwind: String
+    }
+
+    public struct SampleCounts: Codable, Sendable {
+        public var total: Int
+        public var lostRecords: UInt64
+        public var lostSamples: UInt64
+        public var throttleEvents: Int
+    }
+
+    public struct CPUUsage: Codable, Sendable {
+        /// task-clock over wall time, in % of one core; nil without the counter.
+        public var utilisationPercent: Double?
+        /// Means of the /proc timeline (main process), in % of one core.
+        public var userPercent: Double
+        public var systemPercent: Double
+    }
+
+    public struct Thread: Codable, Sendable {
+        public var pid: ProcessID
+        public var tid: ThreadID
+        public var name: String
+        public var samples: Int
+        public var percent: Double
+    }
+
+    public struct ThreadHotspots: Codable, Sendable {
+        public var tid: ThreadID
+        public var name: String
+        public var hotspots: [Hotspot]
+    }
+
+    public var version = 1
+    public var target: Target
+    public var sampling: Sampling
+    /// Wall-clock start, ISO 8601.
+    public var startedAt: String
+    public var durationSeconds: Double
+    public var samples: SampleCounts
+    public var cpu: CPUUsage
+    public var processes: [Thread]
+    public var threads: [Thread]
+    public var hotspots: [Hotspot]
+    public var threadHotspots: [ThreadHotspots]
+    public var timeline: [TelemetryPoint]
+    public var counters: [CounterReading]
+    /// Modules that could not be read for symbols, with the reason.
+    public var unreadableModules: [String: String]
+    public var profile: Profile
+}
+
+/// How the target ended, as far as perfprobe knows.
+public struct TargetOutcome: Codable, Hashable, Sendable {
+    /// "exited", "killed", "running" (profiling stopped first) or "gone"
+    /// (an attached process ended; its status belongs to its parent).
+    public var state: String
+    public var exitCode: Int32?
+    public var signal: String?
+
+    public static let running = TargetOutcome(state: "running", exitCode: nil, signal: nil)
+    public static let gone = TargetOutcome(state: "gone", exitCode: nil, signal: nil)
+
+    public var failed: Bool { state == "killed" || (exitCode ?? 0) != 0 }
+
+    public var description: String {
+        switch state {
+        case "exited": "target exited with status \(exitCode ?? 0)"
+        case "killed": "target killed by \(signal ?? "a signal")"
+        case "gone": "target exited"
+        default: "target still running"
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// The short summary printed on stdout at the end of a run.
+public enum SummaryText {
+    public static func render(_ report: ProfileReport, outputDirectory: String, top: Int = 15) -> String {
+        var out = ""
+        let target = report.target
+        out += "perfprobe \(target.mode): \(target.name) (pid \(target.pid)) — \(target.outcome.description)\n"
+        let samples = report.samples
+        out += String(format: "duration %.2f s · %d samples at %d Hz %@ · lost %llu records, %llu samples · throttled %d×\n",
+                      report.durationSeconds, samples.total, report.sampling.frequencyHz, report.sampling.event,
+                      samples.lostRecords, samples.lostSamples, samples.throttleEvents)
+        if let utilisation = report.cpu.utilisationPercent {
+            out += String(format: "CPU %.1f%% of one core (task-clock) · main process user %.1f%%, system %.1f%%\n",
+                          utilisation, report.cpu.userPercent, report.cpu.systemPercent)
+        }
+        out += "counters: " + report.counters.map { counter in
+            guard let value = counter.value else { return "\(counter.name) not supported" }
+            let shown = counter.name == "task-clock" ? String(format: "%.3f s", Double(value) / 1e9) : "\(value)"
+            return "\(counter.name) \(shown)\(counter.scaled ? " (scaled)" : "")"
+        }.joined(separator: " · ") + "\n"
+        out += "\n" + table(report.hotspots, samples: report.profile.totalSamples, top: top)
+        if report.threads.count > 1 {
+            out += "\nthreads:\n"
+            for thread in report.threads.prefix(top) {
+                out += String(format: "  %6.2f%%  %-16@ tid %d (pid %d)\n", thread.percent, thread.name, thread.tid.rawValue, thread.pid.rawValue)
+            }
+        }
+        for thread in report.threadHotspots {
+            out += "\nthread \(thread.name) (tid \(thread.tid)):\n" + table(thread.hotspots, samples: nil, top: top)
+        }
+        if !report.unreadableModules.isEmpty {
+            out += "\nno symbols for: " + report.unreadableModules.keys.sorted().joined(separator: ", ") + "\n"
+        }
+        out += "\nreport: \(outputDirectory)\n"
+        return out
+    }
+
+    private static func table(_ hotspots: [Hotspot], samples: Int?, top: Int) -> String {
+        var out = samples.map { "top functions of \($0) samples:\n" } ?? ""
+        out += "   SELF%   TOTAL%  FUNCTION  [MODULE]\n"
+        for hotspot in hotspots.prefix(top) {
+            out += String(format: "  %6.2f   %6.2f  %@  [%@]\n", hotspot.selfPercent, hotspot.totalPercent,
+                          hotspot.function, hotspot.module)
+        }
+        return out
+    }
+}

@@ -1,0 +1,24 @@
+/// Everything one sampling run collected, as copied values: stacks still as
+/// interned frames (symbolized afterwards), plus the run's bookkeeping.
+public struct Capture: Sendable {
+    public var stacks: [StackKey: Int] = [:]
+    public var modules: [Module] = []
+    public var threadNames: [ThreadID: String] = [:]
+    public var processNames: [ProcessID: String] = [:]
+    public var samples = 0
+    /// Records the kernel dropped because the ring was full (PERF_RECORD_LOST).
+    public var lostRecords: UInt64 = 0
+    /// Samples the kernel dropped before they reached the ring (PERF_RECORD_LOST_SAMPLES).
+    public var lostSamples: UInt64 = 0
+    /// PERF_RECORD_THROTTLE events: the kernel lowered the sampling rate.
+    public var throttles = 0
+    public var timeline: [TelemetryPoint] = []
+    public var counters: [CounterReading] = []
+    /// CLOCK_MONOTONIC nanoseconds.
+    public var startNanoseconds: UInt64 = 0
+    public var endNanoseconds: UInt64 = 0
+
+    public init() {}
+
+    public var durationSeconds: Double { Double(endNanoseconds &- startNanoseconds) / 1e9 }
+}

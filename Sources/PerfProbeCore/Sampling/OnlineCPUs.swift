@@ -1,0 +1,19 @@
+/// The CPUs the kernel has online, from /sys/devices/system/cpu/online.
+enum OnlineCPUs {
+    static func read() -> [Int32] {
+        let text = (try? Syscalls.readFile("/sys/devices/system/cpu/online")).map { String(decoding: $0, as: UTF8.self) } ?? "0"
+        return parse(text)
+    }
+
+    /// Parses a CPU list such as "0-3,6,8-9".
+    static func parse(_ text: String) -> [Int32] {
+        text.trimmingNewline.split(separator: ",").flatMap { part -> [Int32] in
+            let bounds = part.split(separator: "-").compactMap { Int32($0) }
+            switch bounds.count {
+            case 1: return [bounds[0]]
+            case 2 where bounds[0] <= bounds[1]: return Array(bounds[0]...bounds[1])
+            default: return []
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// Samples a target on a dedicated thread, which opens, owns and reads the
+/// perf events (blocking in poll, not on the shared task pool). `start`
+/// returns once the events are open — for a launched command, before it may
+/// exec — and `finish` stops and hands back the `Capture`.
+public final class Sampler: Sendable {
+    private let stopRequested = Atomic<Bool>(false)
+    private let state = Mutex<(ready: Result<Void, SamplingError>?, capture: Capture?)>((nil, nil))
+    private let readySignal = DispatchSemaphore(value: 0)
+    private let doneSignal = DispatchSemaphore(value: 0)
+    private let onTargetExit: @Sendable () -> Void
+
+    /// `onTargetExit` is called from the sampling thread when an attached
+    /// target is found gone.
+    public static func start(_ configuration: SamplerConfiguration,
+                             onTargetExit: @escaping @Sendable () -> Void = {}) throws(SamplingError) -> Sampler {
+        let sampler = Sampler(onTargetExit: onTargetExit)
+        let thread = Thread { sampler.run(configuration) }
+        thread.name = "perfprobe-sampler"
+        thread.start()
+        sampler.readySignal.wait()
+        if case .failure(let error) = sampler.state.withLock({ $0.ready }) {
+            sampler.doneSignal.wait()
+            throw error
+        }
+        return sampler
+    }
+
+    private init(onTargetExit: @escaping @Sendable () -> Void) {
+        self.onTargetExit = onTargetExit
+    }
+
+    /// Stops sampling, drains what is left in the rings and returns the capture.
+    public func finish() -> Capture {
+        stopRequested.store(true, ordering: .releasing)
+        doneSignal.wait()
+        doneSignal.signal()
+        return state.withLock { $0.capture } ?? Capture()
+    }
+
+    private func run(_ configuration: SamplerConfiguration) {
+        do throws(SamplingError) {
+            var loop = try SamplingLoop(configuration)
+            try loop.attach()
+            state.withLock { $0.ready = .success(()) }
+            readySignal.signal()
+            var reportedExit = false
+            while !stopRequested.load(ordering: .acquiring) {
+                if !loop.step() && !reportedExit {
+                    reportedExit = true
+                    onTargetExit()
+                }
+            }
+            let capture = loop.finish()
+            state.withLock { $0.capture = capture }
+        } catch {
+            state.withLock { $0.ready = .failure(error) }
+            readySignal.signal()
+        }
+        doneSignal.signal()
+    }
+}

@@ -1,0 +1,43 @@
+/// Why sampling could not be set up.
+public enum SamplingError: Error, Sendable, CustomStringConvertible {
+    /// perf_event_open refused for lack of privilege.
+    case permissionDenied(paranoid: Int?)
+    /// The kernel has no perf events (CONFIG_PERF_EVENTS off, or a sandbox).
+    case perfEventsUnavailable(Errno)
+    /// The requested event is not supported on this machine (e.g. cycles in a VM).
+    case eventNotSupported(SamplingEvent)
+    case targetGone(ProcessID)
+    case system(String, Errno)
+
+    public var description: String {
+        switch self {
+        case .permissionDenied(let paranoid):
+            let level = paranoid.map { " (kernel.perf_event_paranoid is \($0))" } ?? ""
+            return "permission denied opening perf events\(level): run as root, grant CAP_PERFMON, or lower it with 'sysctl kernel.perf_event_paranoid=1'"
+        case .perfEventsUnavailable(let errno):
+            return "perf events are unavailable on this kernel (\(errno)): perfprobe needs CONFIG_PERF_EVENTS and a system call filter that allows perf_event_open"
+        case .eventNotSupported(let event):
+            return "event '\(event.rawValue)' is not supported on this machine (no hardware PMU, as in most VMs): use --event cpu-clock"
+        case .targetGone(let pid):
+            return "process \(pid) exited before sampling could start"
+        case .system(let what, let errno):
+            return "\(what): \(errno)"
+        }
+    }
+
+    /// Maps a perf_event_open failure to the cause a user can act on.
+    static func opening(_ event: SamplingEvent, _ errno: Errno) -> SamplingError {
+        switch errno {
+        case .accessDenied, .notPermitted:
+            let text = try? Syscalls.readFile("/proc/sys/kernel/perf_event_paranoid")
+            let level = text.flatMap { Int(String(decoding: $0, as: UTF8.self).filter { $0.isNumber || $0 == "-" }) }
+            return .permissionDenied(paranoid: level)
+        case .noSuchFile, .notSupported, .noDevice where event.isHardware:
+            return .eventNotSupported(event)
+        case .noSuchFile, .noDevice:
+            return .perfEventsUnavailable(errno)
+        default:
+            return .system("perf_event_open(\(event.rawValue))", errno)
+        }
+    }
+}

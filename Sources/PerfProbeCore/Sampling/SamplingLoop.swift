@@ -1,0 +1,145 @@
+/// The work of the sampling thread: owns the events, drains their rings,
+/// applies side-band records in time order, unwinds and aggregates samples,
+/// and reads /proc telemetry on a fixed interval.
+struct SamplingLoop: ~Copyable {
+    private var events: PerfEventGroup
+    private var counters: CounterGroup
+    private let configuration: SamplerConfiguration
+    private let parser = PerfRecordParser(layout: .callchain)
+    private var unwinder = CallchainUnwinder()
+    private var spaces = AddressSpaces()
+    private var telemetry: ProcessTelemetry
+    private var capture = Capture()
+    private var nextTick: UInt64
+    /// Records read while attaching, applied with the first round.
+    private var pendingRecords: [PerfRecord] = []
+
+    init(_ configuration: SamplerConfiguration) throws(SamplingError) {
+        self.configuration = configuration
+        let pid = configuration.scope.pid
+        events = try PerfEventGroup(scope: configuration.scope, event: configuration.event,
+                                    frequency: configuration.frequency, includeKernel: configuration.includeKernel,
+                                    layout: .callchain, cpus: OnlineCPUs.read(), dataPages: configuration.ringPages)
+        counters = CounterGroup(scope: configuration.scope)
+        counters.add(thread: ThreadID(pid.rawValue))
+        let now = Syscalls.monotonicNanoseconds()
+        capture.startNanoseconds = now
+        telemetry = ProcessTelemetry(pid: pid, startNanoseconds: now)
+        nextTick = now
+    }
+
+    /// Completes setup for an attached process: its other threads and its
+    /// current mappings. (Separate from init: Swift cannot throw out of an
+    /// init that has already initialized a noncopyable member.)
+    mutating func attach() throws(SamplingError) {
+        guard case .attached(let pid) = configuration.scope else { return }
+        try followExistingThreads(of: pid)
+        loadRunningProcess(pid)
+    }
+
+    /// Opens events for every thread of an attached process. A thread created
+    /// by an already-followed thread inherits its events (and announces itself
+    /// with PERF_RECORD_FORK); only the others need events of their own, and
+    /// the scan repeats until no such thread appears.
+    private mutating func followExistingThreads(of pid: ProcessID) throws(SamplingError) {
+        var inherited = Set<ThreadID>()
+        while true {
+            let listed = Syscalls.listDirectory("/proc/\(pid)/task").compactMap { Int32($0).map { ThreadID($0) } }
+            let fresh = listed.filter { !events.threads.contains($0) && !inherited.contains($0) }
+            if fresh.isEmpty { return }
+            for tid in try events.follow(fresh) { counters.add(thread: tid) }
+            let records = events.drain().flatMap(parser.parse)
+            for case .fork(_, _, let tid, _, _) in records { inherited.insert(tid) }
+            pendingRecords += records
+        }
+    }
+
+    /// One poll-and-drain round. Returns false once an attached target is gone.
+    mutating func step() -> Bool {
+        let now = Syscalls.monotonicNanoseconds()
+        let wait = nextTick > now ? Int32((nextTick - now) / 1_000_000) : 0
+        Syscalls.pollReadable(events.ringFDs, timeoutMilliseconds: max(1, wait))
+        process(events.drain())
+        guard Syscalls.monotonicNanoseconds() >= nextTick else { return true }
+        nextTick += configuration.telemetryIntervalNanoseconds
+        let point = telemetry.read()
+        if let point { capture.timeline.append(point) }
+        guard case .attached = configuration.scope else { return true }
+        return point != nil
+    }
+
+    consuming func finish() -> Capture {
+        events.disable()
+        process(events.drain())
+        capture.counters = counters.read()
+        capture.endNanoseconds = Syscalls.monotonicNanoseconds()
+        capture.modules = spaces.modules
+        return capture
+    }
+
+    private mutating func loadRunningProcess(_ pid: ProcessID) {
+        let text = (try? Syscalls.readFile("/proc/\(pid)/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        spaces.load(procMaps: MemoryMapping.parseProcMaps(Substring(text)), for: pid)
+        if let comm = try? Syscalls.readFile("/proc/\(pid)/comm") {
+            capture.processNames[pid] = String(decoding: comm, as: UTF8.self).trimmingNewline
+        }
+        for task in Syscalls.listDirectory("/proc/\(pid)/task") {
+            guard let tid = Int32(task), let comm = try? Syscalls.readFile("/proc/\(pid)/task/\(task)/comm") else { continue }
+            capture.threadNames[ThreadID(tid)] = String(decoding: comm, as: UTF8.self).trimmingNewline
+        }
+    }
+
+    private mutating func process(_ chunks: [[UInt8]]) {
+        guard !chunks.isEmpty || !pendingRecords.isEmpty else { return }
+        // Rings are per CPU: merge them so mappings change before later samples.
+        let records = (pendingRecords + chunks.flatMap(parser.parse)).enumerated()
+            .sorted { ($0.element.time ?? 0, $0.offset) < ($1.element.time ?? 0, $1.offset) }
+        pendingRecords = []
+        for (_, record) in records { apply(record) }
+    }
+
+    private mutating func apply(_ record: PerfRecord) {
+        switch record {
+        case .sample(let sample):
+            capture.samples += 1
+            let stack = unwinder.unwind(sample)
+            var frames: [Frame] = []
+            frames.reserveCapacity(stack.kernel.count + stack.user.count)
+            for (i, address) in stack.kernel.enumerated() {
+                frames.append(Frame(module: Frame.kernel, address: i == 0 ? address : address - 1))
+            }
+            for (i, address) in stack.user.enumerated() {
+                frames.append(spaces.frame(for: i == 0 ? address : address - 1, in: sample.pid))
+            }
+            capture.stacks[StackKey(pid: sample.pid, tid: sample.tid, frames: frames), default: 0] += 1
+        case .mmap(let pid, _, _, let mapping):
+            spaces.map(mapping, in: pid)
+        case .comm(let pid, let tid, _, let name, let exec):
+            capture.threadNames[tid] = name
+            if exec { spaces.exec(pid) }
+            if exec || pid.rawValue == tid.rawValue { capture.processNames[pid] = name }
+        case .fork(let pid, let parentPID, let tid, let parentTID, _):
+            if pid != parentPID {
+                spaces.fork(pid, from: parentPID)
+                capture.processNames[pid] = capture.processNames[parentPID]
+            }
+            if capture.threadNames[tid] == nil { capture.threadNames[tid] = capture.threadNames[parentTID] }
+        case .lost(let count):
+            capture.lostRecords += count
+        case .lostSamples(let count):
+            capture.lostSamples += count
+        case .throttle:
+            capture.throttles += 1
+        case .exit, .unthrottle, .other:
+            break
+        }
+    }
+}
+
+extension String {
+    var trimmingNewline: String {
+        var s = self
+        while s.last == "\n" { s.removeLast() }
+        return s
+    }
+}

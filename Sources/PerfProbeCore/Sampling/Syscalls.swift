@@ -1,0 +1,190 @@
+import CPerfProbe
+import Glibc
+
+/// The raw system calls perfprobe makes, each a thin wrapper that turns the C
+/// convention (-1 and errno) into a thrown `Errno`. The only Swift file that
+/// calls into C for the kernel; everything else goes through these.
+public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+    public var description: String { String(cString: strerror(rawValue)) }
+
+    public static let notPermitted = Errno(EPERM)
+    public static let noSuchProcess = Errno(ESRCH)
+    public static let noSuchFile = Errno(ENOENT)
+    public static let accessDenied = Errno(EACCES)
+    public static let notSupported = Errno(EOPNOTSUPP)
+    public static let noDevice = Errno(ENODEV)
+    public static let invalid = Errno(EINVAL)
+}
+
+/// Runs `body` until it stops failing with EINTR; reads errno right after the call.
+@inline(never)
+func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ body: () -> T) throws(Errno) -> T {
+    while true {
+        let value = body()
+        if value != -1 { return value }
+        let err = errno
+        if retryOnInterrupt && err == EINTR { continue }
+        throw Errno(err)
+    }
+}
+
+enum Syscalls {
+    static func perfEventOpen(_ config: CPerfProbe_EventConfig, pid: Int32, cpu: Int32, groupFD: Int32 = -1) throws(Errno) -> Int32 {
+        var config = config
+        return try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_event_open(&config, pid, cpu, groupFD) }
+    }
+
+    static func perfEventEnable(_ fd: Int32) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_event_enable(fd) }
+    }
+
+    static func perfEventDisable(_ fd: Int32) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_event_disable(fd) }
+    }
+
+    static func perfEventSetOutput(_ fd: Int32, ringFD: Int32) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_event_set_output(fd, ringFD) }
+    }
+
+    static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Reads up to `count` bytes; an fd of a perf counter answers in one read.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try valueOrErrno { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    static func mmapShared(_ fd: Int32, length: Int, writable: Bool) throws(Errno) -> UnsafeMutableRawPointer {
+        let prot = PROT_READ | (writable ? PROT_WRITE : 0)
+        let address = Glibc.mmap(nil, length, prot, MAP_SHARED, fd, 0)
+        if address == MAP_FAILED || address == nil { throw Errno(errno) }
+        return address!
+    }
+
+    static func munmap(_ address: UnsafeMutableRawPointer, length: Int) {
+        _ = Glibc.munmap(address, length)
+    }
+
+    /// Waits for any of `fds` to become readable; returns early on EINTR.
+    static func pollReadable(_ fds: [Int32], timeoutMilliseconds: Int32) {
+        var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = entries.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), timeoutMilliseconds) }
+    }
+
+    static func pageSize() -> Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+    static func clockTicksPerSecond() -> Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
+
+    /// CLOCK_MONOTONIC in nanoseconds: the clock perf timestamps use by default.
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    static func kill(_ pid: Int32, _ signal: Int32) throws(Errno) {
+        _ = try valueOrErrno { Glibc.kill(pid, signal) }
+    }
+
+    /// Whether a process exists (signal 0 checks without sending).
+    static func processExists(_ pid: Int32) -> Bool {
+        Glibc.kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    struct WaitStatus: Sendable {
+        var exitCode: Int32?
+        var signal: Int32?
+    }
+
+    /// Blocks until child `pid` exits; nil when it is not our child.
+    static func waitForExit(_ pid: Int32) -> WaitStatus? {
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, 0)
+            if r == pid { break }
+            if r == -1 && errno == EINTR { continue }
+            return nil
+        }
+        // WIFEXITED/WEXITSTATUS are macros: decode the status word by hand.
+        let termSignal = status & 0x7f
+        if termSignal == 0 { return WaitStatus(exitCode: (status >> 8) & 0xff, signal: nil) }
+        return WaitStatus(exitCode: nil, signal: termSignal)
+    }
+
+    static func spawnGated(path: String, arguments: [String], environment: [String]) throws(Errno) -> (pid: Int32, gate: Int32, status: Int32) {
+        var gate: Int32 = -1
+        var status: Int32 = -1
+        let pid = withCStringArray(arguments) { argv in
+            withCStringArray(environment) { envp in
+                CPerfProbe_spawn_gated(path, argv, envp, &gate, &status)
+            }
+        }
+        if pid == -1 { throw Errno(errno) }
+        return (pid, gate, status)
+    }
+
+    /// Lets the gated child exec; throws the errno of a failed exec.
+    static func openGate(_ gate: Int32, status: Int32) throws(Errno) {
+        let err = CPerfProbe_spawn_open_gate(gate, status)
+        if err != 0 { throw Errno(err) }
+    }
+
+    static func blockStopSignals() { CPerfProbe_block_stop_signals() }
+
+    static func waitStopSignal() -> (signal: Int32, sender: Int32) {
+        var sender: Int32 = 0
+        let signo = CPerfProbe_wait_stop_signal(&sender)
+        return (signo, sender)
+    }
+
+    static func raiseStopSignal(_ signo: Int32) { CPerfProbe_raise_stop_signal(signo) }
+
+    static func signalName(_ signo: Int32) -> String {
+        guard let abbrev = CPerfProbe_signal_abbreviation(signo) else { return "signal \(signo)" }
+        return "SIG" + String(cString: abbrev)
+    }
+
+    private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { pointers.forEach { free($0) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+extension Syscalls {
+    /// Reads a whole file, e.g. a /proc file whose size the kernel reports as 0.
+    static func readFile(_ path: String) throws(Errno) -> [UInt8] {
+        let fd = try valueOrErrno { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
+        defer { _ = Glibc.close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = try valueOrErrno { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+    }
+
+    static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = Glibc.readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func listDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Synchronization
+
+/// Runs one profiling session: starts or finds the target, samples it until
+/// it exits, the duration passes or a stop signal arrives, and builds the report.
+public enum ProfileSession {
+    /// Starts `command` gated, opens sampling on it, lets it exec and samples
+    /// it to the end. SIGINT/SIGTERM sent to perfprobe are forwarded to it.
+    /// With a duration, profiling stops then and `waitForExit` (called after
+    /// the report is written) waits for the command.
+    public static func run(command: [String], options: ProfileOptions) throws(SessionError) -> LaunchedRun {
+        let path = try CommandLocator.resolve(command[0])
+        Syscalls.blockStopSignals()
+        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+        let child: (pid: Int32, gate: Int32, status: Int32)
+        do {
+            child = try Syscalls.spawnGated(path: path, arguments: command, environment: environment)
+        } catch {
+            throw .launch("cannot start \(command[0])", error)
+        }
+        let pid = ProcessID(child.pid)
+        let configuration = options.configuration(for: .launched(pid))
+        let startedAt = Date()
+        let sampler: Sampler
+        do {
+            sampler = try Sampler.start(configuration)
+        } catch {
+            Syscalls.close(child.gate) // the gated child sees EOF and exits
+            Syscalls.close(child.status)
+            _ = Syscalls.waitForExit(child.pid)
+            throw .sampling(error)
+        }
+        do {
+            try Syscalls.openGate(child.gate, status: child.status)
+        } catch {
+            _ = sampler.finish()
+            _ = Syscalls.waitForExit(child.pid)
+            throw .commandNotExecutable(path, error)
+        }
+
+        let latch = StopLatch()
+        let exit = ExitBox()
+        Thread.detachNewThread {
+            let status = Syscalls.waitForExit(child.pid)
+            exit.set(status)
+            latch.signal(.targetExited)
+        }
+        Thread.detachNewThread {
+            while true {
+                let (signal, sender) = Syscalls.waitStopSignal()
+                // A terminal's Ctrl-C already reached the whole process group.
+                if sender != 0 { try? Syscalls.kill(child.pid, signal) }
+            }
+        }
+        _ = latch.wait(seconds: options.duration)
+        let capture = sampler.finish()
+        let target = ProfileReport.Target(mode: "run", pid: pid, command: command,
+                                          name: capture.processNames[pid] ?? URL(fileURLWithPath: path).lastPathComponent,
+                                          outcome: exit.outcome ?? .running)
+        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration,
+                                         startedAt: startedAt, perThread: options.perThread)
+        return LaunchedRun(report: report, exit: exit)
+    }
+
+    /// Samples a running process and its threads (present and future) until
+    /// it exits, the duration passes, or SIGINT/SIGTERM/SIGHUP.
+    public static func attach(pid: ProcessID, options: ProfileOptions) throws(SessionError) -> ProfileReport {
+        guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
+              let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
+              let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)), stat.state != "Z"
+        else { throw .noSuchProcess(pid.rawValue) }
+        if stat.isKernelThread { throw .notUserProcess(pid.rawValue, stat.command) }
+        if pid.rawValue == getpid() { throw .cannotProfileSelf }
+        Syscalls.blockStopSignals()
+        let configuration = options.configuration(for: .attached(pid))
+        let latch = StopLatch()
+        let startedAt = Date()
+        let sampler: Sampler
+        do {
+            sampler = try Sampler.start(configuration, onTargetExit: { latch.signal(.targetExited) })
+        } catch .targetGone {
+            throw .noSuchProcess(pid.rawValue)
+        } catch {
+            throw .sampling(error)
+        }
+        Thread.detachNewThread {
+            let (signal, _) = Syscalls.waitStopSignal()
+            latch.signal(.interrupted(signal: signal))
+        }
+        let reason = latch.wait(seconds: options.duration)
+        let capture = sampler.finish()
+        let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
+            .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
+        let target = ProfileReport.Target(mode: "attach", pid: pid, command: command,
+                                          name: capture.processNames[pid] ?? stat.command,
+                                          outcome: reason == .targetExited ? .gone : .running)
+        return ProfileReport.build(capture: capture, target: target, configuration: configuration,
+                                   startedAt: startedAt, perThread: options.perThread)
+    }
+}
+
+/// A finished `run` profile, and the command, which may still be running.
+public struct LaunchedRun: Sendable {
+    public var report: ProfileReport
+    fileprivate let exit: ExitBox
+
+    /// Waits for the command to exit and returns how it ended.
+    public func waitForExit() -> TargetOutcome {
+        exit.wait()
+    }
+}
+
+/// The launched command's exit status, set by the thread that reaps it.
+final class ExitBox: Sendable {
+    private let status = Mutex<TargetOutcome?>(nil)
+    private let done = DispatchSemaphore(value: 0)
+
+    func set(_ wait: Syscalls.WaitStatus?) {
+        let outcome: TargetOutcome
+        if let signal = wait?.signal {
+            outcome = TargetOutcome(state: "killed", exitCode: nil, signal: Syscalls.signalName(signal))
+        } else {
+            outcome = TargetOutcome(state: "exited", exitCode: wait?.exitCode ?? 0, signal: nil)
+        }
+        status.withLock { $0 = outcome }
+        done.signal()
+    }
+
+    var outcome: TargetOutcome? { status.withLock { $0 } }
+
+    func wait() -> TargetOutcome {
+        done.wait()
+        done.signal()
+        return outcome ?? .gone
+    }
+}

@@ -1,0 +1,86 @@
+/// The memory mappings of every followed process, kept up to date from
+/// MMAP2/COMM/FORK records (applied in time order), so each address resolves
+/// against the mappings live when it was sampled — dlopen'd libraries and
+/// exec'd images included.
+struct AddressSpaces {
+    private struct Space {
+        /// Sorted by start, non-overlapping.
+        var mappings: [(mapping: MemoryMapping, module: Int32)] = []
+        /// Whether /proc/PID/maps was read since the last exec.
+        var readProc = false
+    }
+
+    private var spaces: [ProcessID: Space] = [:]
+    private var moduleIndex: [Module: Int32] = [:]
+    private(set) var modules: [Module] = []
+
+    mutating func map(_ mapping: MemoryMapping, in pid: ProcessID) {
+        guard mapping.executable, mapping.end > mapping.start else { return }
+        let module = intern(Module(path: mapping.path, inode: mapping.inode, pid: pid))
+        var space = spaces[pid, default: Space()]
+        // A new mapping replaces whatever overlapped it, as mmap(MAP_FIXED) does.
+        var kept = space.mappings.filter { $0.mapping.end <= mapping.start || $0.mapping.start >= mapping.end }
+        let at = kept.firstIndex { $0.mapping.start > mapping.start } ?? kept.count
+        kept.insert((mapping, module), at: at)
+        space.mappings = kept
+        spaces[pid] = space
+    }
+
+    /// execve: the old image is gone.
+    mutating func exec(_ pid: ProcessID) {
+        spaces[pid] = Space()
+    }
+
+    /// fork: the child starts with a copy of the parent's mappings.
+    mutating func fork(_ child: ProcessID, from parent: ProcessID) {
+        guard child != parent, spaces[child] == nil else { return }
+        var space = spaces[parent] ?? Space()
+        space.readProc = false
+        spaces[child] = space
+    }
+
+    /// Adds the mappings of /proc/PID/maps (attach, or a record that was missed).
+    mutating func load(procMaps: [MemoryMapping], for pid: ProcessID) {
+        for mapping in procMaps { map(mapping, in: pid) }
+        spaces[pid, default: Space()].readProc = true
+    }
+
+    /// Resolves `address` of `pid`. Reads /proc/PID/maps at most once per
+    /// image when an address falls outside every known mapping.
+    mutating func frame(for address: UInt64, in pid: ProcessID) -> Frame {
+        if let frame = lookup(address, in: pid) { return frame }
+        if spaces[pid]?.readProc != true {
+            let text = (try? Syscalls.readFile("/proc/\(pid)/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            load(procMaps: MemoryMapping.parseProcMaps(Substring(text)), for: pid)
+            if let frame = lookup(address, in: pid) { return frame }
+        }
+        return Frame(module: Frame.unknown, address: address)
+    }
+
+    private func lookup(_ address: UInt64, in pid: ProcessID) -> Frame? {
+        guard let mappings = spaces[pid]?.mappings else { return nil }
+        var low = 0
+        var high = mappings.count
+        while low < high {
+            let mid = (low + high) / 2
+            if mappings[mid].mapping.start <= address { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0 else { return nil }
+        let (mapping, module) = mappings[low - 1]
+        guard mapping.contains(address) else { return nil }
+        if mapping.path.isEmpty || (mapping.path.hasPrefix("[") && mapping.path != "[vdso]") {
+            return Frame(module: Frame.unknown, address: address)
+        }
+        return Frame(module: module, address: address - mapping.start + mapping.fileOffset)
+    }
+
+    private mutating func intern(_ module: Module) -> Int32 {
+        var key = module
+        key.pid = ProcessID(0)
+        if let index = moduleIndex[key] { return index }
+        let index = Int32(modules.count)
+        modules.append(module)
+        moduleIndex[key] = index
+        return index
+    }
+}

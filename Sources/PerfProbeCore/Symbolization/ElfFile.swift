@@ -1,0 +1,133 @@
+import CLibElf
+import Glibc
+
+/// Why a module's ELF file could not be read.
+public enum ElfError: Error, Sendable, CustomStringConvertible {
+    case cannotOpen(String, Errno)
+    case notElf(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let errno): "cannot open \(path): \(errno)"
+        case .notElf(let path): "\(path) is not an ELF file"
+        }
+    }
+}
+
+/// An open ELF file (libelf `Elf*`), from a path or from bytes in memory.
+/// Owns the handle, the fd and the bytes; releases them in `deinit`.
+struct ElfFile: ~Copyable {
+    /// A PT_LOAD segment: file offsets in [offset, offset+fileSize) are
+    /// loaded at virtual addresses from `virtualAddress`.
+    struct LoadSegment: Hashable, Sendable {
+        var offset: UInt64
+        var fileSize: UInt64
+        var virtualAddress: UInt64
+    }
+
+    private let elf: OpaquePointer
+    private let fd: Int32
+    private let memory: UnsafeMutableRawBufferPointer?
+
+    private static let libraryReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
+
+    init(path: String) throws(ElfError) {
+        _ = Self.libraryReady
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .cannotOpen(path, Errno(errno)) }
+        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil), elf_kind(elf) == ELF_K_ELF else {
+            close(fd)
+            throw .notElf(path)
+        }
+        self.elf = elf
+        self.fd = fd
+        self.memory = nil
+    }
+
+    init(bytes: [UInt8], name: String) throws(ElfError) {
+        _ = Self.libraryReady
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        memory.copyBytes(from: bytes)
+        guard let elf = elf_memory(memory.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count),
+              elf_kind(elf) == ELF_K_ELF else {
+            memory.deallocate()
+            throw .notElf(name)
+        }
+        self.elf = elf
+        self.fd = -1
+        self.memory = memory
+    }
+
+    deinit {
+        elf_end(elf)
+        if fd >= 0 { close(fd) }
+        memory?.deallocate()
+    }
+
+    var loadSegments: [LoadSegment] {
+        var count = 0
+        guard elf_getphdrnum(elf, &count) == 0 else { return [] }
+        return (0..<count).compactMap { index in
+            var header = GElf_Phdr()
+            guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == PT_LOAD else { return nil }
+            return LoadSegment(offset: header.p_offset, fileSize: header.p_filesz, virtualAddress: header.p_vaddr)
+        }
+    }
+
+    /// The function symbols of `.symtab`, or of `.dynsym` when the file is
+    /// stripped; global symbols first so they win over local aliases.
+    var functionSymbols: [SymbolTable.Symbol] {
+        let full = symbols(inSectionOfType: UInt32(SHT_SYMTAB))
+        return full.isEmpty ? symbols(inSectionOfType: UInt32(SHT_DYNSYM)) : full
+    }
+
+    /// The GNU build-id note, if the file has one.
+    var buildID: [UInt8]? {
+        for section in sections(ofType: UInt32(SHT_NOTE)) {
+            guard let data = elf_getdata(section.scn, nil) else { continue }
+            var offset = 0
+            var header = GElf_Nhdr()
+            var nameOffset = 0
+            var descriptorOffset = 0
+            while true {
+                let next = gelf_getnote(data, offset, &header, &nameOffset, &descriptorOffset)
+                if next == 0 { break }
+                offset = next
+                guard header.n_type == UInt32(NT_GNU_BUILD_ID), let buffer = data.pointee.d_buf else { continue }
+                let bytes = UnsafeRawBufferPointer(start: buffer + descriptorOffset, count: Int(header.n_descsz))
+                return Array(bytes)
+            }
+        }
+        return nil
+    }
+
+    private func sections(ofType type: UInt32) -> [(scn: OpaquePointer, header: GElf_Shdr)] {
+        var result: [(OpaquePointer, GElf_Shdr)] = []
+        var scn: OpaquePointer? = nil
+        while let next = elf_nextscn(elf, scn) {
+            scn = next
+            var header = GElf_Shdr()
+            if gelf_getshdr(next, &header) != nil, header.sh_type == type { result.append((next, header)) }
+        }
+        return result
+    }
+
+    private func symbols(inSectionOfType type: UInt32) -> [SymbolTable.Symbol] {
+        var globals: [SymbolTable.Symbol] = []
+        var locals: [SymbolTable.Symbol] = []
+        for (scn, header) in sections(ofType: type) {
+            guard let data = elf_getdata(scn, nil), header.sh_entsize > 0 else { continue }
+            let count = Int(header.sh_size / header.sh_entsize)
+            for index in 0..<count {
+                var symbol = GElf_Sym()
+                guard gelf_getsym(data, Int32(index), &symbol) != nil else { continue }
+                let kind = Int32(symbol.st_info & 0xf)
+                guard kind == STT_FUNC || kind == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF), symbol.st_value != 0,
+                      let name = elf_strptr(elf, Int(header.sh_link), Int(symbol.st_name)) else { continue }
+                let entry = SymbolTable.Symbol(address: symbol.st_value, size: symbol.st_size, name: String(cString: name))
+                if Int32(symbol.st_info >> 4) == STB_LOCAL { locals.append(entry) } else { globals.append(entry) }
+            }
+        }
+        return globals + locals
+    }
+}

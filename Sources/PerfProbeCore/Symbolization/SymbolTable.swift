@@ -1,0 +1,44 @@
+/// A module's function symbols sorted by address, looked up by binary search.
+/// Pure value: built from (address, size, name) entries, however they were read.
+public struct SymbolTable: Sendable {
+    public struct Symbol: Hashable, Sendable {
+        public var address: UInt64
+        /// 0 when the symbol table gives none: it then ends at the next symbol.
+        public var size: UInt64
+        public var name: String
+
+        public init(address: UInt64, size: UInt64, name: String) {
+            self.address = address
+            self.size = size
+            self.name = name
+        }
+    }
+
+    public private(set) var symbols: [Symbol]
+
+    /// Sorts `entries` and keeps one name per address (the first given, so
+    /// callers list preferred names — global before local — first).
+    public init(_ entries: [Symbol]) {
+        var seen = Set<UInt64>()
+        symbols = entries.enumerated()
+            .sorted { ($0.element.address, $0.offset) < ($1.element.address, $1.offset) }
+            .map(\.element)
+            .filter { seen.insert($0.address).inserted }
+    }
+
+    public var isEmpty: Bool { symbols.isEmpty }
+
+    /// The function containing `address`, if any.
+    public func lookup(_ address: UInt64) -> Symbol? {
+        var low = 0
+        var high = symbols.count
+        while low < high {
+            let mid = (low + high) / 2
+            if symbols[mid].address <= address { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0 else { return nil }
+        let symbol = symbols[low - 1]
+        if symbol.size > 0 { return address < symbol.address + symbol.size ? symbol : nil }
+        return low < symbols.count || address - symbol.address < 0x10000 ? symbol : nil
+    }
+}

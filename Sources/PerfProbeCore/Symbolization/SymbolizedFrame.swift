@@ -1,0 +1,16 @@
+/// A frame as people read it: function and module names.
+public struct SymbolizedFrame: Hashable, Sendable, Codable {
+    public var function: String
+    /// The module's file name (`libc.so.6`), `[kernel]` or `[unknown]`.
+    public var module: String
+    public var kernel: Bool
+    /// False when no symbol covered the address and `function` is `module+0xOFFSET`.
+    public var symbolized: Bool
+
+    public init(function: String, module: String, kernel: Bool, symbolized: Bool) {
+        self.function = function
+        self.module = module
+        self.kernel = kernel
+        self.symbolized = symbolized
+    }
+}

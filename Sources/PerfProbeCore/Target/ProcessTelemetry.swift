@@ -1,0 +1,48 @@
+/// Reads a process's /proc files and turns successive readings into
+/// `TelemetryPoint`s (CPU % needs the previous reading).
+struct ProcessTelemetry {
+    let pid: ProcessID
+    let startNanoseconds: UInt64
+    private let ticksPerSecond = Double(Syscalls.clockTicksPerSecond())
+    private let pageSize = UInt64(Syscalls.pageSize())
+    private var previous: (nanoseconds: UInt64, user: UInt64, system: UInt64)?
+
+    init(pid: ProcessID, startNanoseconds: UInt64) {
+        self.pid = pid
+        self.startNanoseconds = startNanoseconds
+    }
+
+    /// Nil once the process is gone (or has become a zombie).
+    mutating func read() -> TelemetryPoint? {
+        let now = Syscalls.monotonicNanoseconds()
+        let base = "/proc/\(pid)"
+        guard let statBytes = try? Syscalls.readFile(base + "/stat"),
+              let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)),
+              stat.state != "Z", stat.state != "X"
+        else { return nil }
+        var voluntary: UInt64 = 0
+        var involuntary: UInt64 = 0
+        for task in Syscalls.listDirectory(base + "/task") {
+            guard let bytes = try? Syscalls.readFile("\(base)/task/\(task)/status") else { continue }
+            let status = KeyValueFile.parse(Substring(decoding: bytes, as: UTF8.self))
+            voluntary += status["voluntary_ctxt_switches"] ?? 0
+            involuntary += status["nonvoluntary_ctxt_switches"] ?? 0
+        }
+        let io = (try? Syscalls.readFile(base + "/io")).map { KeyValueFile.parse(Substring(decoding: $0, as: UTF8.self)) }
+        var userPercent = 0.0
+        var systemPercent = 0.0
+        if let previous, now > previous.nanoseconds {
+            let elapsedTicks = Double(now - previous.nanoseconds) / 1e9 * ticksPerSecond
+            userPercent = Double(stat.userTicks &- previous.user) / elapsedTicks * 100
+            systemPercent = Double(stat.systemTicks &- previous.system) / elapsedTicks * 100
+        }
+        previous = (now, stat.userTicks, stat.systemTicks)
+        return TelemetryPoint(
+            t: Double(now - startNanoseconds) / 1e9,
+            cpuUserPercent: userPercent, cpuSystemPercent: systemPercent,
+            threads: stat.threads, rssBytes: stat.residentPages * pageSize,
+            voluntaryContextSwitches: voluntary, involuntaryContextSwitches: involuntary,
+            minorFaults: stat.minorFaults, majorFaults: stat.majorFaults,
+            readBytes: io?["read_bytes"], writeBytes: io?["write_bytes"])
+    }
+}

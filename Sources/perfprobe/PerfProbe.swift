@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import PerfProbeCore
+
+@main
+struct PerfProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "perfprobe",
+        abstract: "Profile where a Linux process spends its CPU, without restarting it or frame pointers.",
+        discussion: "Exit status: 0 success, 1 the target failed, 2 a usage or setup error.",
+        subcommands: [RunCommand.self, AttachCommand.self]
+    )
+
+    /// ArgumentParser exits 64 on usage errors; perfprobe's contract is 2,
+    /// with one line on stderr, for every usage or setup error.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch let error as SessionError {
+            fail(error.description, code: 2)
+        } catch {
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            fail(message(for: error), code: 2)
+        }
+    }
+
+    static func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("perfprobe: \(message)\n".utf8))
+        Foundation.exit(code)
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import PerfProbeCore
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start a command and profile it, its threads and its children, from its first instruction.",
+        discussion: "The command keeps the terminal. Exit status is 1 when it exits non-zero or dies of a signal. With --duration, profiling stops then and perfprobe still waits for the command."
+    )
+
+    @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var output: OutputOptions
+
+    @Argument(parsing: .postTerminator, help: "The command to run, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("give the command to profile after --, e.g. perfprobe run -- ./server") }
+    }
+
+    func run() throws {
+        let started = Date()
+        let launched = try ProfileSession.run(command: command, options: sampling.profileOptions)
+        try output.write(launched.report, started: started)
+        let outcome = launched.report.target.outcome.state == "running" ? launched.waitForExit() : launched.report.target.outcome
+        if outcome.failed { PerfProbe.fail(outcome.description, code: 1) }
+    }
+}

@@ -1,0 +1,29 @@
+/* Ground truth: 70% of CPU in heavy_path, 30% in light_path, both spending it
+ * in the same leaf (shared_leaf), so only the stacks tell them apart.
+ * Usage: cpu_split SECONDS  (CPU seconds; 0 runs until killed) */
+#include "common.h"
+#include <stdlib.h>
+
+HOT void shared_leaf(int units) {
+    SPIN((uint64_t)units * 100000);
+}
+
+HOT void heavy_path(void) {
+    shared_leaf(7);
+    sample_sink++;
+}
+
+HOT void light_path(void) {
+    shared_leaf(3);
+    sample_sink++;
+}
+
+int main(int argc, char **argv) {
+    double seconds = argc > 1 ? atof(argv[1]) : 5;
+    double end = thread_cpu_seconds() + seconds;
+    while (seconds == 0 || thread_cpu_seconds() < end) {
+        heavy_path();
+        light_path();
+    }
+    return 0;
+}
