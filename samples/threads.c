@@ -1,6 +1,7 @@
-/* Ground truth: three named threads, each hot in its own function, using 100%,
- * 50% and 25% of a core (in 20 ms periods), so their shares of the samples are
- * 4/7, 2/7 and 1/7. The main thread only waits.
+/* Ground truth: three named threads, each hot in its own function, using 60%,
+ * 30% and 15% of a core (in 20 ms periods), so their shares of the samples are
+ * 4/7, 2/7 and 1/7. Together they need 1.05 cores, so on two cores they never
+ * wait for one another. The main thread only waits.
  * Usage: threads SECONDS [DELAY]: start the threads after DELAY seconds, so a
  * profiler attached meanwhile sees them appear. */
 #define _GNU_SOURCE
@@ -29,9 +30,9 @@ static double run_seconds;
         }                                                                 \
     } while (0)
 
-HOT void alpha_work(void) { DUTY_CYCLE(1.0); }
-HOT void beta_work(void) { DUTY_CYCLE(0.5); }
-HOT void gamma_work(void) { DUTY_CYCLE(0.25); }
+HOT void alpha_work(void) { DUTY_CYCLE(0.60); }
+HOT void beta_work(void) { DUTY_CYCLE(0.30); }
+HOT void gamma_work(void) { DUTY_CYCLE(0.15); }
 
 static void *start(void *arg) {
     void (*work)(void) = arg;

@@ -74,6 +74,12 @@ public struct TargetOutcome: Codable, Hashable, Sendable {
     public var exitCode: Int32?
     public var signal: String?
 
+    public init(state: String, exitCode: Int32?, signal: String?) {
+        self.state = state
+        self.exitCode = exitCode
+        self.signal = signal
+    }
+
     public static let running = TargetOutcome(state: "running", exitCode: nil, signal: nil)
     public static let gone = TargetOutcome(state: "gone", exitCode: nil, signal: nil)
 

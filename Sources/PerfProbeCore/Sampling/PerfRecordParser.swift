@@ -75,8 +75,8 @@ public struct PerfRecordParser: Sendable {
         }
         if layout.has(PERF_SAMPLE_PERIOD) { sample.period = reader.u64() }
         if layout.has(PERF_SAMPLE_CALLCHAIN) {
-            let count = Int(reader.u64())
-            guard count >= 0, reader.remaining >= count * 8 else { return nil }
+            let count = reader.u64()
+            guard count <= UInt64(reader.remaining / 8) else { return nil }
             sample.callchain = (0..<count).map { _ in reader.u64() }
         }
         return reader.overran ? nil : sample

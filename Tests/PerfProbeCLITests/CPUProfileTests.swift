@@ -1,0 +1,139 @@
+import Foundation
+import PerfProbeCore
+import Testing
+
+/// CPU profiles of the samples, checked against the split each was written to have.
+extension BinaryTests {
+@Suite struct CPUProfileTests {
+    /// cpu_split spends 70% in heavy_path and 30% in light_path, both in shared_leaf.
+    static func expectSplit(_ outcome: Harness.Outcome) throws {
+        let report = try outcome.report
+        #expect(report.samples.total >= 2000)
+        let heavy = Harness.inclusive(report, "heavy_path")
+        let light = Harness.inclusive(report, "light_path")
+        #expect(Double(heavy + light) >= 0.95 * Double(report.profile.totalSamples))
+        let heavyShare = Double(heavy) * 100 / Double(heavy + light)
+        #expect(abs(heavyShare - 70) <= 3, "heavy_path share \(heavyShare)%")
+        let leaf = try #require(report.hotspots.first)
+        #expect(leaf.function == "shared_leaf" && leaf.module == "cpu_split" && leaf.selfPercent >= 90)
+        let folded = try outcome.folded
+        #expect(folded.contains("main;heavy_path;shared_leaf "))
+        #expect(folded.contains("main;light_path;shared_leaf "))
+    }
+
+    @Test func runFindsTheSplit() throws {
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/cpu_split", "2.5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        try Self.expectSplit(outcome)
+        let report = try outcome.report
+        #expect(report.target.outcome == TargetOutcome(state: "exited", exitCode: 0, signal: nil))
+        #expect(outcome.stdout.contains("shared_leaf  [cpu_split]"))
+        #expect(outcome.stdout.contains("SELF%   TOTAL%"))
+    }
+
+    @Test func attachFindsTheSplit() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        Thread.sleep(forTimeInterval: 0.3)
+        let outcome = try Harness.perfprobe(["attach", "--frequency", "999", "--duration", "2.5", String(target.processIdentifier)])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        try Self.expectSplit(outcome)
+        #expect(try outcome.report.target.outcome.state == "running")
+        #expect(target.isRunning, "attaching must not disturb the target")
+    }
+
+    /// threads: alpha, beta and gamma use 4/7, 2/7 and 1/7 of the CPU time.
+    static func expectThreadShares(_ report: ProfileReport) throws {
+        let expected = ["alpha": 400.0 / 7, "beta": 200.0 / 7, "gamma": 100.0 / 7]
+        for (name, share) in expected {
+            let thread = try #require(report.threads.first { $0.name == name }, "thread \(name)")
+            #expect(abs(thread.percent - share) <= 4, "\(name): \(thread.percent)% vs \(share)%")
+            let own = try #require(report.threadHotspots.first { $0.tid == thread.tid }?.hotspots.first)
+            #expect(own.function == "\(name)_work")
+        }
+    }
+
+    @Test func runFollowsEveryThread() throws {
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--per-thread", "--", Harness.samples + "/threads", "3"])
+        #expect(outcome.status == 0)
+        try Self.expectThreadShares(try outcome.report)
+        #expect(outcome.stdout.contains("thread alpha"))
+    }
+
+    @Test func attachFollowsThreadsCreatedLater() throws {
+        let target = try Harness.launch("threads", ["3", "1"]) // threads start after 1 s
+        Thread.sleep(forTimeInterval: 0.2)
+        let outcome = try Harness.perfprobe(["attach", "--frequency", "999", "--per-thread", String(target.processIdentifier)])
+        target.waitUntilExit()
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        try Self.expectThreadShares(report)
+        #expect(report.target.outcome.state == "gone")
+        // Each thread sampled once, not once per event it inherited: 1.05 cores for 3 s.
+        let seconds = Double(report.samples.total) / 999
+        #expect(abs(seconds - 3.15) < 0.5, "\(seconds) CPU-seconds of samples")
+    }
+
+    /// fork_exec: parent_work, forked_work (forked, no exec) and child_work
+    /// (exec'd child_worker) use CPU in the ratio 1 : 1 : 2.
+    @Test func runFollowsForkedAndExecdChildren() throws {
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/fork_exec", "0.5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        let child = try #require(report.hotspots.first { $0.function == "child_work" })
+        #expect(child.module == "child_worker")
+        let counts = ["parent_work", "forked_work", "child_work"].map { Double(Harness.inclusive(report, $0)) }
+        let total = counts.reduce(0, +)
+        #expect(total >= 0.9 * Double(report.profile.totalSamples))
+        for (count, share) in zip(counts, [25.0, 25.0, 50.0]) {
+            #expect(abs(count * 100 / total - share) <= 5, "\(counts)")
+        }
+        #expect(report.processes.count == 3)
+        #expect(report.processes.contains { $0.name == "child_worker" })
+    }
+
+    @Test func libraryLoadedWithDlopenIsSymbolized() throws {
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/dlopen_host", "1"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        let plugin = try #require(report.hotspots.first { $0.function == "plugin_work" })
+        #expect(plugin.module == "libplugin.so")
+        let host = Harness.inclusive(report, "host_work")
+        #expect(abs(Double(plugin.totalSamples - host)) <= 0.1 * Double(plugin.totalSamples + host))
+    }
+
+    @Test func userOnlyStacksHaveNoKernelFrames() throws {
+        let outcome = try Harness.perfprobe(["run", "--no-kernel", "--frequency", "499", "--", Harness.samples + "/fork_exec", "0.3"])
+        #expect(outcome.status == 0)
+        let report = try outcome.report
+        #expect(!report.profile.functions.contains { $0.kernel })
+        #expect(try !outcome.folded.contains("_[k]"))
+        #expect(report.sampling.includeKernel == false)
+    }
+
+    @Test func countersAndTimeline() throws {
+        let outcome = try Harness.perfprobe(["run", "--", Harness.samples + "/cpu_split", "2"])
+        #expect(outcome.status == 0)
+        let report = try outcome.report
+        let taskClock = try #require(report.counters.first { $0.name == "task-clock" }?.value)
+        #expect(abs(Double(taskClock) / 1e9 - 2) < 0.2, "task-clock \(taskClock) ns for 2 CPU-seconds")
+        for name in ["context-switches", "cpu-migrations", "page-faults"] {
+            #expect(report.counters.first { $0.name == name }?.supported == true)
+        }
+        // Hardware counters: reported as unsupported (nil), never as zero, on machines without a PMU.
+        for name in ["cycles", "instructions", "cache-misses"] {
+            let counter = try #require(report.counters.first { $0.name == name })
+            #expect(counter.supported == Harness.hasHardwarePMU)
+            #expect((counter.value == nil) == !Harness.hasHardwarePMU)
+        }
+        #expect(outcome.stdout.contains(Harness.hasHardwarePMU ? "cycles " : "cycles not supported"))
+        // /proc every 100 ms, as a timeline.
+        #expect(report.timeline.count >= 15)
+        let busy = report.timeline.dropFirst(2).dropLast(2)
+        let userMean = busy.map(\.cpuUserPercent).reduce(0, +) / Double(max(busy.count, 1))
+        #expect(abs(userMean - 100) <= 15, "user CPU \(userMean)%")
+        #expect(report.timeline.allSatisfy { $0.rssBytes > 0 && $0.threads == 1 })
+        #expect(abs((report.cpu.utilisationPercent ?? 0) - 100) <= 15)
+    }
+}
+}

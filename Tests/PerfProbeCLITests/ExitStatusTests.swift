@@ -1,0 +1,82 @@
+import Foundation
+import PerfProbeCore
+import Testing
+
+/// Exit codes and messages: 0 success, 1 a failed target (report still
+/// written), 2 usage or setup errors (one line on stderr, nothing written).
+extension BinaryTests {
+@Suite struct ExitStatusTests {
+    static func expectSetupError(_ outcome: Harness.Outcome, mentioning text: String) {
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.hasPrefix("perfprobe: "))
+        #expect(outcome.stderr.split(separator: "\n").count == 1, "one line: \(outcome.stderr)")
+        #expect(outcome.stderr.contains(text), "\(outcome.stderr)")
+        #expect(outcome.wroteNothing)
+    }
+
+    @Test func crashingTargetIsExitOneWithReport() throws {
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/crash", "1"])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("target killed by SIGABRT"))
+        let report = try outcome.report
+        #expect(report.target.outcome == TargetOutcome(state: "killed", exitCode: nil, signal: "SIGABRT"))
+        #expect(Harness.inclusive(report, "doomed_work") >= 800)
+    }
+
+    @Test func nonZeroExitIsExitOne() throws {
+        let outcome = try Harness.perfprobe(["run", "--", "/bin/sh", "-c", "exit 3"])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("target exited with status 3"))
+        #expect(try outcome.report.target.outcome.exitCode == 3)
+    }
+
+    @Test func missingPid() throws {
+        Self.expectSetupError(try Harness.perfprobe(["attach", "999999"]), mentioning: "no process with pid 999999")
+    }
+
+    @Test func kernelThreadIsNotAUserProcess() throws {
+        Self.expectSetupError(try Harness.perfprobe(["attach", "2"]), mentioning: "kernel thread")
+    }
+
+    @Test func missingCommand() throws {
+        Self.expectSetupError(try Harness.perfprobe(["run", "--", "no-such-command-xyz"]), mentioning: "command not found: no-such-command-xyz")
+        Self.expectSetupError(try Harness.perfprobe(["run"]), mentioning: "give the command")
+    }
+
+    @Test func badOptionValues() throws {
+        Self.expectSetupError(try Harness.perfprobe(["run", "--frequency", "abc", "--", "true"]), mentioning: "abc")
+        Self.expectSetupError(try Harness.perfprobe(["run", "--frequency", "0", "--", "true"]), mentioning: "--frequency")
+        Self.expectSetupError(try Harness.perfprobe(["attach", "--duration", "-1", "1"]), mentioning: "--duration")
+        Self.expectSetupError(try Harness.perfprobe(["attach"]), mentioning: "pid")
+    }
+
+    /// Only meaningful without a PMU: with one, cycles is a valid event.
+    @Test(.enabled(if: !Harness.hasHardwarePMU, "this machine has a hardware PMU, so cycles is supported"))
+    func unsupportedHardwareEvent() throws {
+        Self.expectSetupError(try Harness.perfprobe(["run", "--event", "cycles", "--", "true"]), mentioning: "not supported")
+    }
+
+    @Test func interruptedAttachWritesTheReport() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        let started = try Harness.start(["attach", "--frequency", "199", String(target.processIdentifier)])
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(started.0.processIdentifier, SIGINT)
+        let outcome = try Harness.finish(started)
+        #expect(outcome.status == 0)
+        let report = try outcome.report
+        #expect(report.samples.total > 150)
+        #expect(target.isRunning)
+    }
+
+    @Test func terminatedRunForwardsTheSignal() throws {
+        let started = try Harness.start(["run", "--frequency", "199", "--", Harness.samples + "/cpu_split", "0"])
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(started.0.processIdentifier, SIGTERM)
+        let outcome = try Harness.finish(started)
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("target killed by SIGTERM"))
+        #expect(try outcome.report.samples.total > 150)
+    }
+}
+}

@@ -1,0 +1,106 @@
+import Foundation
+import PerfProbeCore
+import Testing
+
+/// The tests that run the perfprobe binary, one at a time: the samples'
+/// ground truth assumes they have the machine's two CPUs to themselves.
+@Suite(.serialized) enum BinaryTests {}
+
+/// Runs the built perfprobe binary on the programs in samples/.
+enum Harness {
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The samples, built once per test run with their own Makefile.
+    static let samples: String = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        process.arguments = ["-s", "-C", repository.appendingPathComponent("samples").path]
+        try? process.run()
+        process.waitUntilExit()
+        return repository.appendingPathComponent("samples/build").path
+    }()
+
+    /// perfprobe sits next to the test bundle in the build folder.
+    static let binary: String = {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return exe.deletingLastPathComponent().appendingPathComponent("perfprobe").path
+    }()
+
+    /// Whether this machine has a hardware PMU (VMs usually do not).
+    static let hasHardwarePMU = FileManager.default.fileExists(atPath: "/sys/bus/event_source/devices/cpu")
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var directory: String
+
+        var report: ProfileReport {
+            get throws {
+                try JSONReportFormat.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/report.json")))
+            }
+        }
+
+        var folded: String {
+            get throws { try String(contentsOfFile: directory + "/cpu.folded", encoding: .utf8) }
+        }
+
+        var wroteNothing: Bool { !FileManager.default.fileExists(atPath: directory) }
+    }
+
+    static func scratch() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("perfprobe-cli-\(UUID().uuidString)").path
+    }
+
+    /// Starts perfprobe with `arguments` and `--output` set to a fresh directory.
+    static func start(_ arguments: [String]) throws -> (Process, directory: String, stdout: String, stderr: String) {
+        let directory = scratch()
+        let stdout = scratch(), stderr = scratch()
+        FileManager.default.createFile(atPath: stdout, contents: nil)
+        FileManager.default.createFile(atPath: stderr, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        var arguments = arguments
+        let insertAt = arguments.firstIndex(of: "--") ?? arguments.count
+        arguments.insert(contentsOf: ["--output", directory], at: min(insertAt, arguments.count))
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        try process.run()
+        return (process, directory, stdout, stderr)
+    }
+
+    static func finish(_ started: (Process, directory: String, stdout: String, stderr: String)) throws -> Outcome {
+        started.0.waitUntilExit()
+        return Outcome(status: started.0.terminationStatus,
+                       stdout: try String(contentsOfFile: started.stdout, encoding: .utf8),
+                       stderr: try String(contentsOfFile: started.stderr, encoding: .utf8),
+                       directory: started.directory)
+    }
+
+    static func perfprobe(_ arguments: [String]) throws -> Outcome {
+        try finish(start(arguments))
+    }
+
+    /// Starts a sample program to attach to.
+    static func launch(_ sample: String, _ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: samples + "/" + sample)
+        process.arguments = arguments
+        try process.run()
+        return process
+    }
+
+    /// SIGKILL: Foundation's Process hands its children the spawning thread's
+    /// signal mask, in which SIGTERM is blocked.
+    static func stop(_ process: Process) {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Inclusive sample counts of `function` in the report's stacks.
+    static func inclusive(_ report: ProfileReport, _ function: String) -> Int {
+        report.hotspots.first { $0.function == function }?.totalSamples ?? 0
+    }
+}

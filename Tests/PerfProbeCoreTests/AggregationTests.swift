@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import PerfProbeCore
+
+@Suite struct AggregationTests {
+    static func mapping(_ start: UInt64, _ end: UInt64, offset: UInt64 = 0, path: String) -> MemoryMapping {
+        MemoryMapping(start: start, end: end, fileOffset: offset, executable: true, inode: 1, path: path)
+    }
+
+    @Test func addressesResolveAgainstLiveMappings() {
+        var spaces = AddressSpaces()
+        let parent = ProcessID(10), child = ProcessID(11)
+        spaces.map(Self.mapping(0x1000, 0x3000, offset: 0x4000, path: "/bin/app"), in: parent)
+        #expect(spaces.frame(for: 0x1010, in: parent) == Frame(module: 0, address: 0x4010))
+        // A fork inherits the parent's mappings; an exec drops them.
+        spaces.fork(child, from: parent)
+        #expect(spaces.frame(for: 0x2000, in: child) == Frame(module: 0, address: 0x5000))
+        spaces.exec(child)
+        spaces.map(Self.mapping(0x1000, 0x2000, path: "/bin/worker"), in: child)
+        #expect(spaces.frame(for: 0x1010, in: child) == Frame(module: 1, address: 0x10))
+        #expect(spaces.frame(for: 0x1010, in: parent) == Frame(module: 0, address: 0x4010))
+        // A new mapping over an old range replaces it (dlclose + dlopen).
+        spaces.map(Self.mapping(0x1800, 0x2800, path: "/lib/plugin.so"), in: parent)
+        #expect(spaces.frame(for: 0x1900, in: parent) == Frame(module: 2, address: 0x100))
+        #expect(spaces.modules.map(\.path) == ["/bin/app", "/bin/worker", "/lib/plugin.so"])
+    }
+
+    @Test func anonymousMemoryIsUnknown() {
+        var spaces = AddressSpaces()
+        spaces.map(Self.mapping(0x1000, 0x2000, path: ""), in: ProcessID(getpid()))
+        #expect(spaces.frame(for: 0x1800, in: ProcessID(getpid())).module == Frame.unknown)
+    }
+
+    static func profile() -> Profile {
+        let functions = [
+            SymbolizedFrame(function: "leaf", module: "app", kernel: false, symbolized: true),
+            SymbolizedFrame(function: "recurse", module: "app", kernel: false, symbolized: true),
+            SymbolizedFrame(function: "main", module: "app", kernel: false, symbolized: true),
+            SymbolizedFrame(function: "do_syscall_64", module: "[kernel]", kernel: true, symbolized: true),
+            SymbolizedFrame(function: "odd;name", module: "app", kernel: false, symbolized: true),
+        ]
+        return Profile(functions: functions, stacks: [
+            .init(pid: ProcessID(1), tid: ThreadID(1), frames: [0, 1, 1, 1, 2], count: 6),
+            .init(pid: ProcessID(1), tid: ThreadID(2), frames: [3, 4, 2], count: 3),
+            .init(pid: ProcessID(1), tid: ThreadID(2), frames: [2], count: 1),
+        ])
+    }
+
+    @Test func hotspotsCountRecursionOnce() throws {
+        let hotspots = Hotspot.rank(Self.profile())
+        let leaf = try #require(hotspots.first)
+        #expect(leaf.function == "leaf" && leaf.selfSamples == 6 && leaf.selfPercent == 60)
+        let recurse = try #require(hotspots.first { $0.function == "recurse" })
+        #expect(recurse.totalSamples == 6 && recurse.selfSamples == 0)
+        let main = try #require(hotspots.first { $0.function == "main" })
+        #expect(main.totalPercent == 100 && main.selfSamples == 1)
+        let threadTwo = Hotspot.rank(Self.profile(), where: { $0.tid == ThreadID(2) })
+        #expect(threadTwo.first?.function == "do_syscall_64")
+        #expect(threadTwo.first?.selfPercent == 75)
+    }
+
+    @Test func foldedStacksAreRootFirstWithKernelMarks() throws {
+        var report = try ReportFixture.report(profile: Self.profile())
+        report.threads = [
+            .init(pid: ProcessID(1), tid: ThreadID(1), name: "main-thread", samples: 6, percent: 60),
+            .init(pid: ProcessID(1), tid: ThreadID(2), name: "worker", samples: 4, percent: 40),
+        ]
+        let text = String(decoding: try FoldedStacksFormat().render(report), as: UTF8.self)
+        #expect(text.split(separator: "\n").sorted() == [
+            "main-thread;main;recurse;recurse;recurse;leaf 6",
+            "worker;main 1",
+            "worker;main;odd:name;do_syscall_64_[k] 3",
+        ])
+    }
+
+    @Test func reportJSONRoundTrips() throws {
+        let report = try ReportFixture.report(profile: Self.profile())
+        let data = try JSONReportFormat().render(report)
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"duration_seconds\""))
+        #expect(text.contains("\"self_percent\""))
+        let decoded = try JSONReportFormat.decode(data)
+        #expect(decoded.profile.stacks == report.profile.stacks)
+        #expect(decoded.hotspots == report.hotspots)
+    }
+}
+
+enum ReportFixture {
+    static func report(profile: Profile) throws -> ProfileReport {
+        ProfileReport(
+            target: .init(mode: "run", pid: ProcessID(1), command: ["app"], name: "app", outcome: .running),
+            sampling: .init(event: "cpu-clock", frequencyHz: 99, includeKernel: true, unwind: "fp"),
+            startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1,
+            samples: .init(total: profile.totalSamples, lostRecords: 0, lostSamples: 0, throttleEvents: 0),
+            cpu: .init(utilisationPercent: 100, userPercent: 90, systemPercent: 10),
+            processes: [], threads: [], hotspots: Hotspot.rank(profile), threadHotspots: [],
+            timeline: [], counters: [], unreadableModules: [:], profile: profile)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import PerfProbeCore
+
+@Suite struct SymbolTests {
+    @Test func lookupRespectsSizesAndGaps() {
+        let table = SymbolTable([
+            .init(address: 0x1000, size: 0x10, name: "sized"),
+            .init(address: 0x1100, size: 0, name: "unsized"),
+            .init(address: 0x1200, size: 0x20, name: "last"),
+            .init(address: 0x1000, size: 0x10, name: "alias"),
+        ])
+        #expect(table.lookup(0x0fff) == nil)
+        #expect(table.lookup(0x1000)?.name == "sized")
+        #expect(table.lookup(0x100f)?.name == "sized")
+        #expect(table.lookup(0x1010) == nil) // past the end of a sized symbol
+        #expect(table.lookup(0x11ff)?.name == "unsized") // runs to the next symbol
+        #expect(table.lookup(0x121f)?.name == "last")
+        #expect(table.lookup(0x1220) == nil)
+        #expect(table.symbols.count == 3) // the alias at 0x1000 is dropped
+    }
+
+    @Test func kallsymsKeepsTextSymbolsOnly() throws {
+        let table = KernelSymbols.parse(Array(try FixtureFiles.text("kallsyms.txt").utf8))
+        #expect(table.symbols.map(\.name) == ["_stext", "do_syscall_64", "schedule", "nf_hook_thing"])
+        #expect(table.lookup(0xffff_ffff_8225_a650 + 5)?.name == "do_syscall_64")
+        #expect(table.lookup(0xffff_ffff_c0a0_1004)?.name == "nf_hook_thing")
+    }
+
+    @Test func restrictedKallsymsGivesNoSymbols() {
+        let table = KernelSymbols.parse(Array("0000000000000000 T _stext\n0000000000000000 T schedule\n".utf8))
+        #expect(table.isEmpty)
+    }
+
+    /// Builds a small ELF with known functions, then checks the libelf reader
+    /// against `nm`: the reference for what the symbol table says.
+    @Test func elfSymbolsMatchNm() throws {
+        let dir = try TemporaryDirectory()
+        let binary = try dir.compile("""
+            __attribute__((noinline)) int alpha(int x) { return x * 3 + 1; }
+            __attribute__((noinline)) int beta(int x) { return alpha(x) * 7; }
+            static __attribute__((noinline)) int gamma_local(int x) { return beta(x) - 2; }
+            int main(int argc, char **argv) { return gamma_local(argc); }
+            """, flags: ["-O1", "-g"])
+        let elf = try ElfFile(path: binary)
+        let table = SymbolTable(elf.functionSymbols)
+        let nm = try dir.nmAddresses(binary)
+        for name in ["alpha", "beta", "gamma_local", "main"] {
+            let address = try #require(nm[name], "nm lists \(name)")
+            #expect(table.lookup(address)?.name == name)
+            #expect(table.lookup(address + 1)?.name == name)
+        }
+        #expect(elf.buildID?.count == 20)
+        #expect(elf.loadSegments.contains { $0.offset == 0 })
+    }
+
+    @Test func strippedBinaryFallsBackToDynamicSymbols() throws {
+        let dir = try TemporaryDirectory()
+        let binary = try dir.compile("""
+            __attribute__((noinline)) int exported_fn(int x) { return x + 41; }
+            __attribute__((noinline)) static int hidden_fn(int x) { return exported_fn(x) * 2; }
+            int main(int argc, char **argv) { return hidden_fn(argc); }
+            """, flags: ["-O1", "-rdynamic", "-s"])
+        let elf = try ElfFile(path: binary)
+        let names = elf.functionSymbols.map(\.name)
+        #expect(names.contains("exported_fn"))
+        #expect(!names.contains("hidden_fn"))
+    }
+
+    @Test func unsymbolizedFramesNameModuleAndOffset() throws {
+        let dir = try TemporaryDirectory()
+        let binary = try dir.compile("int main(void) { return 0; }", flags: ["-s"])
+        var symbolizer = Symbolizer(modules: [Module(path: binary, inode: 1, pid: ProcessID(getpid()))])
+        let frame = symbolizer.symbolize(Frame(module: 0, address: 0x1234))
+        #expect(frame.function == "\(URL(fileURLWithPath: binary).lastPathComponent)+0x1234")
+        #expect(!frame.symbolized)
+    }
+
+    @Test func unreadableModuleIsReportedNotFatal() {
+        var symbolizer = Symbolizer(modules: [Module(path: "/nonexistent/libgone.so", inode: 1, pid: ProcessID(1))])
+        let frame = symbolizer.symbolize(Frame(module: 0, address: 0x10))
+        #expect(frame.function == "libgone.so+0x10")
+        #expect(symbolizer.unreadableModules["/nonexistent/libgone.so"] != nil)
+    }
+}
+
+/// A scratch directory for ELF files the tests build with the C compiler.
+struct TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("perfprobe-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func compile(_ source: String, flags: [String]) throws -> String {
+        let file = path + "/t.c"
+        let output = path + "/t-\(abs(source.hashValue))"
+        try source.write(toFile: file, atomically: true, encoding: .utf8)
+        try run("/usr/bin/cc", ["-o", output, file] + flags)
+        return output
+    }
+
+    /// Function addresses as `nm` reports them.
+    func nmAddresses(_ binary: String) throws -> [String: UInt64] {
+        var result: [String: UInt64] = [:]
+        for line in try run("/usr/bin/nm", [binary]).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 3, "tT".contains(fields[1]), let address = UInt64(fields[0], radix: 16) {
+                result[String(fields[2])] = address
+            }
+        }
+        return result
+    }
+
+    @discardableResult
+    func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(tool) \(arguments) failed")
+        return String(decoding: data, as: UTF8.self)
+    }
+}
