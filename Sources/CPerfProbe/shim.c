@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -178,4 +179,8 @@ void CPerfProbe_raise_stop_signal(int signo) {
 
 const char *CPerfProbe_signal_abbreviation(int signo) {
     return sigabbrev_np(signo);
+}
+
+int CPerfProbe_wake_fd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }

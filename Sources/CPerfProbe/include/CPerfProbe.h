@@ -69,6 +69,10 @@ int CPerfProbe_wait_stop_signal(pid_t *sender);
 /// Sends `signo` to this process, to wake the thread in wait_stop_signal.
 void CPerfProbe_raise_stop_signal(int signo);
 
+/// eventfd(2): Swift's Glibc module does not export <sys/eventfd.h>.
+/// A close-on-exec, non-blocking eventfd, or -1 and errno.
+int CPerfProbe_wake_fd(void);
+
 /// sigabbrev_np needs _GNU_SOURCE, which Swift's Glibc import does not set.
 /// "ABRT" for SIGABRT; NULL for an unknown number.
 const char *CPerfProbe_signal_abbreviation(int signo);

@@ -12,12 +12,20 @@ public final class Sampler: Sendable {
     private let readySignal = DispatchSemaphore(value: 0)
     private let doneSignal = DispatchSemaphore(value: 0)
     private let onTargetExit: @Sendable () -> Void
+    /// Written by `finish` so the sampling thread leaves poll at once.
+    private let wakeFD: Int32
 
     /// `onTargetExit` is called from the sampling thread when an attached
     /// target is found gone.
     public static func start(_ configuration: SamplerConfiguration,
                              onTargetExit: @escaping @Sendable () -> Void = {}) throws(SamplingError) -> Sampler {
-        let sampler = Sampler(onTargetExit: onTargetExit)
+        let wakeFD: Int32
+        do {
+            wakeFD = try Syscalls.eventFD()
+        } catch {
+            throw .system("eventfd", error)
+        }
+        let sampler = Sampler(onTargetExit: onTargetExit, wakeFD: wakeFD)
         let thread = Thread { sampler.run(configuration) }
         thread.name = "perfprobe-sampler"
         thread.start()
@@ -29,13 +37,19 @@ public final class Sampler: Sendable {
         return sampler
     }
 
-    private init(onTargetExit: @escaping @Sendable () -> Void) {
+    private init(onTargetExit: @escaping @Sendable () -> Void, wakeFD: Int32) {
         self.onTargetExit = onTargetExit
+        self.wakeFD = wakeFD
+    }
+
+    deinit {
+        Syscalls.close(wakeFD)
     }
 
     /// Stops sampling, drains what is left in the rings and returns the capture.
     public func finish() -> Capture {
         stopRequested.store(true, ordering: .releasing)
+        Syscalls.signalEventFD(wakeFD)
         doneSignal.wait()
         doneSignal.signal()
         return state.withLock { $0.capture } ?? Capture()
@@ -43,7 +57,7 @@ public final class Sampler: Sendable {
 
     private func run(_ configuration: SamplerConfiguration) {
         do throws(SamplingError) {
-            var loop = try SamplingLoop(configuration)
+            var loop = try SamplingLoop(configuration, wakeFD: wakeFD)
             try loop.attach()
             state.withLock { $0.ready = .success(()) }
             readySignal.signal()

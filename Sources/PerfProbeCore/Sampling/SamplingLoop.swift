@@ -11,11 +11,13 @@ struct SamplingLoop: ~Copyable {
     private var telemetry: ProcessTelemetry
     private var capture = Capture()
     private var nextTick: UInt64
+    private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
 
-    init(_ configuration: SamplerConfiguration) throws(SamplingError) {
+    init(_ configuration: SamplerConfiguration, wakeFD: Int32) throws(SamplingError) {
         self.configuration = configuration
+        self.wakeFD = wakeFD
         let pid = configuration.scope.pid
         events = try PerfEventGroup(scope: configuration.scope, event: configuration.event,
                                     frequency: configuration.frequency, includeKernel: configuration.includeKernel,
@@ -58,7 +60,7 @@ struct SamplingLoop: ~Copyable {
     mutating func step() -> Bool {
         let now = Syscalls.monotonicNanoseconds()
         let wait = nextTick > now ? Int32((nextTick - now) / 1_000_000) : 0
-        Syscalls.pollReadable(events.ringFDs, timeoutMilliseconds: max(1, wait))
+        Syscalls.pollReadable(events.ringFDs + [wakeFD], timeoutMilliseconds: max(1, wait))
         process(events.drain())
         guard Syscalls.monotonicNanoseconds() >= nextTick else { return true }
         nextTick += configuration.telemetryIntervalNanoseconds

@@ -74,6 +74,16 @@ enum Syscalls {
         _ = entries.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), timeoutMilliseconds) }
     }
 
+    /// An eventfd that another thread writes to wake a poller.
+    static func eventFD() throws(Errno) -> Int32 {
+        try valueOrErrno { CPerfProbe_wake_fd() }
+    }
+
+    static func signalEventFD(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
     static func pageSize() -> Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
     static func clockTicksPerSecond() -> Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
 

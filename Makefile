@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Both install what
+# they need first (scripts/install-deps.sh), so a fresh machine needs nothing else.
+SWIFT ?= swift
+
+.PHONY: deps demo test bench clean
+
+deps:
+	scripts/install-deps.sh
+
+# Builds perfprobe and profiles the bundled 70/30 sample.
+demo: deps
+	$(SWIFT) build -c release
+	$(MAKE) -s -C samples
+	.build/release/perfprobe run --frequency 999 --output perfprobe-demo -- samples/build/cpu_split 3
+
+# Unit tests against fixtures, integration tests of the binary against samples/.
+test: deps
+	$(MAKE) -s -C samples
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# Overhead ratios against the bare program and perf record (not a test).
+bench:
+	scripts/install-deps.sh linux-perf
+	$(SWIFT) build -c release
+	$(MAKE) -s -C samples
+	python3 scripts/bench-overhead.py
+
+clean:
+	$(MAKE) -C samples clean
+	rm -rf .build perfprobe-demo
