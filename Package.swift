@@ -14,15 +14,28 @@ let package = Package(
     targets: [
         // The kernel interfaces Swift cannot call directly: perf_event_open,
         // variadic ioctl, ring-buffer barriers, fork+exec with a start gate.
-        .target(name: "CPerfProbe"),
+        .target(name: "CPerfProbe", linkerSettings: [.linkedLibrary("stdc++")]),
         .systemLibrary(
             name: "CLibElf",
             pkgConfig: "libelf",
             providers: [.apt(["libelf-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibUnwind",
+            pkgConfig: "libunwind-generic",
+            providers: [.apt(["libunwind-dev"])]
+        ),
+        // libunwind's remote API behind plain functions: its unw_* names are
+        // macros, and its accessors are C callbacks. C is the library's user,
+        // so the link flags sit here.
+        .target(
+            name: "CPerfProbeUnwind",
+            dependencies: ["CLibUnwind"],
+            linkerSettings: [.linkedLibrary("unwind-x86_64"), .linkedLibrary("unwind")]
+        ),
         .target(
             name: "PerfProbeCore",
-            dependencies: ["CPerfProbe", "CLibElf"]
+            dependencies: ["CPerfProbe", "CLibElf", "CPerfProbeUnwind"]
         ),
         .executableTarget(
             name: "perfprobe",

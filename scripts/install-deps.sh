@@ -7,7 +7,8 @@ packages=(
   libelf-dev      # symbol tables (CLibElf)
   libunwind-dev   # DWARF unwinding of sampled user stacks
   pkg-config      # how SwiftPM finds both
-  make binutils gcc  # samples/ and the ELF files the tests build
+  libc6-dbg       # glibc's full symbols, found by build-id
+  make binutils gcc g++  # samples/ and the ELF files the tests build
   "$@"
 )
 # The samples build with clang; the Swift toolchain ships one.

@@ -184,3 +184,18 @@ const char *CPerfProbe_signal_abbreviation(int signo) {
 int CPerfProbe_wake_fd(void) {
     return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
+
+extern char *__cxa_demangle(const char *mangled, char *buffer, size_t *length, int *status);
+extern char *swift_demangle(const char *mangled, size_t length, char *buffer, size_t *buffer_size, uint32_t flags)
+    __attribute__((weak));
+
+char *CPerfProbe_demangle_cxx(const char *name) {
+    int status = 0;
+    char *result = __cxa_demangle(name, NULL, NULL, &status);
+    return status == 0 ? result : NULL;
+}
+
+char *CPerfProbe_demangle_swift(const char *name) {
+    if (!swift_demangle) return NULL;
+    return swift_demangle(name, strlen(name), NULL, NULL, 0);
+}

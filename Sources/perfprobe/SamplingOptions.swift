@@ -2,6 +2,7 @@ import ArgumentParser
 import PerfProbeCore
 
 extension SamplingEvent: ExpressibleByArgument {}
+extension UnwindMode: ExpressibleByArgument {}
 
 /// Options shared by `run` and `attach`.
 struct SamplingOptions: ParsableArguments {
@@ -17,8 +18,17 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Sample user stacks only (no kernel frames).")
     var noKernel = false
 
+    @Option(help: "How to walk user stacks: dwarf (CFI over a copy of the stack), fp (frame pointers), auto (dwarf, continued by frame pointers past the copy).")
+    var unwind: UnwindMode = .auto
+
+    @Option(help: "Bytes of user stack copied per sample for DWARF unwinding (8 to 65528, a multiple of 8).")
+    var stackSize: UInt32 = 16384
+
     @Flag(help: "Also print the top functions of each thread.")
     var perThread = false
+
+    @Flag(help: "Show linker symbol names as they are (no C++, Rust or Swift demangling).")
+    var noDemangle = false
 
     func validate() throws {
         guard frequency > 0 else { throw ValidationError("--frequency must be a positive number of Hz, got \(frequency)") }
@@ -26,10 +36,15 @@ struct SamplingOptions: ParsableArguments {
             throw ValidationError("--frequency \(frequency) is above kernel.perf_event_max_sample_rate (\(limit))")
         }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        // The kernel's limit: a sample record's size is a 16-bit field.
+        guard stackSize >= 8, stackSize <= 65528, stackSize % 8 == 0 else {
+            throw ValidationError("--stack-size must be a multiple of 8 from 8 to 65528, got \(stackSize)")
+        }
     }
 
     var profileOptions: ProfileOptions {
-        ProfileOptions(event: event, frequency: frequency, duration: duration, includeKernel: !noKernel, perThread: perThread)
+        ProfileOptions(event: event, frequency: frequency, duration: duration, includeKernel: !noKernel,
+                       unwind: unwind, stackSize: stackSize, perThread: perThread, demangle: !noDemangle)
     }
 
     private static var maxSampleRate: Int? {

@@ -89,11 +89,12 @@ enum ReportFixture {
     static func report(profile: Profile) throws -> ProfileReport {
         ProfileReport(
             target: .init(mode: "run", pid: ProcessID(1), command: ["app"], name: "app", outcome: .running),
-            sampling: .init(event: "cpu-clock", frequencyHz: 99, includeKernel: true, unwind: "fp"),
+            sampling: .init(event: "cpu-clock", frequencyHz: 99, includeKernel: true, unwind: "fp", stackSizeBytes: 0),
             startedAt: "2026-01-01T00:00:00Z", durationSeconds: 1,
             samples: .init(total: profile.totalSamples, lostRecords: 0, lostSamples: 0, throttleEvents: 0),
             cpu: .init(utilisationPercent: 100, userPercent: 90, systemPercent: 10),
             processes: [], threads: [], hotspots: Hotspot.rank(profile), threadHotspots: [],
-            timeline: [], counters: [], unreadableModules: [:], profile: profile)
+            timeline: [], counters: [],
+            stackQuality: .measure(capture: Capture(), profile: profile), unreadableModules: [:], profile: profile)
     }
 }

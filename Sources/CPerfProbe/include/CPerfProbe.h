@@ -73,6 +73,13 @@ void CPerfProbe_raise_stop_signal(int signo);
 /// A close-on-exec, non-blocking eventfd, or -1 and errno.
 int CPerfProbe_wake_fd(void);
 
+/// C++ (Itanium ABI) names through libstdc++'s __cxa_demangle. Returns a
+/// malloc'd string, or NULL when `name` is not a C++ name.
+char *CPerfProbe_demangle_cxx(const char *name);
+/// Swift names through the Swift runtime's swift_demangle (which no other
+/// profiler calls). Returns a malloc'd string, or NULL.
+char *CPerfProbe_demangle_swift(const char *name);
+
 /// sigabbrev_np needs _GNU_SOURCE, which Swift's Glibc import does not set.
 /// "ABRT" for SIGABRT; NULL for an unknown number.
 const char *CPerfProbe_signal_abbreviation(int signo);

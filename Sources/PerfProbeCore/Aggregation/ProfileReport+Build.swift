@@ -3,8 +3,8 @@ import Foundation
 extension ProfileReport {
     /// Assembles the report of a finished capture.
     public static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
-                             startedAt: Date, perThread: Bool) -> ProfileReport {
-        var symbolizer = Symbolizer(modules: capture.modules)
+                             startedAt: Date, perThread: Bool, demangle: Bool) -> ProfileReport {
+        var symbolizer = Symbolizer(modules: capture.modules, demangle: demangle)
         let profile = Profile.build(from: capture, symbolizer: &symbolizer)
         let total = max(profile.totalSamples, 1)
 
@@ -39,7 +39,8 @@ extension ProfileReport {
         return ProfileReport(
             target: target,
             sampling: Sampling(event: configuration.event.rawValue, frequencyHz: configuration.frequency,
-                               includeKernel: configuration.includeKernel, unwind: "fp"),
+                               includeKernel: configuration.includeKernel, unwind: configuration.unwind.rawValue,
+                               stackSizeBytes: configuration.layout.userStackSize),
             startedAt: ISO8601DateFormatter().string(from: startedAt),
             durationSeconds: duration,
             samples: SampleCounts(total: capture.samples, lostRecords: capture.lostRecords,
@@ -47,6 +48,7 @@ extension ProfileReport {
             cpu: cpu, processes: processes, threads: threads,
             hotspots: Hotspot.rank(profile), threadHotspots: threadHotspots,
             timeline: capture.timeline, counters: capture.counters,
+            stackQuality: StackQuality.measure(capture: capture, profile: profile),
             unreadableModules: symbolizer.unreadableModules, profile: profile)
     }
 }

@@ -14,8 +14,31 @@ public struct ProfileReport: Codable, Sendable {
         public var event: String
         public var frequencyHz: Int
         public var includeKernel: Bool
-        /// How user stacks were walked: "fp" (the kernel's frame-pointer callchain).
+        /// How user stacks were walked: "auto", "dwarf" or "fp".
         public var unwind: String
+        /// Bytes of user stack copied per sample (0 with frame pointers).
+        public var stackSizeBytes: UInt32
+    }
+
+    /// How complete the stacks are: what a reader should trust.
+    public struct StackQuality: Codable, Sendable {
+        /// Samples whose user stack was unwound to a thread's first frame
+        /// (`_start`, `clone3`, or a thread entry whose CFI ends the stack).
+        public var unwoundToRootPercent: Double
+        /// Continued past the end of the stack copy by the frame-pointer chain.
+        public var splicedPercent: Double
+        /// Cut at the end of the stack copy (see --stack-size).
+        public var truncatedPercent: Double
+        /// Ended by an unwind error (no CFI for the code, or CFI leading outside the copy).
+        public var unwindErrorPercent: Double
+        /// Walked by frame pointers only (--unwind fp, or DWARF could not start).
+        public var framePointerPercent: Double
+        /// Of all frames of all samples, those no symbol covered.
+        public var unsymbolizedFramesPercent: Double
+        public var lostSamples: UInt64
+        public var meanUnwindMicroseconds: Double
+        public var modulesWithoutUnwindInfo: [String]
+        public var modulesWithoutSymbols: [String]
     }
 
     public struct SampleCounts: Codable, Sendable {
@@ -61,6 +84,7 @@ public struct ProfileReport: Codable, Sendable {
     public var threadHotspots: [ThreadHotspots]
     public var timeline: [TelemetryPoint]
     public var counters: [CounterReading]
+    public var stackQuality: StackQuality
     /// Modules that could not be read for symbols, with the reason.
     public var unreadableModules: [String: String]
     public var profile: Profile

@@ -19,6 +19,17 @@ public enum SummaryText {
             let shown = counter.name == "task-clock" ? String(format: "%.3f s", Double(value) / 1e9) : "\(value)"
             return "\(counter.name) \(shown)\(counter.scaled ? " (scaled)" : "")"
         }.joined(separator: " · ") + "\n"
+        let quality = report.stackQuality
+        out += String(format: "stacks (%@ unwind): %.1f%% to a thread root, %.1f%% spliced, %.1f%% truncated, %.1f%% unwind errors, %.1f%% frame pointers; %.1f%% of frames unsymbolized; %.1f µs per unwind\n",
+                      report.sampling.unwind, quality.unwoundToRootPercent, quality.splicedPercent, quality.truncatedPercent,
+                      quality.unwindErrorPercent, quality.framePointerPercent, quality.unsymbolizedFramesPercent,
+                      quality.meanUnwindMicroseconds)
+        if !quality.modulesWithoutUnwindInfo.isEmpty {
+            out += "no unwind info: " + quality.modulesWithoutUnwindInfo.joined(separator: ", ") + "\n"
+        }
+        if !quality.modulesWithoutSymbols.isEmpty {
+            out += "unsymbolized frames in: " + quality.modulesWithoutSymbols.joined(separator: ", ") + "\n"
+        }
         out += "\n" + table(report.hotspots, samples: report.profile.totalSamples, top: top)
         if report.threads.count > 1 {
             out += "\nthreads:\n"

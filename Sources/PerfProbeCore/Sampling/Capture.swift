@@ -12,6 +12,11 @@ public struct Capture: Sendable {
     public var lostSamples: UInt64 = 0
     /// PERF_RECORD_THROTTLE events: the kernel lowered the sampling rate.
     public var throttles = 0
+    /// How each sample's user stack was walked.
+    public var unwindOutcomes: [UnwindOutcome: Int] = [:]
+    /// Time spent unwinding, all samples together.
+    public var unwindNanoseconds: UInt64 = 0
+    public var modulesWithoutUnwindInfo: [String] = []
     public var timeline: [TelemetryPoint] = []
     public var counters: [CounterReading] = []
     /// CLOCK_MONOTONIC nanoseconds.

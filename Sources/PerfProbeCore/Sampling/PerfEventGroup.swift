@@ -47,6 +47,8 @@ struct PerfEventGroup: ~Copyable {
         config.sample_period_or_frequency = UInt64(frequency)
         config.use_frequency = true
         config.sample_type = layout.sampleType
+        config.sample_regs_user = layout.userRegisterMask
+        config.sample_stack_user = layout.userStackSize
         config.wakeup_watermark = UInt32(dataPages * pageSize / 4)
         config.inherit = true
         config.exclude_kernel = !includeKernel
@@ -107,13 +109,22 @@ struct PerfEventGroup: ~Copyable {
                     throw .system("redirecting thread \(tid) to the CPU \(cpu) ring", error)
                 }
             } else {
-                let length = (dataPages + 1) * pageSize
-                do {
-                    let base = try Syscalls.mmapShared(fd, length: length, writable: true)
-                    rings.append(Ring(fd: fd, base: base, length: length, tail: 0))
-                } catch {
-                    Syscalls.close(fd)
-                    throw .system("mapping the CPU \(cpu) ring (\(length) bytes)", error)
+                // Unprivileged users may lock only perf_event_mlock_kb: halve until it fits.
+                var pages = dataPages
+                while true {
+                    let length = (pages + 1) * pageSize
+                    do {
+                        let base = try Syscalls.mmapShared(fd, length: length, writable: true)
+                        rings.append(Ring(fd: fd, base: base, length: length, tail: 0))
+                        break
+                    } catch {
+                        if error == .notPermitted && pages > 8 {
+                            pages /= 2
+                            continue
+                        }
+                        Syscalls.close(fd)
+                        throw .system("mapping the CPU \(cpu) ring (\(length) bytes)", error)
+                    }
                 }
             }
         }

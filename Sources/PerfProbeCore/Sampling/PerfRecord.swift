@@ -45,6 +45,11 @@ public struct SampleRecord: Hashable, Sendable {
     public var callchain: [UInt64]
     /// PERF_SAMPLE_MISC_* bits of the header (e.g. PERF_RECORD_MISC_USER).
     public var misc: UInt16
+    /// User registers indexed by PERF_REG_X86_*; empty when the sample was
+    /// taken in a kernel thread or registers were not asked for.
+    public var userRegisters: [UInt64] = []
+    /// The copied user stack, from the stack pointer up (only the valid part).
+    public var userStack: [UInt8] = []
 
     public init(ip: UInt64, pid: ProcessID, tid: ThreadID, time: UInt64, cpu: UInt32, period: UInt64, callchain: [UInt64], misc: UInt16) {
         self.ip = ip

@@ -79,6 +79,28 @@ public struct PerfRecordParser: Sendable {
             guard count <= UInt64(reader.remaining / 8) else { return nil }
             sample.callchain = (0..<count).map { _ in reader.u64() }
         }
+        if layout.has(PERF_SAMPLE_REGS_USER) {
+            // abi is PERF_SAMPLE_REGS_ABI_NONE (0) when there were no user registers.
+            if reader.u64() != 0 {
+                var registers = [UInt64](repeating: 0, count: SampleLayout.registerCount)
+                for index in 0..<64 where layout.userRegisterMask & (1 << UInt64(index)) != 0 {
+                    let value = reader.u64()
+                    if index < registers.count { registers[index] = value }
+                }
+                sample.userRegisters = registers
+            }
+        }
+        if layout.has(PERF_SAMPLE_STACK_USER) {
+            let size = reader.u64()
+            if size > 0 {
+                guard size <= UInt64(reader.remaining) else { return nil }
+                let start = reader.offset
+                reader.offset += Int(size)
+                // dyn_size: how much of the copy the kernel could fill.
+                let valid = min(Int(reader.u64()), Int(size))
+                sample.userStack = Array(reader.buffer[start..<start + valid])
+            }
+        }
         return reader.overran ? nil : sample
     }
 

@@ -4,17 +4,26 @@ public struct SamplerConfiguration: Sendable {
     public var event: SamplingEvent
     public var frequency: Int
     public var includeKernel: Bool
-    /// Data pages per CPU ring (a power of two).
-    public var ringPages: Int
+    public var unwind: UnwindMode
+    /// Bytes of user stack copied per sample for DWARF unwinding.
+    public var stackSize: UInt32
     public var telemetryIntervalNanoseconds: UInt64
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
-                ringPages: Int = 128, telemetryIntervalNanoseconds: UInt64 = 100_000_000) {
+                unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, telemetryIntervalNanoseconds: UInt64 = 100_000_000) {
         self.scope = scope
         self.event = event
         self.frequency = frequency
         self.includeKernel = includeKernel
-        self.ringPages = ringPages
+        self.unwind = unwind
+        self.stackSize = stackSize
         self.telemetryIntervalNanoseconds = telemetryIntervalNanoseconds
     }
+
+    var layout: SampleLayout { unwind == .fp ? .callchain : .userStack(stackSize) }
+
+    /// Data pages per CPU ring (a power of two): 2 MiB, about 125 ms of
+    /// samples with 16 KiB stack copies at 1 kHz; the sampler is woken at a
+    /// quarter full.
+    var ringPages: Int { unwind == .fp ? 128 : 512 }
 }

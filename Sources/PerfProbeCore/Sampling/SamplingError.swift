@@ -32,10 +32,8 @@ public enum SamplingError: Error, Sendable, CustomStringConvertible {
             let text = try? Syscalls.readFile("/proc/sys/kernel/perf_event_paranoid")
             let level = text.flatMap { Int(String(decoding: $0, as: UTF8.self).filter { $0.isNumber || $0 == "-" }) }
             return .permissionDenied(paranoid: level)
-        case .noSuchFile, .notSupported, .noDevice where event.isHardware:
-            return .eventNotSupported(event)
-        case .noSuchFile, .noDevice:
-            return .perfEventsUnavailable(errno)
+        case .noSuchFile, .notSupported, .noDevice:
+            return event.isHardware ? .eventNotSupported(event) : .perfEventsUnavailable(errno)
         default:
             return .system("perf_event_open(\(event.rawValue))", errno)
         }

@@ -5,8 +5,8 @@ struct SamplingLoop: ~Copyable {
     private var events: PerfEventGroup
     private var counters: CounterGroup
     private let configuration: SamplerConfiguration
-    private let parser = PerfRecordParser(layout: .callchain)
-    private var unwinder = CallchainUnwinder()
+    private let parser: PerfRecordParser
+    private var unwinder: DwarfUnwinder
     private var spaces = AddressSpaces()
     private var telemetry: ProcessTelemetry
     private var capture = Capture()
@@ -19,9 +19,14 @@ struct SamplingLoop: ~Copyable {
         self.configuration = configuration
         self.wakeFD = wakeFD
         let pid = configuration.scope.pid
-        events = try PerfEventGroup(scope: configuration.scope, event: configuration.event,
-                                    frequency: configuration.frequency, includeKernel: configuration.includeKernel,
-                                    layout: .callchain, cpus: OnlineCPUs.read(), dataPages: configuration.ringPages)
+        parser = PerfRecordParser(layout: configuration.layout)
+        // Both may throw: make them before initializing any noncopyable member.
+        let unwinder = try DwarfUnwinder(mode: configuration.unwind)
+        let events = try PerfEventGroup(scope: configuration.scope, event: configuration.event,
+                                        frequency: configuration.frequency, includeKernel: configuration.includeKernel,
+                                        layout: configuration.layout, cpus: OnlineCPUs.read(), dataPages: configuration.ringPages)
+        self.unwinder = unwinder
+        self.events = events
         counters = CounterGroup(scope: configuration.scope)
         counters.add(thread: ThreadID(pid.rawValue))
         let now = Syscalls.monotonicNanoseconds()
@@ -76,6 +81,7 @@ struct SamplingLoop: ~Copyable {
         capture.counters = counters.read()
         capture.endNanoseconds = Syscalls.monotonicNanoseconds()
         capture.modules = spaces.modules
+        capture.modulesWithoutUnwindInfo = unwinder.modulesWithoutUnwindInfo.sorted()
         return capture
     }
 
@@ -104,7 +110,10 @@ struct SamplingLoop: ~Copyable {
         switch record {
         case .sample(let sample):
             capture.samples += 1
-            let stack = unwinder.unwind(sample)
+            let started = Syscalls.monotonicNanoseconds()
+            let stack = unwinder.unwind(sample, in: &spaces)
+            capture.unwindNanoseconds += Syscalls.monotonicNanoseconds() - started
+            capture.unwindOutcomes[stack.outcome, default: 0] += 1
             var frames: [Frame] = []
             frames.reserveCapacity(stack.kernel.count + stack.user.count)
             for (i, address) in stack.kernel.enumerated() {

@@ -167,14 +167,20 @@ enum Syscalls {
 extension Syscalls {
     /// Reads a whole file, e.g. a /proc file whose size the kernel reports as 0.
     static func readFile(_ path: String) throws(Errno) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try readChunks(path) { bytes += $0 }
+        return bytes
+    }
+
+    /// Hands a file to `body` in chunks of up to 64 KiB, as read.
+    static func readChunks(_ path: String, _ body: (ArraySlice<UInt8>) -> Void) throws(Errno) {
         let fd = try valueOrErrno { Glibc.open(path, O_RDONLY | O_CLOEXEC) }
         defer { _ = Glibc.close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
+        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = try valueOrErrno { chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            if n == 0 { return bytes }
-            bytes.append(contentsOf: chunk[0..<n])
+            if n == 0 { return }
+            body(chunk[0..<n])
         }
     }
 

@@ -4,18 +4,26 @@ public struct ProfileOptions: Sendable {
     public var frequency: Int
     public var duration: Double?
     public var includeKernel: Bool
+    public var unwind: UnwindMode
+    public var stackSize: UInt32
     public var perThread: Bool
+    public var demangle: Bool
 
     public init(event: SamplingEvent = .cpuClock, frequency: Int = 99, duration: Double? = nil,
-                includeKernel: Bool = true, perThread: Bool = false) {
+                includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, perThread: Bool = false,
+                demangle: Bool = true) {
         self.event = event
         self.frequency = frequency
         self.duration = duration
         self.includeKernel = includeKernel
+        self.unwind = unwind
+        self.stackSize = stackSize
         self.perThread = perThread
+        self.demangle = demangle
     }
 
     func configuration(for scope: SamplingScope) -> SamplerConfiguration {
-        SamplerConfiguration(scope: scope, event: event, frequency: frequency, includeKernel: includeKernel)
+        SamplerConfiguration(scope: scope, event: event, frequency: frequency, includeKernel: includeKernel,
+                             unwind: unwind, stackSize: stackSize)
     }
 }

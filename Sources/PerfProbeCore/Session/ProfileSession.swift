@@ -58,7 +58,7 @@ public enum ProfileSession {
                                           name: capture.processNames[pid] ?? URL(fileURLWithPath: path).lastPathComponent,
                                           outcome: exit.outcome ?? .running)
         let report = ProfileReport.build(capture: capture, target: target, configuration: configuration,
-                                         startedAt: startedAt, perThread: options.perThread)
+                                         startedAt: startedAt, perThread: options.perThread, demangle: options.demangle)
         return LaunchedRun(report: report, exit: exit)
     }
 
@@ -95,7 +95,7 @@ public enum ProfileSession {
                                           name: capture.processNames[pid] ?? stat.command,
                                           outcome: reason == .targetExited ? .gone : .running)
         return ProfileReport.build(capture: capture, target: target, configuration: configuration,
-                                   startedAt: startedAt, perThread: options.perThread)
+                                   startedAt: startedAt, perThread: options.perThread, demangle: options.demangle)
     }
 }
 

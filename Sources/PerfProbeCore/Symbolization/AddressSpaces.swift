@@ -2,12 +2,14 @@
 /// MMAP2/COMM/FORK records (applied in time order), so each address resolves
 /// against the mappings live when it was sampled — dlopen'd libraries and
 /// exec'd images included.
-struct AddressSpaces {
+public struct AddressSpaces {
     private struct Space {
         /// Sorted by start, non-overlapping.
         var mappings: [(mapping: MemoryMapping, module: Int32)] = []
         /// Whether /proc/PID/maps was read since the last exec.
         var readProc = false
+        /// Bumped on every change, so derived tables know when to rebuild.
+        var generation = 0
     }
 
     private var spaces: [ProcessID: Space] = [:]
@@ -16,19 +18,23 @@ struct AddressSpaces {
 
     mutating func map(_ mapping: MemoryMapping, in pid: ProcessID) {
         guard mapping.executable, mapping.end > mapping.start else { return }
-        let module = intern(Module(path: mapping.path, inode: mapping.inode, pid: pid))
+        let anonymous = mapping.path.isEmpty || mapping.path.hasPrefix("[anon")
+        let path = anonymous ? Module.jit : mapping.path
+        let mapFile = String(mapping.start, radix: 16) + "-" + String(mapping.end, radix: 16)
+        let module = intern(Module(path: path, inode: mapping.inode, pid: pid, mapFile: anonymous ? "" : mapFile))
         var space = spaces[pid, default: Space()]
         // A new mapping replaces whatever overlapped it, as mmap(MAP_FIXED) does.
         var kept = space.mappings.filter { $0.mapping.end <= mapping.start || $0.mapping.start >= mapping.end }
         let at = kept.firstIndex { $0.mapping.start > mapping.start } ?? kept.count
         kept.insert((mapping, module), at: at)
         space.mappings = kept
+        space.generation += 1
         spaces[pid] = space
     }
 
     /// execve: the old image is gone.
     mutating func exec(_ pid: ProcessID) {
-        spaces[pid] = Space()
+        spaces[pid] = Space(generation: (spaces[pid]?.generation ?? 0) + 1)
     }
 
     /// fork: the child starts with a copy of the parent's mappings.
@@ -43,6 +49,13 @@ struct AddressSpaces {
     mutating func load(procMaps: [MemoryMapping], for pid: ProcessID) {
         for mapping in procMaps { map(mapping, in: pid) }
         spaces[pid, default: Space()].readProc = true
+    }
+
+    /// The executable mappings of `pid` by start address, with their module
+    /// indices, and a number that changes whenever they do.
+    func mappings(of pid: ProcessID) -> (mappings: [(mapping: MemoryMapping, module: Int32)], generation: Int) {
+        guard let space = spaces[pid] else { return ([], 0) }
+        return (space.mappings, space.generation)
     }
 
     /// Resolves `address` of `pid`. Reads /proc/PID/maps at most once per
@@ -68,15 +81,22 @@ struct AddressSpaces {
         guard low > 0 else { return nil }
         let (mapping, module) = mappings[low - 1]
         guard mapping.contains(address) else { return nil }
-        if mapping.path.isEmpty || (mapping.path.hasPrefix("[") && mapping.path != "[vdso]") {
-            return Frame(module: Frame.unknown, address: address)
+        switch modules[Int(module)].path {
+        case Module.jit:
+            // JIT code has no file: keep the address, for /tmp/perf-PID.map.
+            return Frame(module: module, address: address)
+        case let path where path.hasPrefix("["):
+            return path == "[vdso]" ? Frame(module: module, address: address - mapping.start) : Frame(module: Frame.unknown, address: address)
+        default:
+            return Frame(module: module, address: address - mapping.start + mapping.fileOffset)
         }
-        return Frame(module: module, address: address - mapping.start + mapping.fileOffset)
     }
 
     private mutating func intern(_ module: Module) -> Int32 {
+        // One module per file, whichever process maps it; JIT code is per process.
         var key = module
-        key.pid = ProcessID(0)
+        key.mapFile = ""
+        if module.path != Module.jit { key.pid = ProcessID(0) }
         if let index = moduleIndex[key] { return index }
         let index = Int32(modules.count)
         modules.append(module)

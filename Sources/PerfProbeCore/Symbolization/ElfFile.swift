@@ -23,6 +23,7 @@ struct ElfFile: ~Copyable {
         var offset: UInt64
         var fileSize: UInt64
         var virtualAddress: UInt64
+        var executable: Bool
     }
 
     private let elf: OpaquePointer
@@ -70,8 +71,30 @@ struct ElfFile: ~Copyable {
         return (0..<count).compactMap { index in
             var header = GElf_Phdr()
             guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == PT_LOAD else { return nil }
-            return LoadSegment(offset: header.p_offset, fileSize: header.p_filesz, virtualAddress: header.p_vaddr)
+            return LoadSegment(offset: header.p_offset, fileSize: header.p_filesz, virtualAddress: header.p_vaddr,
+                               executable: header.p_flags & UInt32(PF_X) != 0)
         }
+    }
+
+    /// The virtual address of `.eh_frame_hdr` (PT_GNU_EH_FRAME), the binary
+    /// search table over the DWARF CFI that unwinding needs.
+    var ehFrameHeaderAddress: UInt64? {
+        var count = 0
+        guard elf_getphdrnum(elf, &count) == 0 else { return nil }
+        for index in 0..<count {
+            var header = GElf_Phdr()
+            if gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == UInt32(PT_GNU_EH_FRAME) {
+                return header.p_vaddr
+            }
+        }
+        return nil
+    }
+
+    /// The whole file's bytes, valid while this `ElfFile` lives.
+    var rawBytes: UnsafeRawBufferPointer {
+        var size = 0
+        guard let base = elf_rawfile(elf, &size) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base, count: size)
     }
 
     /// The function symbols of `.symtab`, or of `.dynsym` when the file is
@@ -97,6 +120,20 @@ struct ElfFile: ~Copyable {
                 let bytes = UnsafeRawBufferPointer(start: buffer + descriptorOffset, count: Int(header.n_descsz))
                 return Array(bytes)
             }
+        }
+        return nil
+    }
+
+    /// The file name in `.gnu_debuglink`: where a separate debug file is.
+    var debugLink: String? {
+        var stringTable = 0
+        guard elf_getshdrstrndx(elf, &stringTable) == 0 else { return nil }
+        for (scn, header) in sections(ofType: UInt32(SHT_PROGBITS)) {
+            guard let name = elf_strptr(elf, stringTable, Int(header.sh_name)), String(cString: name) == ".gnu_debuglink",
+                  let data = elf_getdata(scn, nil), let buffer = data.pointee.d_buf else { continue }
+            let bytes = UnsafeRawBufferPointer(start: buffer, count: data.pointee.d_size)
+            let end = bytes.firstIndex(of: 0) ?? bytes.count
+            return String(decoding: bytes[0..<end], as: UTF8.self)
         }
         return nil
     }

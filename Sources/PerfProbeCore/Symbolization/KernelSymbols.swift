@@ -1,35 +1,90 @@
-/// Kernel function symbols from /proc/kallsyms.
-enum KernelSymbols {
-    /// Parses kallsyms ("ffffffff81000000 T _stext\t[module]" lines), keeping
-    /// text symbols. Works on bytes: the file has 100k+ lines. All-zero
-    /// addresses (kptr_restrict) yield an empty table.
-    static func parse(_ bytes: [UInt8]) -> SymbolTable {
-        var entries: [SymbolTable.Symbol] = []
-        bytes.withUnsafeBufferPointer { text in
-            var i = 0
-            let n = text.count
-            while i < n {
-                var address: UInt64 = 0
-                while i < n, let digit = hexValue(text[i]) {
-                    address = address << 4 | UInt64(digit)
-                    i += 1
-                }
-                // " T name[\t[module]]\n"
-                let type: UInt8 = i + 1 < n ? text[i + 1] : 0
-                let nameStart = min(i + 3, n)
-                var end = nameStart
-                while end < n, text[end] != UInt8(ascii: "\n"), text[end] != UInt8(ascii: "\t"), text[end] != UInt8(ascii: " ") { end += 1 }
-                if address != 0, end > nameStart, "tTwW".utf8.contains(type) {
-                    let name = String(decoding: UnsafeBufferPointer(rebasing: text[nameStart..<end]), as: UTF8.self)
-                    entries.append(SymbolTable.Symbol(address: address, size: 0, name: name))
-                }
-                i = end
-                while i < n, text[i] != UInt8(ascii: "\n") { i += 1 }
-                i += 1
-            }
-        }
-        return SymbolTable(entries)
+/// Kernel function symbols from /proc/kallsyms, kept compact: the file's
+/// bytes plus a sorted index of (address, name position), since it has 100k+
+/// lines and a profile names a few dozen of them.
+struct KernelSymbols {
+    private struct Entry {
+        var address: UInt64
+        var nameStart: UInt32
+        var nameLength: UInt16
     }
+
+    /// The kept names, back to back.
+    private var text: [UInt8] = []
+    private var entries: [Entry] = []
+    /// A line cut by the end of the previous chunk.
+    private var partial: [UInt8] = []
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// Parses kallsyms text ("ffffffff81000000 T _stext\t[module]" lines),
+    /// keeping text symbols. All-zero addresses (kptr_restrict) yield an empty table.
+    init(_ text: [UInt8]) {
+        consume(text[...])
+        finish()
+    }
+
+    /// Reads /proc/kallsyms in chunks, so the 5 MB file is never held whole.
+    static func read(_ path: String = "/proc/kallsyms") -> KernelSymbols {
+        var table = KernelSymbols()
+        try? Syscalls.readChunks(path) { table.consume($0) }
+        table.finish()
+        return table
+    }
+
+    private init() {}
+
+    private mutating func consume(_ chunk: ArraySlice<UInt8>) {
+        var lineStart = chunk.startIndex
+        while let newline = chunk[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
+            if partial.isEmpty {
+                parseLine(chunk[lineStart..<newline])
+            } else {
+                partial += chunk[lineStart..<newline]
+                parseLine(partial[...])
+                partial = []
+            }
+            lineStart = newline + 1
+        }
+        partial += chunk[lineStart...]
+    }
+
+    private mutating func finish() {
+        if !partial.isEmpty { parseLine(partial[...]) }
+        partial = []
+        entries.sort { $0.address < $1.address }
+    }
+
+    /// "ffffffff81000000 T name[\t[module]]"
+    private mutating func parseLine(_ line: ArraySlice<UInt8>) {
+        var i = line.startIndex
+        var address: UInt64 = 0
+        while i < line.endIndex, let digit = Self.hexValue(line[i]) {
+            address = address << 4 | UInt64(digit)
+            i += 1
+        }
+        guard address != 0, i + 3 < line.endIndex, "tTwW".utf8.contains(line[i + 1]) else { return }
+        let nameStart = i + 3
+        let nameEnd = line[nameStart...].firstIndex { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: " ") } ?? line.endIndex
+        guard nameEnd > nameStart else { return }
+        entries.append(Entry(address: address, nameStart: UInt32(text.count), nameLength: UInt16(min(nameEnd - nameStart, 0xffff))))
+        text += line[nameStart..<nameEnd]
+    }
+
+    /// The function containing `address`: the last symbol at or below it.
+    func lookup(_ address: UInt64) -> String? {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let mid = (low + high) / 2
+            if entries[mid].address <= address { low = mid + 1 } else { high = mid }
+        }
+        guard low > 0 else { return nil }
+        let entry = entries[low - 1]
+        let start = Int(entry.nameStart)
+        return String(decoding: text[start..<start + Int(entry.nameLength)], as: UTF8.self)
+    }
+
+    var names: [String] { entries.indices.map { lookup(entries[$0].address) ?? "" } }
 
     private static func hexValue(_ c: UInt8) -> UInt8? {
         switch c {

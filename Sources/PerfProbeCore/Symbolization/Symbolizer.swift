@@ -18,13 +18,20 @@ public struct Symbolizer {
 
     private let modules: [Module]
     private var loaded: [Int32: ModuleSymbols?] = [:]
-    private var kernelTable: SymbolTable?
+    private var kernelTable: KernelSymbols?
     private var cache: [Frame: SymbolizedFrame] = [:]
+    /// Symbol tables by build-id: the same library mapped from two paths
+    /// (two containers, a copy) is read once.
+    private var byBuildID: [[UInt8]: ModuleSymbols] = [:]
     /// Modules whose file could not be read, with the reason.
     public private(set) var unreadableModules: [String: String] = [:]
 
-    public init(modules: [Module]) {
+    private let demangle: Bool
+
+    /// `demangle: false` keeps linker names (`_ZN3Foo3barEv`).
+    public init(modules: [Module], demangle: Bool = true) {
         self.modules = modules
+        self.demangle = demangle
     }
 
     public mutating func symbolize(_ frame: Frame) -> SymbolizedFrame {
@@ -49,10 +56,10 @@ public struct Symbolizer {
 
     private mutating func symbolizeKernel(_ address: UInt64) -> SymbolizedFrame {
         if kernelTable == nil {
-            kernelTable = KernelSymbols.parse((try? Syscalls.readFile("/proc/kallsyms")) ?? [])
+            kernelTable = KernelSymbols.read()
         }
-        if let symbol = kernelTable?.lookup(address) {
-            return SymbolizedFrame(function: symbol.name, module: "[kernel]", kernel: true, symbolized: true)
+        if let name = kernelTable?.lookup(address) {
+            return SymbolizedFrame(function: name, module: "[kernel]", kernel: true, symbolized: true)
         }
         return SymbolizedFrame(function: "0x" + String(address, radix: 16), module: "[kernel]", kernel: true, symbolized: false)
     }
@@ -62,37 +69,52 @@ public struct Symbolizer {
         if loaded[frame.module] == nil { loaded[frame.module] = load(module) }
         if let symbols = loaded[frame.module] ?? nil,
            let symbol = symbols.table.lookup(symbols.virtualAddress(forFileOffset: frame.address)) {
-            return SymbolizedFrame(function: symbol.name, module: module.name, kernel: false, symbolized: true)
+            return SymbolizedFrame(function: demangle ? Demangler.demangle(symbol.name) : symbol.name,
+                                   module: module.name, kernel: false, symbolized: true)
         }
         return SymbolizedFrame(function: "\(module.name)+0x\(String(frame.address, radix: 16))",
                                module: module.name, kernel: false, symbolized: false)
     }
 
     private mutating func load(_ module: Module) -> ModuleSymbols? {
-        do {
-            if module.path == "[vdso]" {
-                let elf = try ElfFile(bytes: Self.ownVDSO(), name: "[vdso]")
-                return ModuleSymbols(table: SymbolTable(elf.functionSymbols), segments: elf.loadSegments, buildID: elf.buildID)
-            }
-            // Through the target's root first: it may live in another mount namespace.
-            let elf: ElfFile
-            do {
-                elf = try ElfFile(path: "/proc/\(module.pid)/root\(module.path)")
-            } catch {
-                elf = try ElfFile(path: module.path)
-            }
+        switch module.path {
+        case Module.jit:
+            let map = "/tmp/perf-\(module.pid).map"
+            let bytes = (try? Syscalls.readFile("/proc/\(module.pid)/root" + map)) ?? (try? Syscalls.readFile(map))
+            guard let bytes else { return nil }
+            return ModuleSymbols(table: PerfMapFile.parse(Substring(decoding: bytes, as: UTF8.self)), segments: [], buildID: nil)
+        case "[vdso]":
+            guard let elf = try? ElfFile(bytes: VirtualDSO.image, name: "[vdso]") else { return nil }
             return ModuleSymbols(table: SymbolTable(elf.functionSymbols), segments: elf.loadSegments, buildID: elf.buildID)
-        } catch {
-            unreadableModules[module.path] = error.description
-            return nil
+        default:
+            return loadFile(module)
         }
     }
 
-    /// The vDSO is the same image in every process on a kernel: copy ours.
-    private static func ownVDSO() -> [UInt8] {
-        let maps = (try? Syscalls.readFile("/proc/self/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        guard let vdso = MemoryMapping.parseProcMaps(Substring(maps)).first(where: { $0.path == "[vdso]" }),
-              let start = UnsafeRawPointer(bitPattern: UInt(vdso.start)) else { return [] }
-        return Array(UnsafeRawBufferPointer(start: start, count: Int(vdso.end - vdso.start)))
+    private mutating func loadFile(_ module: Module) -> ModuleSymbols? {
+        var failure: ElfError?
+        for path in module.candidatePaths {
+            do {
+                let elf = try ElfFile(path: path)
+                let buildID = elf.buildID
+                if let buildID, let known = byBuildID[buildID] { return known }
+                var symbols = elf.functionSymbols
+                // A separate debug file has the full .symtab of a stripped module.
+                let root = "/proc/\(module.pid)/root"
+                for candidate in DebugFiles.candidates(buildID: buildID, debugLink: elf.debugLink, modulePath: module.path) {
+                    guard let debug = (try? ElfFile(path: root + candidate)) ?? (try? ElfFile(path: candidate)) else { continue }
+                    let full = debug.functionSymbols
+                    if full.count > symbols.count { symbols = full }
+                    break
+                }
+                let loaded = ModuleSymbols(table: SymbolTable(symbols), segments: elf.loadSegments, buildID: buildID)
+                if let buildID { byBuildID[buildID] = loaded }
+                return loaded
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        unreadableModules[module.path] = failure?.description ?? "unreadable"
+        return nil
     }
 }

@@ -9,7 +9,11 @@ public struct CallchainUnwinder: Unwinder {
 
     public init() {}
 
-    public func unwind(_ sample: SampleRecord) -> UnwoundStack {
+    public func unwind(_ sample: SampleRecord, in spaces: inout AddressSpaces) -> UnwoundStack {
+        unwind(sample)
+    }
+
+    func unwind(_ sample: SampleRecord) -> UnwoundStack {
         var kernel: [UInt64] = []
         var user: [UInt64] = []
         var inKernel = false
@@ -24,6 +28,6 @@ public struct CallchainUnwinder: Unwinder {
             if address == 0 { continue }
             if inKernel { kernel.append(address) } else if inUser { user.append(address) }
         }
-        return UnwoundStack(kernel: kernel, user: user)
+        return UnwoundStack(kernel: kernel, user: user, outcome: .framePointer)
     }
 }

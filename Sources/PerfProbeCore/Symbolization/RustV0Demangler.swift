@@ -1,0 +1,234 @@
+/// Rust's v0 symbol mangling (RFC 2603, `_R…`), decoded into the path
+/// rustc-demangle prints in its short form: no crate hashes, closures as
+/// `{closure#N}`, generic arguments and types spelled out.
+struct RustV0Demangler {
+    private let bytes: [UInt8]
+    private var position: Int
+    private var depth = 0
+
+    /// Nil when `symbol` is not a well-formed v0 name.
+    static func demangle(_ symbol: String) -> String? {
+        var parser = RustV0Demangler(bytes: Array(symbol.utf8), position: 2)
+        // An optional encoding version (decimal) follows "_R".
+        while let c = parser.peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { parser.position += 1 }
+        guard let path = parser.path() else { return nil }
+        return path
+    }
+
+    private var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    private mutating func next() -> UInt8? {
+        guard let c = peek else { return nil }
+        position += 1
+        return c
+    }
+
+    private mutating func eat(_ c: Character) -> Bool {
+        guard peek == c.asciiValue else { return false }
+        position += 1
+        return true
+    }
+
+    /// base-62-number: "_" is 0, otherwise digits then "_", value plus one.
+    private mutating func base62() -> UInt64? {
+        if eat("_") { return 0 }
+        var value: UInt64 = 0
+        while let c = next() {
+            if c == UInt8(ascii: "_") { return value &+ 1 }
+            let digit: UInt64
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): digit = UInt64(c - UInt8(ascii: "a")) + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): digit = UInt64(c - UInt8(ascii: "A")) + 36
+            default: return nil
+            }
+            value = value &* 62 &+ digit
+        }
+        return nil
+    }
+
+    private mutating func decimal() -> Int? {
+        var value = 0
+        var any = false
+        while let c = peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
+            value = value * 10 + Int(c - UInt8(ascii: "0"))
+            position += 1
+            any = true
+            if value > bytes.count { return nil }
+        }
+        return any ? value : nil
+    }
+
+    private mutating func disambiguator() -> UInt64? {
+        eat("s") ? base62() : 0
+    }
+
+    /// identifier = [disambiguator] ["u"] decimal ["_"] bytes
+    private mutating func identifier() -> (name: String, disambiguator: UInt64)? {
+        guard let index = disambiguator() else { return nil }
+        let punycode = eat("u")
+        guard let length = decimal() else { return nil }
+        _ = eat("_")
+        guard position + length <= bytes.count else { return nil }
+        let name = String(decoding: bytes[position..<position + length], as: UTF8.self)
+        position += length
+        return (punycode ? "punycode{\(name)}" : name, index)
+    }
+
+    /// Follows a backref ("B" base62, an offset from the start of "_R"…) and
+    /// parses what it points at with `body`.
+    private mutating func backref<T>(_ body: (inout RustV0Demangler) -> T?) -> T? {
+        guard let offset = base62(), depth < 64 else { return nil }
+        let target = Int(offset) + 2
+        guard target < position - 1 else { return nil }
+        var inner = RustV0Demangler(bytes: bytes, position: target, depth: depth + 1)
+        return body(&inner)
+    }
+
+    private mutating func path() -> String? {
+        guard let tag = next() else { return nil }
+        switch tag {
+        case UInt8(ascii: "C"):
+            return identifier()?.name
+        case UInt8(ascii: "M"):
+            guard disambiguator() != nil, path() != nil, let type = type() else { return nil }
+            return "<\(type)>"
+        case UInt8(ascii: "X"):
+            guard disambiguator() != nil, path() != nil, let type = type(), let trait = path() else { return nil }
+            return "<\(type) as \(trait)>"
+        case UInt8(ascii: "Y"):
+            guard let type = type(), let trait = path() else { return nil }
+            return "<\(type) as \(trait)>"
+        case UInt8(ascii: "N"):
+            guard let namespace = next(), let parent = path(), let (name, index) = identifier() else { return nil }
+            switch namespace {
+            case UInt8(ascii: "C"): return "\(parent)::{closure#\(index)}"
+            case UInt8(ascii: "S"): return "\(parent)::{shim:\(name)#\(index)}"
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return "\(parent)::{\(Character(Unicode.Scalar(namespace)))\(name.isEmpty ? "" : ":" + name)#\(index)}"
+            default: return name.isEmpty ? parent : "\(parent)::\(name)"
+            }
+        case UInt8(ascii: "I"):
+            guard let base = path() else { return nil }
+            var arguments: [String] = []
+            while !eat("E") {
+                guard let argument = genericArgument() else { return nil }
+                if !argument.isEmpty { arguments.append(argument) }
+            }
+            return "\(base)::<\(arguments.joined(separator: ", "))>"
+        case UInt8(ascii: "B"):
+            return backref { $0.path() }
+        default:
+            return nil
+        }
+    }
+
+    private mutating func genericArgument() -> String? {
+        if eat("L") { return base62().map { _ in "" } } // lifetimes are not shown
+        if eat("K") { return constant() }
+        return type()
+    }
+
+    private static let basicTypes: [UInt8: String] = [
+        UInt8(ascii: "a"): "i8", UInt8(ascii: "b"): "bool", UInt8(ascii: "c"): "char", UInt8(ascii: "d"): "f64",
+        UInt8(ascii: "e"): "str", UInt8(ascii: "f"): "f32", UInt8(ascii: "h"): "u8", UInt8(ascii: "i"): "isize",
+        UInt8(ascii: "j"): "usize", UInt8(ascii: "l"): "i32", UInt8(ascii: "m"): "u32", UInt8(ascii: "n"): "i128",
+        UInt8(ascii: "o"): "u128", UInt8(ascii: "p"): "_", UInt8(ascii: "s"): "i16", UInt8(ascii: "t"): "u16",
+        UInt8(ascii: "u"): "()", UInt8(ascii: "v"): "...", UInt8(ascii: "x"): "i64", UInt8(ascii: "y"): "u64",
+        UInt8(ascii: "z"): "!",
+    ]
+
+    private mutating func type() -> String? {
+        guard let tag = peek else { return nil }
+        if let basic = Self.basicTypes[tag] {
+            position += 1
+            return basic
+        }
+        switch tag {
+        case UInt8(ascii: "A"):
+            position += 1
+            guard let element = type(), let count = constant() else { return nil }
+            return "[\(element); \(count)]"
+        case UInt8(ascii: "S"):
+            position += 1
+            return type().map { "[\($0)]" }
+        case UInt8(ascii: "R"), UInt8(ascii: "Q"):
+            position += 1
+            if eat("L") { guard base62() != nil else { return nil } }
+            return type().map { (tag == UInt8(ascii: "R") ? "&" : "&mut ") + $0 }
+        case UInt8(ascii: "P"), UInt8(ascii: "O"):
+            position += 1
+            return type().map { (tag == UInt8(ascii: "P") ? "*const " : "*mut ") + $0 }
+        case UInt8(ascii: "T"):
+            position += 1
+            var elements: [String] = []
+            while !eat("E") {
+                guard let element = type() else { return nil }
+                elements.append(element)
+            }
+            return elements.count == 1 ? "(\(elements[0]),)" : "(\(elements.joined(separator: ", ")))"
+        case UInt8(ascii: "F"):
+            position += 1
+            return functionSignature()
+        case UInt8(ascii: "D"):
+            position += 1
+            return dynTrait()
+        case UInt8(ascii: "B"):
+            position += 1
+            return backref { $0.type() }
+        default:
+            return path()
+        }
+    }
+
+    private mutating func functionSignature() -> String? {
+        if eat("G") { guard base62() != nil else { return nil } }
+        let unsafe = eat("U")
+        var abi = ""
+        if eat("K") {
+            if eat("C") { abi = "extern \"C\" " } else if let (name, _) = identifier() { abi = "extern \"\(name.replacingUnderscores)\" " }
+        }
+        var parameters: [String] = []
+        while !eat("E") {
+            guard let parameter = type() else { return nil }
+            parameters.append(parameter)
+        }
+        guard let result = type() else { return nil }
+        return "\(unsafe ? "unsafe " : "")\(abi)fn(\(parameters.joined(separator: ", ")))\(result == "()" ? "" : " -> " + result)"
+    }
+
+    private mutating func dynTrait() -> String? {
+        if eat("G") { guard base62() != nil else { return nil } }
+        var traits: [String] = []
+        while !eat("E") {
+            guard var trait = path() else { return nil }
+            var bindings: [String] = []
+            while eat("p") {
+                guard let (name, _) = identifier(), let bound = type() else { return nil }
+                bindings.append("\(name) = \(bound)")
+            }
+            if !bindings.isEmpty { trait += "<\(bindings.joined(separator: ", "))>" }
+            traits.append(trait)
+        }
+        guard eat("L"), base62() != nil else { return nil }
+        return "dyn " + traits.joined(separator: " + ")
+    }
+
+    private mutating func constant() -> String? {
+        if eat("p") { return "_" }
+        if eat("B") { return backref { $0.constant() } }
+        guard let type = type() else { return nil }
+        let negative = eat("n")
+        var hex = ""
+        while let c = next(), c != UInt8(ascii: "_") { hex.append(Character(Unicode.Scalar(c))) }
+        guard let value = UInt64(hex.isEmpty ? "0" : hex, radix: 16) else { return hex.isEmpty ? nil : "0x" + hex }
+        switch type {
+        case "bool": return value == 0 ? "false" : "true"
+        case "char": return Unicode.Scalar(UInt32(truncatingIfNeeded: value)).map { "'\(Character($0))'" }
+        default: return (negative ? "-" : "") + String(value)
+        }
+    }
+}
+
+private extension String {
+    var replacingUnderscores: String { String(map { $0 == "_" ? "-" : $0 }) }
+}

@@ -1,0 +1,92 @@
+import CPerfProbeUnwind
+
+/// Unwinds the user stack copied with each sample by DWARF CFI (libunwind's
+/// remote API), reading code and unwind tables from the module files, so
+/// binaries without frame pointers give whole stacks. The kernel part comes
+/// from the kernel's own walk.
+struct DwarfUnwinder: Unwinder, ~Copyable {
+    static let maxFrames = 1024
+
+    private let addressSpace: UnwindAddressSpace
+    private let mode: UnwindMode
+    /// Module files by module index; nil where the file could not be read.
+    private var modules: [Int32: UnwindModule?] = [:]
+    private var tables: [ProcessID: (generation: Int, segments: [CPerfProbeUnwind_Segment])] = [:]
+    private var addresses = [UInt64](repeating: 0, count: DwarfUnwinder.maxFrames)
+    /// Modules the unwinder could not use: no file, or no .eh_frame_hdr.
+    private(set) var modulesWithoutUnwindInfo: Set<String> = []
+
+    init(mode: UnwindMode) throws(SamplingError) {
+        addressSpace = try UnwindAddressSpace()
+        self.mode = mode
+    }
+
+    mutating func unwind(_ sample: SampleRecord, in spaces: inout AddressSpaces) -> UnwoundStack {
+        let chain = CallchainUnwinder().unwind(sample)
+        let registers = sample.userRegisters
+        guard mode != .fp, registers.count == CPerfProbeUnwind_REGISTER_COUNT, !sample.userStack.isEmpty else { return chain }
+        // Make sure the mappings behind the sampled IP are known (reads /proc once if not).
+        _ = spaces.frame(for: registers[8], in: sample.pid)
+        let segments = segmentTable(for: sample.pid, spaces: spaces)
+
+        var input = CPerfProbeUnwind_Sample()
+        withUnsafeMutableBytes(of: &input.registers) { raw in
+            registers.withUnsafeBytes { raw.copyMemory(from: $0) }
+        }
+        var outcome = CPerfProbeUnwind_failed
+        let count = segments.withUnsafeBufferPointer { table in
+            sample.userStack.withUnsafeBufferPointer { stack in
+                input.segments = table.baseAddress
+                input.segment_count = table.count
+                input.stack = stack.baseAddress
+                input.stack_size = stack.count
+                return addresses.withUnsafeMutableBufferPointer {
+                    Int(CPerfProbeUnwind_unwind(addressSpace.handle, &input, $0.baseAddress, Int32($0.count), &outcome))
+                }
+            }
+        }
+        var user = Array(addresses[0..<count])
+        switch outcome {
+        case CPerfProbeUnwind_complete:
+            return UnwoundStack(kernel: chain.kernel, user: user, outcome: .complete)
+        case CPerfProbeUnwind_truncated where mode == .auto, CPerfProbeUnwind_failed where mode == .auto:
+            if let last = user.last, count > 1, let at = chain.user.dropFirst().firstIndex(of: last) {
+                user += chain.user[(at + 1)...]
+                return UnwoundStack(kernel: chain.kernel, user: user, outcome: .spliced)
+            }
+            if count <= 1 && chain.user.count > 1 { return chain }
+        default:
+            break
+        }
+        return UnwoundStack(kernel: chain.kernel, user: user,
+                            outcome: outcome == CPerfProbeUnwind_truncated ? .truncated : .failed)
+    }
+
+    /// The process's module segments at their target addresses, sorted;
+    /// rebuilt when its mappings change.
+    private mutating func segmentTable(for pid: ProcessID, spaces: AddressSpaces) -> [CPerfProbeUnwind_Segment] {
+        let (mappings, generation) = spaces.mappings(of: pid)
+        if let cached = tables[pid], cached.generation == generation { return cached.segments }
+        var segments: [CPerfProbeUnwind_Segment] = []
+        for (mapping, index) in mappings {
+            guard let module = load(index, spaces.modules[Int(index)]) else { continue }
+            segments += module.segments(mappedBy: mapping)
+        }
+        segments.sort { $0.start < $1.start }
+        tables[pid] = (generation, segments)
+        return segments
+    }
+
+    private mutating func load(_ index: Int32, _ module: Module) -> UnwindModule? {
+        if let known = modules[index] { return known }
+        var loaded: UnwindModule?
+        if module.path == "[vdso]" {
+            loaded = try? UnwindModule(image: VirtualDSO.image, name: "[vdso]")
+        } else {
+            loaded = (try? UnwindModule(path: "/proc/\(module.pid)/root\(module.path)")) ?? (try? UnwindModule(path: module.path))
+        }
+        if loaded?.ehFrameHeader == nil { modulesWithoutUnwindInfo.insert(module.name) }
+        modules[index] = loaded
+        return loaded
+    }
+}
