@@ -92,6 +92,16 @@ enum Harness {
         return process
     }
 
+    /// Runs a tool (objcopy, …) to prepare a test's files.
+    static func tool(_ path: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(path) \(arguments) failed")
+    }
+
     /// SIGKILL: Foundation's Process hands its children the spawning thread's
     /// signal mask, in which SIGTERM is blocked.
     static func stop(_ process: Process) {

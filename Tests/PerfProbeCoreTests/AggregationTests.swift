@@ -25,10 +25,16 @@ import Testing
         #expect(spaces.modules.map(\.path) == ["/bin/app", "/bin/worker", "/lib/plugin.so"])
     }
 
-    @Test func anonymousMemoryIsUnknown() {
+    @Test func anonymousCodeIsJITAndPseudoMappingsAreUnknown() {
         var spaces = AddressSpaces()
-        spaces.map(Self.mapping(0x1000, 0x2000, path: ""), in: ProcessID(getpid()))
-        #expect(spaces.frame(for: 0x1800, in: ProcessID(getpid())).module == Frame.unknown)
+        let pid = ProcessID(getpid())
+        spaces.map(Self.mapping(0x1000, 0x2000, path: "//anon"), in: pid)
+        spaces.map(Self.mapping(0x5000, 0x6000, path: "[vsyscall]"), in: pid)
+        let jit = spaces.frame(for: 0x1800, in: pid)
+        #expect(spaces.modules[Int(jit.module)].path == Module.jit)
+        #expect(jit.address == 0x1800) // absolute, as /tmp/perf-PID.map has it
+        #expect(spaces.jitProcesses == [pid])
+        #expect(spaces.frame(for: 0x5800, in: pid).module == Frame.unknown)
     }
 
     static func profile() -> Profile {

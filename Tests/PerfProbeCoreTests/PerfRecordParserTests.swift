@@ -116,4 +116,51 @@ struct RecordBytes {
         let bytes = RecordBytes.record(PERF_RECORD_SWITCH) { b in b.trailer(pid: 1, tid: 1, time: 1, cpu: 0) }
         #expect(parser.parse(bytes) == [.other(type: PERF_RECORD_SWITCH.rawValue)])
     }
+
+    @Test func userRegistersAndStackCopy() throws {
+        let layout = SampleLayout.userStack(64)
+        let bytes = RecordBytes.record(PERF_RECORD_SAMPLE, misc: UInt16(PERF_RECORD_MISC_USER)) { b in
+            b.u64(0x401000)
+            b.u32(7); b.u32(8)
+            b.u64(99)
+            b.u32(0); b.u32(0)
+            b.u64(1)
+            b.u64(1); b.u64(0x401000) // callchain: just the IP
+            b.u64(2) // PERF_SAMPLE_REGS_ABI_64
+            // 17 registers in mask order: AX…IP (0–8), then R8…R15 (16–23).
+            for index in [0, 1, 2, 3, 4, 5, 6, 7, 8, 16, 17, 18, 19, 20, 21, 22, 23] { b.u64(UInt64(1000 + index)) }
+            b.u64(64) // size copied
+            for i in 0..<64 { b.bytes.append(UInt8(i)) }
+            b.u64(40) // dyn_size: only 40 bytes were valid
+        }
+        guard case .sample(let sample) = try #require(PerfRecordParser(layout: layout).parse(bytes).first) else {
+            Issue.record("not a sample")
+            return
+        }
+        #expect(sample.userRegisters.count == 24)
+        #expect(sample.userRegisters[7] == 1007) // SP
+        #expect(sample.userRegisters[8] == 1008) // IP
+        #expect(sample.userRegisters[16] == 1016 && sample.userRegisters[23] == 1023) // R8, R15
+        #expect(sample.userRegisters[9] == 0) // FLAGS not asked for
+        #expect(sample.userStack == (0..<40).map { UInt8($0) })
+    }
+
+    @Test func kernelThreadSampleHasNoUserRegisters() throws {
+        let layout = SampleLayout.userStack(64)
+        let bytes = RecordBytes.record(PERF_RECORD_SAMPLE) { b in
+            b.u64(0xffff_ffff_8100_0000)
+            b.u32(0); b.u32(0)
+            b.u64(1)
+            b.u32(0); b.u32(0)
+            b.u64(1)
+            b.u64(0)
+            b.u64(0) // PERF_SAMPLE_REGS_ABI_NONE
+            b.u64(0) // no stack
+        }
+        guard case .sample(let sample) = try #require(PerfRecordParser(layout: layout).parse(bytes).first) else {
+            Issue.record("not a sample")
+            return
+        }
+        #expect(sample.userRegisters.isEmpty && sample.userStack.isEmpty)
+    }
 }

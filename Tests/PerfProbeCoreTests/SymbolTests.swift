@@ -28,6 +28,20 @@ import Testing
         #expect(table.lookup(0xffff_ffff_8000_0000) == nil)
     }
 
+    @Test func perfMapOfAJIT() {
+        let table = PerfMapFile.parse("7f0000001000 40 LazyCompile:~handler app.js:12\n0x7f0000002000 0x10 stub\nbad line\n")
+        #expect(table.lookup(0x7f00_0000_1010)?.name == "LazyCompile:~handler app.js:12")
+        #expect(table.lookup(0x7f00_0000_1040) == nil)
+        #expect(table.lookup(0x7f00_0000_2008)?.name == "stub")
+    }
+
+    @Test func debugFileLocations() {
+        let paths = DebugFiles.candidates(buildID: [0xab, 0x01, 0xff], debugLink: "libfoo.so.debug", modulePath: "/usr/lib/libfoo.so")
+        #expect(paths == ["/usr/lib/debug/.build-id/ab/01ff.debug", "/usr/lib/libfoo.so.debug",
+                          "/usr/lib/.debug/libfoo.so.debug", "/usr/lib/debug/usr/lib/libfoo.so.debug"])
+        #expect(DebugFiles.candidates(buildID: nil, debugLink: nil, modulePath: "/bin/x").isEmpty)
+    }
+
     @Test func restrictedKallsymsGivesNoSymbols() {
         let table = KernelSymbols(Array("0000000000000000 T _stext\n0000000000000000 T schedule\n".utf8))
         #expect(table.isEmpty)

@@ -4,7 +4,7 @@ extension ProfileReport {
     /// Assembles the report of a finished capture.
     public static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
                              startedAt: Date, perThread: Bool, demangle: Bool) -> ProfileReport {
-        var symbolizer = Symbolizer(modules: capture.modules, demangle: demangle)
+        var symbolizer = Symbolizer(modules: capture.modules, perfMaps: capture.perfMaps, demangle: demangle)
         let profile = Profile.build(from: capture, symbolizer: &symbolizer)
         let total = max(profile.totalSamples, 1)
 

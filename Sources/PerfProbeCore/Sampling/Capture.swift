@@ -17,6 +17,9 @@ public struct Capture: Sendable {
     /// Time spent unwinding, all samples together.
     public var unwindNanoseconds: UInt64 = 0
     public var modulesWithoutUnwindInfo: [String] = []
+    /// /tmp/perf-PID.map of processes with JIT code, as last seen while
+    /// they ran (a JIT may delete it at exit).
+    public var perfMaps: [ProcessID: [UInt8]] = [:]
     public var timeline: [TelemetryPoint] = []
     public var counters: [CounterReading] = []
     /// CLOCK_MONOTONIC nanoseconds.

@@ -71,6 +71,7 @@ struct SamplingLoop: ~Copyable {
         nextTick += configuration.telemetryIntervalNanoseconds
         let point = telemetry.read()
         if let point { capture.timeline.append(point) }
+        snapshotPerfMaps()
         guard case .attached = configuration.scope else { return true }
         return point != nil
     }
@@ -78,11 +79,22 @@ struct SamplingLoop: ~Copyable {
     consuming func finish() -> Capture {
         events.disable()
         process(events.drain())
+        snapshotPerfMaps()
         capture.counters = counters.read()
         capture.endNanoseconds = Syscalls.monotonicNanoseconds()
         capture.modules = spaces.modules
         capture.modulesWithoutUnwindInfo = unwinder.modulesWithoutUnwindInfo.sorted()
         return capture
+    }
+
+    /// Keeps the latest perf map of each process with JIT code.
+    private mutating func snapshotPerfMaps() {
+        for pid in spaces.jitProcesses {
+            let name = "/tmp/perf-\(pid).map"
+            guard let bytes = (try? Syscalls.readFile("/proc/\(pid)/root" + name)) ?? (try? Syscalls.readFile(name)),
+                  !bytes.isEmpty else { continue }
+            capture.perfMaps[pid] = bytes
+        }
     }
 
     private mutating func loadRunningProcess(_ pid: ProcessID) {

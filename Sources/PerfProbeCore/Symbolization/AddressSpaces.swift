@@ -15,13 +15,17 @@ public struct AddressSpaces {
     private var spaces: [ProcessID: Space] = [:]
     private var moduleIndex: [Module: Int32] = [:]
     private(set) var modules: [Module] = []
+    /// Processes with executable anonymous memory (JIT code).
+    private(set) var jitProcesses: Set<ProcessID> = []
 
     mutating func map(_ mapping: MemoryMapping, in pid: ProcessID) {
         guard mapping.executable, mapping.end > mapping.start else { return }
-        let anonymous = mapping.path.isEmpty || mapping.path.hasPrefix("[anon")
+        // perf names anonymous memory "//anon"; /proc/PID/maps leaves it blank.
+        let anonymous = mapping.path.isEmpty || mapping.path == "//anon" || mapping.path.hasPrefix("[anon")
         let path = anonymous ? Module.jit : mapping.path
         let mapFile = String(mapping.start, radix: 16) + "-" + String(mapping.end, radix: 16)
         let module = intern(Module(path: path, inode: mapping.inode, pid: pid, mapFile: anonymous ? "" : mapFile))
+        if anonymous { jitProcesses.insert(pid) }
         var space = spaces[pid, default: Space()]
         // A new mapping replaces whatever overlapped it, as mmap(MAP_FIXED) does.
         var kept = space.mappings.filter { $0.mapping.end <= mapping.start || $0.mapping.start >= mapping.end }

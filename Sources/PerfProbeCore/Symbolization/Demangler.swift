@@ -35,7 +35,9 @@ public enum Demangler {
     static func rustLegacy(_ path: String) -> String? {
         guard let last = path.range(of: "::h", options: .backwards),
               path[last.upperBound...].count == 16, path[last.upperBound...].allSatisfy(\.isHexDigit) else { return nil }
-        var text = String(path[..<last.lowerBound])
+        // A component may start with "_$" where its first character needed escaping.
+        var text = String(path[..<last.lowerBound]).replacingOccurrences(of: "::_$", with: "::$")
+        if text.hasPrefix("_$") { text.removeFirst() }
         let escapes = ["$SP$": "@", "$BP$": "*", "$RF$": "&", "$LT$": "<", "$GT$": ">", "$LP$": "(", "$RP$": ")",
                        "$C$": ",", "$u20$": " ", "$u22$": "\"", "$u27$": "'", "$u2b$": "+", "$u3b$": ";",
                        "$u5b$": "[", "$u5d$": "]", "$u7b$": "{", "$u7d$": "}", "$u7e$": "~", "..": "::"]

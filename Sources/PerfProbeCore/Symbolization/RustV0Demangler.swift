@@ -5,13 +5,15 @@ struct RustV0Demangler {
     private let bytes: [UInt8]
     private var position: Int
     private var depth = 0
+    /// Lifetimes bound by enclosing `for<…>` binders, for naming 'a, 'b, ….
+    private var boundLifetimes: UInt64 = 0
 
     /// Nil when `symbol` is not a well-formed v0 name.
     static func demangle(_ symbol: String) -> String? {
         var parser = RustV0Demangler(bytes: Array(symbol.utf8), position: 2)
         // An optional encoding version (decimal) follows "_R".
         while let c = parser.peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { parser.position += 1 }
-        guard let path = parser.path() else { return nil }
+        guard let path = parser.path(inValue: true) else { return nil }
         return path
     }
 
@@ -47,7 +49,9 @@ struct RustV0Demangler {
         return nil
     }
 
+    /// decimal-number: "0", or digits not starting with 0.
     private mutating func decimal() -> Int? {
+        if eat("0") { return 0 }
         var value = 0
         var any = false
         while let c = peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") {
@@ -59,8 +63,33 @@ struct RustV0Demangler {
         return any ? value : nil
     }
 
+    /// An optional `tag` base-62 number: 0 when absent, the number plus one when present.
+    private mutating func optionalBase62(_ tag: Character) -> UInt64? {
+        eat(tag) ? base62().map { $0 + 1 } : 0
+    }
+
     private mutating func disambiguator() -> UInt64? {
-        eat("s") ? base62() : 0
+        optionalBase62("s")
+    }
+
+    /// 'a for the innermost bound lifetime; '_ for an erased one.
+    private func lifetime(_ index: UInt64) -> String {
+        guard index > 0, index <= boundLifetimes else { return "'_" }
+        let depth = boundLifetimes - index
+        return depth < 26 ? "'" + String(Character(Unicode.Scalar(UInt8(ascii: "a") + UInt8(depth)))) : "'_\(depth)"
+    }
+
+    /// `for<'a, …> ` for a binder ("G"), with its lifetimes in scope for `body`.
+    private mutating func binder(_ body: (inout RustV0Demangler) -> String?) -> String? {
+        guard let count = optionalBase62("G") else { return nil }
+        var prefix = ""
+        boundLifetimes += count
+        if count > 0 {
+            // The binder's own lifetimes, outermost first: 'a, 'b, … after those already bound.
+            prefix = "for<" + (0..<count).reversed().map { lifetime($0 + 1) }.joined(separator: ", ") + "> "
+        }
+        defer { boundLifetimes -= count }
+        return body(&self).map { prefix + $0 }
     }
 
     /// identifier = [disambiguator] ["u"] decimal ["_"] bytes
@@ -81,11 +110,13 @@ struct RustV0Demangler {
         guard let offset = base62(), depth < 64 else { return nil }
         let target = Int(offset) + 2
         guard target < position - 1 else { return nil }
-        var inner = RustV0Demangler(bytes: bytes, position: target, depth: depth + 1)
+        var inner = RustV0Demangler(bytes: bytes, position: target, depth: depth + 1, boundLifetimes: boundLifetimes)
         return body(&inner)
     }
 
-    private mutating func path() -> String? {
+    /// A path; `inValue` where it names a value (a function), whose generic
+    /// arguments are written `::<…>`, as opposed to a type's `<…>`.
+    private mutating func path(inValue: Bool = false) -> String? {
         guard let tag = next() else { return nil }
         switch tag {
         case UInt8(ascii: "C"):
@@ -100,7 +131,7 @@ struct RustV0Demangler {
             guard let type = type(), let trait = path() else { return nil }
             return "<\(type) as \(trait)>"
         case UInt8(ascii: "N"):
-            guard let namespace = next(), let parent = path(), let (name, index) = identifier() else { return nil }
+            guard let namespace = next(), let parent = path(inValue: inValue), let (name, index) = identifier() else { return nil }
             switch namespace {
             case UInt8(ascii: "C"): return "\(parent)::{closure#\(index)}"
             case UInt8(ascii: "S"): return "\(parent)::{shim:\(name)#\(index)}"
@@ -108,23 +139,23 @@ struct RustV0Demangler {
             default: return name.isEmpty ? parent : "\(parent)::\(name)"
             }
         case UInt8(ascii: "I"):
-            guard let base = path() else { return nil }
+            guard let base = path(inValue: inValue) else { return nil }
             var arguments: [String] = []
             while !eat("E") {
                 guard let argument = genericArgument() else { return nil }
-                if !argument.isEmpty { arguments.append(argument) }
+                arguments.append(argument)
             }
-            return "\(base)::<\(arguments.joined(separator: ", "))>"
+            return "\(base)\(inValue ? "::" : "")<\(arguments.joined(separator: ", "))>"
         case UInt8(ascii: "B"):
-            return backref { $0.path() }
+            return backref { $0.path(inValue: inValue) }
         default:
             return nil
         }
     }
 
     private mutating func genericArgument() -> String? {
-        if eat("L") { return base62().map { _ in "" } } // lifetimes are not shown
-        if eat("K") { return constant() }
+        if eat("L") { return base62().map(lifetime) }
+        if eat("K") { return constant(typed: true) }
         return type()
     }
 
@@ -146,15 +177,20 @@ struct RustV0Demangler {
         switch tag {
         case UInt8(ascii: "A"):
             position += 1
-            guard let element = type(), let count = constant() else { return nil }
+            guard let element = type(), let count = constant(typed: false) else { return nil }
             return "[\(element); \(count)]"
         case UInt8(ascii: "S"):
             position += 1
             return type().map { "[\($0)]" }
         case UInt8(ascii: "R"), UInt8(ascii: "Q"):
             position += 1
-            if eat("L") { guard base62() != nil else { return nil } }
-            return type().map { (tag == UInt8(ascii: "R") ? "&" : "&mut ") + $0 }
+            var reference = "&"
+            if eat("L") {
+                guard let index = base62() else { return nil }
+                if index != 0 { reference += lifetime(index) + " " }
+            }
+            if tag == UInt8(ascii: "Q") { reference += "mut " }
+            return type().map { reference + $0 }
         case UInt8(ascii: "P"), UInt8(ascii: "O"):
             position += 1
             return type().map { (tag == UInt8(ascii: "P") ? "*const " : "*mut ") + $0 }
@@ -168,7 +204,7 @@ struct RustV0Demangler {
             return elements.count == 1 ? "(\(elements[0]),)" : "(\(elements.joined(separator: ", ")))"
         case UInt8(ascii: "F"):
             position += 1
-            return functionSignature()
+            return binder { $0.functionSignature() }
         case UInt8(ascii: "D"):
             position += 1
             return dynTrait()
@@ -181,7 +217,6 @@ struct RustV0Demangler {
     }
 
     private mutating func functionSignature() -> String? {
-        if eat("G") { guard base62() != nil else { return nil } }
         let unsafe = eat("U")
         var abi = ""
         if eat("K") {
@@ -197,7 +232,11 @@ struct RustV0Demangler {
     }
 
     private mutating func dynTrait() -> String? {
-        if eat("G") { guard base62() != nil else { return nil } }
+        guard let traits = binder({ $0.dynBounds() }), eat("L"), let index = base62() else { return nil }
+        return "dyn " + traits + (index != 0 ? " + " + lifetime(index) : "")
+    }
+
+    private mutating func dynBounds() -> String? {
         var traits: [String] = []
         while !eat("E") {
             guard var trait = path() else { return nil }
@@ -206,16 +245,25 @@ struct RustV0Demangler {
                 guard let (name, _) = identifier(), let bound = type() else { return nil }
                 bindings.append("\(name) = \(bound)")
             }
-            if !bindings.isEmpty { trait += "<\(bindings.joined(separator: ", "))>" }
+            if !bindings.isEmpty {
+                // Associated types join the trait's own generic arguments: Fn<(i32,), Output = i32>.
+                if trait.hasSuffix(">") {
+                    trait.removeLast()
+                    trait += ", \(bindings.joined(separator: ", "))>"
+                } else {
+                    trait += "<\(bindings.joined(separator: ", "))>"
+                }
+            }
             traits.append(trait)
         }
-        guard eat("L"), base62() != nil else { return nil }
-        return "dyn " + traits.joined(separator: " + ")
+        return traits.joined(separator: " + ")
     }
 
-    private mutating func constant() -> String? {
+    /// A const generic value; `typed` adds its integer type (`10: usize`), as
+    /// c++filt writes generic arguments.
+    private mutating func constant(typed: Bool) -> String? {
         if eat("p") { return "_" }
-        if eat("B") { return backref { $0.constant() } }
+        if eat("B") { return backref { $0.constant(typed: typed) } }
         guard let type = type() else { return nil }
         let negative = eat("n")
         var hex = ""
@@ -224,7 +272,7 @@ struct RustV0Demangler {
         switch type {
         case "bool": return value == 0 ? "false" : "true"
         case "char": return Unicode.Scalar(UInt32(truncatingIfNeeded: value)).map { "'\(Character($0))'" }
-        default: return (negative ? "-" : "") + String(value)
+        default: return (negative ? "-" : "") + String(value) + (typed ? ": \(type)" : "")
         }
     }
 }

@@ -27,10 +27,13 @@ public struct Symbolizer {
     public private(set) var unreadableModules: [String: String] = [:]
 
     private let demangle: Bool
+    private let perfMaps: [ProcessID: [UInt8]]
 
+    /// `perfMaps`: JIT symbol files captured while their processes ran.
     /// `demangle: false` keeps linker names (`_ZN3Foo3barEv`).
-    public init(modules: [Module], demangle: Bool = true) {
+    public init(modules: [Module], perfMaps: [ProcessID: [UInt8]] = [:], demangle: Bool = true) {
         self.modules = modules
+        self.perfMaps = perfMaps
         self.demangle = demangle
     }
 
@@ -80,7 +83,7 @@ public struct Symbolizer {
         switch module.path {
         case Module.jit:
             let map = "/tmp/perf-\(module.pid).map"
-            let bytes = (try? Syscalls.readFile("/proc/\(module.pid)/root" + map)) ?? (try? Syscalls.readFile(map))
+            let bytes = perfMaps[module.pid] ?? (try? Syscalls.readFile("/proc/\(module.pid)/root" + map)) ?? (try? Syscalls.readFile(map))
             guard let bytes else { return nil }
             return ModuleSymbols(table: PerfMapFile.parse(Substring(decoding: bytes, as: UTF8.self)), segments: [], buildID: nil)
         case "[vdso]":

@@ -80,10 +80,12 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
     private mutating func load(_ index: Int32, _ module: Module) -> UnwindModule? {
         if let known = modules[index] { return known }
         var loaded: UnwindModule?
-        if module.path == "[vdso]" {
+        if module.path.hasPrefix("[") && module.path != "[vdso]" && module.path != Module.jit {
+            return nil // [vsyscall] and the like: no file, and no code of the target's
+        } else if module.path == "[vdso]" {
             loaded = try? UnwindModule(image: VirtualDSO.image, name: "[vdso]")
         } else {
-            loaded = (try? UnwindModule(path: "/proc/\(module.pid)/root\(module.path)")) ?? (try? UnwindModule(path: module.path))
+            loaded = module.candidatePaths.lazy.compactMap { try? UnwindModule(path: $0) }.first
         }
         if loaded?.ehFrameHeader == nil { modulesWithoutUnwindInfo.insert(module.name) }
         modules[index] = loaded
