@@ -24,7 +24,8 @@ bench:
 	scripts/install-deps.sh linux-perf
 	$(SWIFT) build -c release
 	$(MAKE) -s -C samples
-	python3 scripts/bench-overhead.py
+	python3 scripts/bench-overhead.py --unwind fp
+	python3 scripts/bench-overhead.py --unwind dwarf
 
 clean:
 	$(MAKE) -C samples clean

@@ -149,9 +149,14 @@ static unw_accessors_t accessors = {
 
 void *CPerfProbeUnwind_create(void) {
     unw_addr_space_t space = unw_create_addr_space(&accessors, 0);
-    // Code at an address differs between processes and across exec: no cache.
-    if (space) unw_set_caching_policy(space, UNW_CACHE_NONE);
+    // The per-thread cache needs no lock (the global one masks signals around
+    // every use); the caller flushes it when the code behind addresses changes.
+    if (space) unw_set_caching_policy(space, UNW_CACHE_PER_THREAD);
     return space;
+}
+
+void CPerfProbeUnwind_flush(void *space) {
+    unw_flush_cache(space, 0, 0);
 }
 
 void CPerfProbeUnwind_destroy(void *space) {

@@ -101,6 +101,7 @@ enum ReportFixture {
             cpu: .init(utilisationPercent: 100, userPercent: 90, systemPercent: 10),
             processes: [], threads: [], hotspots: Hotspot.rank(profile), threadHotspots: [],
             timeline: [], counters: [],
-            stackQuality: .measure(capture: Capture(), profile: profile), unreadableModules: [:], profile: profile)
+            stackQuality: .measure(capture: Capture(), profile: profile),
+            agent: AgentUsage(cpuSeconds: 0, peakRssBytes: 0), unreadableModules: [:], profile: profile)
     }
 }

@@ -43,6 +43,9 @@ typedef enum CPerfProbeUnwind_Outcome {
 /// is a macro). Returns NULL on failure.
 void *CPerfProbeUnwind_create(void);
 void CPerfProbeUnwind_destroy(void *space);
+/// Forgets cached unwind rules: call when the next sample's process, or its
+/// mappings, differ from the last one's. Use a space from one thread only.
+void CPerfProbeUnwind_flush(void *space);
 
 /// Unwinds one sample with DWARF CFI; writes up to `max_frames` instruction
 /// addresses (the first where the thread was, then return addresses) and

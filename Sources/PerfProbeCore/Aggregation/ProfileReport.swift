@@ -85,9 +85,24 @@ public struct ProfileReport: Codable, Sendable {
     public var timeline: [TelemetryPoint]
     public var counters: [CounterReading]
     public var stackQuality: StackQuality
+    /// What profiling cost: perfprobe's own CPU time and peak memory.
+    public var agent: AgentUsage
     /// Modules that could not be read for symbols, with the reason.
     public var unreadableModules: [String: String]
     public var profile: Profile
+}
+
+public struct AgentUsage: Codable, Sendable {
+    /// User plus system CPU seconds of the perfprobe process, up to the report.
+    public var cpuSeconds: Double
+    /// Peak resident memory of the perfprobe process (VmHWM).
+    public var peakRssBytes: UInt64
+
+    /// Measures the calling process.
+    public static func measure() -> AgentUsage {
+        let status = (try? Syscalls.readFile("/proc/self/status")).map { KeyValueFile.parse(Substring(decoding: $0, as: UTF8.self)) }
+        return AgentUsage(cpuSeconds: Syscalls.ownCPUSeconds(), peakRssBytes: status?["VmHWM"] ?? 0)
+    }
 }
 
 /// How the target ended, as far as perfprobe knows.

@@ -43,7 +43,9 @@ public enum SummaryText {
         if !report.unreadableModules.isEmpty {
             out += "\nno symbols for: " + report.unreadableModules.keys.sorted().joined(separator: ", ") + "\n"
         }
-        out += "\nreport: \(outputDirectory)\n"
+        out += String(format: "\nperfprobe itself: %.2f s CPU, %.1f MiB peak RSS\n", report.agent.cpuSeconds,
+                      Double(report.agent.peakRssBytes) / 1_048_576)
+        out += "report: \(outputDirectory)\n"
         return out
     }
 

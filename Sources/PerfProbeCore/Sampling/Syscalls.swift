@@ -84,6 +84,14 @@ enum Syscalls {
         _ = Glibc.write(fd, &one, 8)
     }
 
+    /// User plus system CPU time of this process, all threads.
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
     static func pageSize() -> Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
     static func clockTicksPerSecond() -> Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
 

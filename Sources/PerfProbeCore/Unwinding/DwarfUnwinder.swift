@@ -13,6 +13,8 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
     private var modules: [Int32: UnwindModule?] = [:]
     private var tables: [ProcessID: (generation: Int, segments: [CPerfProbeUnwind_Segment])] = [:]
     private var addresses = [UInt64](repeating: 0, count: DwarfUnwinder.maxFrames)
+    /// Whose code libunwind's cache describes: flushed when this changes.
+    private var cached: (pid: ProcessID, generation: Int)?
     /// Modules the unwinder could not use: no file, or no .eh_frame_hdr.
     private(set) var modulesWithoutUnwindInfo: Set<String> = []
 
@@ -28,6 +30,11 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         // Make sure the mappings behind the sampled IP are known (reads /proc once if not).
         _ = spaces.frame(for: registers[8], in: sample.pid)
         let segments = segmentTable(for: sample.pid, spaces: spaces)
+        let generation = spaces.mappings(of: sample.pid).generation
+        if cached == nil || cached! != (sample.pid, generation) {
+            CPerfProbeUnwind_flush(addressSpace.handle)
+            cached = (sample.pid, generation)
+        }
 
         var input = CPerfProbeUnwind_Sample()
         withUnsafeMutableBytes(of: &input.registers) { raw in
