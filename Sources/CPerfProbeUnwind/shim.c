@@ -52,6 +52,19 @@ static bool read_target(struct context *ctx, uint64_t addr, void *out, size_t si
     return false;
 }
 
+/// Whether `ip` is the rt_sigreturn trampoline (`mov $15, %rax; syscall`, as
+/// glibc's and musl's __restore_rt): the frame of a signal handler's return.
+/// (libunwind's unw_is_signal_frame describes the frame it last looked up,
+/// not necessarily the cursor's current one.)
+static bool is_sigreturn(struct context *ctx, uint64_t ip) {
+    static const uint8_t code[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+    uint8_t bytes[sizeof(code)];
+    bool beyond = ctx->beyond_stack;
+    bool readable = read_target(ctx, ip, bytes, sizeof(bytes));
+    ctx->beyond_stack = beyond;
+    return readable && memcmp(bytes, code, sizeof(code)) == 0;
+}
+
 static int access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, int write, void *arg) {
     (void)as;
     if (write) return -UNW_EINVAL;
@@ -175,10 +188,14 @@ int CPerfProbeUnwind_unwind(void *space, const CPerfProbeUnwind_Sample *sample,
         return n;
     }
     int step;
+    bool exact = true; // the sampled IP
     do {
         unw_word_t ip = 0;
         if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
-        ips[n++] = ip;
+        bool signal_frame = is_sigreturn(&ctx, ip);
+        ips[n++] = exact || signal_frame ? ip : ip - 1;
+        // The frame under a signal trampoline was interrupted, not calling.
+        exact = signal_frame;
         step = n < max_frames ? unw_step(&cursor) : -UNW_EINVAL;
         if (step == 0) *outcome = CPerfProbeUnwind_complete;
         else if (step < 0) *outcome = ctx.beyond_stack || n == max_frames ? CPerfProbeUnwind_truncated : CPerfProbeUnwind_failed;

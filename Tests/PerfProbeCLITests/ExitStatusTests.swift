@@ -56,6 +56,18 @@ extension BinaryTests {
         Self.expectSetupError(try Harness.perfprobe(["run", "--event", "cycles", "--", "true"]), mentioning: "not supported")
     }
 
+    /// An unprivileged user may not profile root's processes: exit 2, naming
+    /// perf_event_paranoid. (setpriv drops to nobody.)
+    @Test(.enabled(if: getuid() == 0, "needs root to drop to another user"))
+    func permissionDenied() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        let outcome = try Harness.perfprobe(["attach", "--duration", "1", String(target.processIdentifier)],
+                                            as: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        Self.expectSetupError(outcome, mentioning: "permission denied")
+        #expect(outcome.stderr.contains("perf_event_paranoid"))
+    }
+
     @Test func interruptedAttachWritesTheReport() throws {
         let target = try Harness.launch("cpu_split", ["0"])
         defer { Harness.stop(target) }

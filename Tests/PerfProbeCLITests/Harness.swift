@@ -53,18 +53,20 @@ enum Harness {
         FileManager.default.temporaryDirectory.appendingPathComponent("perfprobe-cli-\(UUID().uuidString)").path
     }
 
-    /// Starts perfprobe with `arguments` and `--output` set to a fresh directory.
-    static func start(_ arguments: [String]) throws -> (Process, directory: String, stdout: String, stderr: String) {
+    /// Starts perfprobe with `arguments` and `--output` set to a fresh
+    /// directory, through `wrapper` (e.g. setpriv) when given.
+    static func start(_ arguments: [String], as wrapper: [String] = []) throws -> (Process, directory: String, stdout: String, stderr: String) {
         let directory = scratch()
         let stdout = scratch(), stderr = scratch()
         FileManager.default.createFile(atPath: stdout, contents: nil)
         FileManager.default.createFile(atPath: stderr, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
         var arguments = arguments
         let insertAt = arguments.firstIndex(of: "--") ?? arguments.count
         arguments.insert(contentsOf: ["--output", directory], at: min(insertAt, arguments.count))
-        process.arguments = arguments
+        let command = wrapper + [binary] + arguments
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
         try process.run()
@@ -79,8 +81,8 @@ enum Harness {
                        directory: started.directory)
     }
 
-    static func perfprobe(_ arguments: [String]) throws -> Outcome {
-        try finish(start(arguments))
+    static func perfprobe(_ arguments: [String], as wrapper: [String] = []) throws -> Outcome {
+        try finish(start(arguments, as: wrapper))
     }
 
     /// Starts a sample program to attach to.

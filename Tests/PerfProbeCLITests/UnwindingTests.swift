@@ -135,6 +135,40 @@ extension BinaryTests {
         #expect(report.stackQuality.unwoundToRootPercent >= 99)
     }
 
+    /// edges lives in PLT stubs, on the first instructions of a library
+    /// function and in a signal handler: every stack must still be whole.
+    @Test func pltStubsFunctionEntriesAndSignalFrames() throws {
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/edges", "2"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        #expect(report.stackQuality.unwoundToRootPercent >= 99)
+        #expect(Harness.inclusive(report, "main") * 100 >= report.samples.total * 99)
+        #expect(report.profile.functions.contains { $0.function == "edge_tiny@plt" && $0.module == "edges" })
+        #expect(report.profile.functions.contains { $0.function == "edge_tiny" && $0.module == "libedges.so" })
+        // The handler runs on top of the frame the signal interrupted.
+        let folded = try outcome.folded
+        #expect(folded.contains(";main;edge_calls;__restore_rt;edge_handler "))
+        #expect(!folded.contains("_init") && !folded.contains("frame_dummy"))
+        #expect(report.stackQuality.unsymbolizedFramesPercent < 1)
+    }
+
+    /// A stack copy too short for 100 frames: DWARF stops at its end and the
+    /// kernel's frame-pointer chain, which agrees with it, carries on.
+    @Test func shortStackCopyIsSplicedWithFramePointers() throws {
+        let outcome = try Harness.perfprobe(["run", "--stack-size", "1024", "--frequency", "499", "--",
+                                             Harness.samples + "/deep_recursion_fp", "1", "100"])
+        #expect(outcome.status == 0)
+        let report = try outcome.report
+        #expect(report.stackQuality.splicedPercent >= 95, "\(report.stackQuality)")
+        let recurse = try #require(report.profile.functions.firstIndex { $0.function == "recurse" })
+        let whole = report.profile.stacks.filter { $0.frames.filter { $0 == recurse }.count == 100 }.reduce(0) { $0 + $1.count }
+        #expect(Double(whole) >= 0.95 * Double(report.samples.total))
+        // --unwind dwarf alone stops at the copy's end.
+        let dwarf = try Harness.perfprobe(["run", "--unwind", "dwarf", "--stack-size", "1024", "--frequency", "499", "--",
+                                           Harness.samples + "/deep_recursion_fp", "0.5", "100"])
+        #expect(try dwarf.report.stackQuality.truncatedPercent >= 95)
+    }
+
     @Test func stackSizeBounds() throws {
         for bad in ["4", "65536", "1001"] {
             ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--stack-size", bad, "--", "true"]), mentioning: "--stack-size")

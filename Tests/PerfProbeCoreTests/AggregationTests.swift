@@ -37,6 +37,18 @@ import Testing
         #expect(spaces.frame(for: 0x5800, in: pid).module == Frame.unknown)
     }
 
+    @Test func splicingNeedsAnUnambiguousJoin() {
+        // The chain agrees with every DWARF frame: continue at the same depth.
+        #expect(DwarfUnwinder.splicePoint(dwarf: [1, 5, 5, 5], chain: [1, 5, 5, 5, 5, 5, 9]) == 4)
+        // The chain skipped a frame (a leaf without a frame pointer): join after the one shared frame.
+        #expect(DwarfUnwinder.splicePoint(dwarf: [1, 2, 3], chain: [1, 3, 4, 8]) == 2)
+        // Recursion, disagreeing chain: the last frame repeats, so no join is safe.
+        #expect(DwarfUnwinder.splicePoint(dwarf: [1, 2, 5], chain: [1, 5, 5, 5, 9]) == nil)
+        // Nothing to add, or nothing shared.
+        #expect(DwarfUnwinder.splicePoint(dwarf: [1, 2], chain: [1, 2]) == nil)
+        #expect(DwarfUnwinder.splicePoint(dwarf: [1, 2], chain: [1, 7, 8]) == nil)
+    }
+
     static func profile() -> Profile {
         let functions = [
             SymbolizedFrame(function: "leaf", module: "app", kernel: false, symbolized: true),

@@ -59,7 +59,7 @@ struct RecordBytes {
         #expect(sample.callchain.count == 5)
         let stack = CallchainUnwinder().unwind(sample)
         #expect(stack.kernel == [0xffff_ffff_8100_0010])
-        #expect(stack.user == [0x401000, 0x402005])
+        #expect(stack.user == [0x401000, 0x402004]) // callers: return address minus one
     }
 
     @Test func mmap2CommForkLostThrottle() throws {

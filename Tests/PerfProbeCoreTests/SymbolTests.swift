@@ -142,3 +142,40 @@ struct TemporaryDirectory {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// The largest ELF files on the machine: the Swift toolchain's. Symbols must
+/// load once and resolve correctly; the time is printed for the record.
+@Suite struct LargeBinaryTests {
+    @Test func largestToolchainBinaryResolvesLikeNm() throws {
+        let directory = "/opt/swift/usr/bin"
+        let candidates = try FileManager.default.contentsOfDirectory(atPath: directory).map { directory + "/" + $0 }
+        let largest = try #require(candidates.max { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int ?? 0) ?? 0
+            < (try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int ?? 0) ?? 0 })
+        let size = (try FileManager.default.attributesOfItem(atPath: largest)[.size] as? Int) ?? 0
+        #expect(size > 100_000_000)
+
+        let clock = ContinuousClock()
+        var symbolizer = Symbolizer(modules: [Module(path: largest, inode: 1, pid: ProcessID(getpid()))], demangle: false)
+        let nm = try TemporaryDirectory().nmAddresses(largest)
+        // Aliases (C++ C1/C2 constructors, weak and strong names) share an address.
+        let names = Dictionary(grouping: nm, by: \.value).mapValues { Set($0.map(\.key)) }
+        let sample = nm.sorted { $0.key < $1.key }.enumerated().filter { $0.offset % max(nm.count / 500, 1) == 0 }.map(\.element)
+        #expect(sample.count >= 400)
+        let elf = try ElfFile(path: largest)
+        // Frames hold file offsets: convert each nm address through the segments.
+        let text = try #require(elf.loadSegments.first { $0.executable })
+        var first: Duration?
+        let all = try clock.measure {
+            for (_, address) in sample where address >= text.virtualAddress && address < text.virtualAddress + text.fileSize {
+                let offset = address - text.virtualAddress + text.offset
+                let started = clock.now
+                let frame = symbolizer.symbolize(Frame(module: 0, address: offset))
+                if first == nil { first = clock.now - started }
+                let expected = names[address] ?? []
+                #expect(expected.contains(Demangler.withoutVersion(frame.function)), "at \(String(address, radix: 16))")
+            }
+        }
+        print("symbolized \(sample.count) addresses of \(largest) (\(size / 1_048_576) MiB, \(nm.count) symbols):",
+              "first lookup (loads the table) \(first!), all \(all)")
+    }
+}

@@ -47,10 +47,11 @@ void CPerfProbeUnwind_destroy(void *space);
 /// mappings, differ from the last one's. Use a space from one thread only.
 void CPerfProbeUnwind_flush(void *space);
 
-/// Unwinds one sample with DWARF CFI; writes up to `max_frames` instruction
-/// addresses (the first where the thread was, then return addresses) and
-/// returns how many. Never reads the target's memory, only the sample's copy
-/// and the module files.
+/// Unwinds one sample with DWARF CFI; writes up to `max_frames` addresses to
+/// look up — where the thread was, then each caller's return address minus
+/// one (inside its call), but the exact address of a signal trampoline and of
+/// the frame a signal interrupted — and returns how many. Never reads the
+/// target's memory, only the sample's copy and the module files.
 int CPerfProbeUnwind_unwind(void *space, const CPerfProbeUnwind_Sample *sample,
                             uint64_t *ips, int max_frames,
                             CPerfProbeUnwind_Outcome *outcome);

@@ -3,9 +3,8 @@
 public struct Frame: Hashable, Sendable, Codable {
     /// Index into the capture's module list, or `kernel`/`unknown`.
     public var module: Int32
-    /// File offset within the module's file; the absolute address for kernel
-    /// and unknown frames. Return addresses are stored minus one, so that they
-    /// fall inside the call instruction and its function.
+    /// File offset within the module's file; the absolute address for kernel,
+    /// JIT and unknown frames (a lookup address: see `UnwoundStack`).
     public var address: UInt64
 
     public static let kernel: Int32 = -1

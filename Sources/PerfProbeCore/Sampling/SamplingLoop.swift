@@ -128,12 +128,8 @@ struct SamplingLoop: ~Copyable {
             capture.unwindOutcomes[stack.outcome, default: 0] += 1
             var frames: [Frame] = []
             frames.reserveCapacity(stack.kernel.count + stack.user.count)
-            for (i, address) in stack.kernel.enumerated() {
-                frames.append(Frame(module: Frame.kernel, address: i == 0 ? address : address - 1))
-            }
-            for (i, address) in stack.user.enumerated() {
-                frames.append(spaces.frame(for: i == 0 ? address : address - 1, in: sample.pid))
-            }
+            for address in stack.kernel { frames.append(Frame(module: Frame.kernel, address: address)) }
+            for address in stack.user { frames.append(spaces.frame(for: address, in: sample.pid)) }
             capture.stacks[StackKey(pid: sample.pid, tid: sample.tid, frames: frames), default: 0] += 1
         case .mmap(let pid, _, _, let mapping):
             spaces.map(mapping, in: pid)

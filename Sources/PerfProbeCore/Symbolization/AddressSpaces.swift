@@ -75,16 +75,8 @@ public struct AddressSpaces {
     }
 
     private func lookup(_ address: UInt64, in pid: ProcessID) -> Frame? {
-        guard let mappings = spaces[pid]?.mappings else { return nil }
-        var low = 0
-        var high = mappings.count
-        while low < high {
-            let mid = (low + high) / 2
-            if mappings[mid].mapping.start <= address { low = mid + 1 } else { high = mid }
-        }
-        guard low > 0 else { return nil }
-        let (mapping, module) = mappings[low - 1]
-        guard mapping.contains(address) else { return nil }
+        guard let (mapping, module) = spaces[pid]?.mappings.last(atOrBelow: address, by: \.mapping.start),
+              mapping.contains(address) else { return nil }
         switch modules[Int(module)].path {
         case Module.jit:
             // JIT code has no file: keep the address, for /tmp/perf-PID.map.

@@ -18,9 +18,10 @@ public enum Demangler {
         return name
     }
 
-    /// "write@@GLIBC_2.2.5" → "write"; the version tells nothing about the code.
+    /// "write@@GLIBC_2.2.5" → "write"; the version tells nothing about the
+    /// code. A PLT stub's "@plt" stays.
     static func withoutVersion(_ name: String) -> String {
-        guard let at = name.firstIndex(of: "@"), at != name.startIndex else { return name }
+        guard let at = name.firstIndex(of: "@"), at != name.startIndex, name[at...] != "@plt" else { return name }
         return String(name[..<at])
     }
 

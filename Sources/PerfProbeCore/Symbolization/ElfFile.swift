@@ -98,10 +98,49 @@ struct ElfFile: ~Copyable {
     }
 
     /// The function symbols of `.symtab`, or of `.dynsym` when the file is
-    /// stripped; global symbols first so they win over local aliases.
+    /// stripped; global symbols first so they win over local aliases; then
+    /// `name@plt` for the PLT stubs, which no symbol table names.
     var functionSymbols: [SymbolTable.Symbol] {
         let full = symbols(inSectionOfType: UInt32(SHT_SYMTAB))
-        return full.isEmpty ? symbols(inSectionOfType: UInt32(SHT_DYNSYM)) : full
+        return (full.isEmpty ? symbols(inSectionOfType: UInt32(SHT_DYNSYM)) : full) + pltSymbols
+    }
+
+    /// The x86-64 PLT's 16-byte stubs, named from `.rela.plt` as objdump does:
+    /// stub i+1 of `.plt` (after the resolver stub) or stub i of `.plt.sec`
+    /// (with IBT) jumps through relocation i's GOT slot.
+    private var pltSymbols: [SymbolTable.Symbol] {
+        var stringTable = 0
+        guard elf_getshdrstrndx(elf, &stringTable) == 0 else { return [] }
+        var named: [String: GElf_Shdr] = [:]
+        var relocations: (scn: OpaquePointer, header: GElf_Shdr)?
+        var scn: OpaquePointer? = nil
+        while let next = elf_nextscn(elf, scn) {
+            scn = next
+            var header = GElf_Shdr()
+            guard gelf_getshdr(next, &header) != nil, let name = elf_strptr(elf, stringTable, Int(header.sh_name)) else { continue }
+            let sectionName = String(cString: name)
+            named[sectionName] = header
+            if sectionName == ".rela.plt" { relocations = (next, header) }
+        }
+        guard let plt = named[".plt"] else { return [] }
+        var result = [SymbolTable.Symbol(address: plt.sh_addr, size: 16, name: "[plt]")]
+        guard let relocations, let data = elf_getdata(relocations.scn, nil),
+              let dynamicSymbols = elf_getscn(elf, Int(relocations.header.sh_link)),
+              let symbolData = elf_getdata(dynamicSymbols, nil) else { return result }
+        var symbolHeader = GElf_Shdr()
+        guard gelf_getshdr(dynamicSymbols, &symbolHeader) != nil else { return result }
+        let stubs = named[".plt.sec"].map { ($0.sh_addr, UInt64(0)) } ?? (plt.sh_addr, UInt64(16))
+        let count = relocations.header.sh_entsize > 0 ? Int(relocations.header.sh_size / relocations.header.sh_entsize) : 0
+        for index in 0..<count {
+            var relocation = GElf_Rela()
+            var symbol = GElf_Sym()
+            guard gelf_getrela(data, Int32(index), &relocation) != nil,
+                  gelf_getsym(symbolData, Int32(relocation.r_info >> 32), &symbol) != nil,
+                  let name = elf_strptr(elf, Int(symbolHeader.sh_link), Int(symbol.st_name)) else { continue }
+            result.append(SymbolTable.Symbol(address: stubs.0 + stubs.1 + UInt64(index) * 16, size: 16,
+                                             name: String(cString: name) + "@plt"))
+        }
+        return result
     }
 
     /// The GNU build-id note, if the file has one.

@@ -72,14 +72,7 @@ struct KernelSymbols {
 
     /// The function containing `address`: the last symbol at or below it.
     func lookup(_ address: UInt64) -> String? {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let mid = (low + high) / 2
-            if entries[mid].address <= address { low = mid + 1 } else { high = mid }
-        }
-        guard low > 0 else { return nil }
-        let entry = entries[low - 1]
+        guard let entry = entries.last(atOrBelow: address, by: \.address) else { return nil }
         let start = Int(entry.nameStart)
         return String(decoding: text[start..<start + Int(entry.nameLength)], as: UTF8.self)
     }

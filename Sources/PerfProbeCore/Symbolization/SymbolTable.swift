@@ -30,15 +30,9 @@ public struct SymbolTable: Sendable {
 
     /// The function containing `address`, if any.
     public func lookup(_ address: UInt64) -> Symbol? {
-        var low = 0
-        var high = symbols.count
-        while low < high {
-            let mid = (low + high) / 2
-            if symbols[mid].address <= address { low = mid + 1 } else { high = mid }
-        }
-        guard low > 0 else { return nil }
-        let symbol = symbols[low - 1]
+        guard let symbol = symbols.last(atOrBelow: address, by: \.address) else { return nil }
         if symbol.size > 0 { return address < symbol.address + symbol.size ? symbol : nil }
-        return low < symbols.count || address - symbol.address < 0x10000 ? symbol : nil
+        // Unsized: it runs to the next symbol; the last one, not far past its start.
+        return symbol.address != symbols.last?.address || address - symbol.address < 0x10000 ? symbol : nil
     }
 }

@@ -26,7 +26,11 @@ public struct CallchainUnwinder: Unwinder {
             }
             // The frame-pointer walk ends on a zero or garbage return address.
             if address == 0 { continue }
-            if inKernel { kernel.append(address) } else if inUser { user.append(address) }
+            if inKernel {
+                kernel.append(kernel.isEmpty ? address : address - 1)
+            } else if inUser {
+                user.append(user.isEmpty ? address : address - 1)
+            }
         }
         return UnwoundStack(kernel: kernel, user: user, outcome: .framePointer)
     }

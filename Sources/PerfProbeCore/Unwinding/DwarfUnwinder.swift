@@ -57,8 +57,8 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         case CPerfProbeUnwind_complete:
             return UnwoundStack(kernel: chain.kernel, user: user, outcome: .complete)
         case CPerfProbeUnwind_truncated where mode == .auto, CPerfProbeUnwind_failed where mode == .auto:
-            if let last = user.last, count > 1, let at = chain.user.dropFirst().firstIndex(of: last) {
-                user += chain.user[(at + 1)...]
+            if count > 1, let resume = Self.splicePoint(dwarf: user, chain: chain.user) {
+                user += chain.user[resume...]
                 return UnwoundStack(kernel: chain.kernel, user: user, outcome: .spliced)
             }
             if count <= 1 && chain.user.count > 1 { return chain }
@@ -67,6 +67,18 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         }
         return UnwoundStack(kernel: chain.kernel, user: user,
                             outcome: outcome == CPerfProbeUnwind_truncated ? .truncated : .failed)
+    }
+
+    /// Where the frame-pointer chain continues a DWARF stack that stopped
+    /// early, if it agrees with it: at the same depth when the chain matches
+    /// every DWARF frame; else after the DWARF stack's last frame, when that
+    /// frame occurs once in the chain (recursion repeats return addresses).
+    static func splicePoint(dwarf: [UInt64], chain: [UInt64]) -> Int? {
+        guard let last = dwarf.last, chain.count > dwarf.count || chain.contains(last) else { return nil }
+        if chain.count > dwarf.count, chain.prefix(dwarf.count).elementsEqual(dwarf) { return dwarf.count }
+        let matches = chain.indices.dropFirst().filter { chain[$0] == last }
+        guard matches.count == 1, matches[0] + 1 < chain.count else { return nil }
+        return matches[0] + 1
     }
 
     /// The process's module segments at their target addresses, sorted;

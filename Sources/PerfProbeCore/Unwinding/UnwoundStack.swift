@@ -1,5 +1,7 @@
-/// A sample's stack as instruction addresses, leaf first. The first address
-/// of each part is where the thread was; the rest are return addresses.
+/// A sample's stack as addresses to look up, leaf first: where the thread
+/// was, then each caller's return address minus one, so that it falls inside
+/// the call instruction and its function even when the call was the
+/// function's last instruction.
 public struct UnwoundStack: Hashable, Sendable {
     public var kernel: [UInt64]
     public var user: [UInt64]
