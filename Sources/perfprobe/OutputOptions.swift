@@ -7,11 +7,15 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Output directory (default: ./perfprobe-<pid>-<yyyymmdd-hhmmss>/).")
     var output: String?
 
+    @Option(help: "Also write the test-performance-*-results.json files here.")
+    var resultsDir: String?
+
     /// Writes every report format and prints the summary; returns the directory.
     func write(_ report: ProfileReport, started: Date) throws {
         let directory = output ?? Self.defaultDirectory(pid: report.target.pid, started: started)
         do {
-            try ReportFormats.write(report, to: URL(fileURLWithPath: directory))
+            try ReportFormats.write(report, to: URL(fileURLWithPath: directory),
+                                    resultsDirectory: resultsDir.map { URL(fileURLWithPath: $0) })
         } catch {
             throw ValidationError("cannot write the report to \(directory): \(error.localizedDescription)")
         }

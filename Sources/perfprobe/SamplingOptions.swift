@@ -30,6 +30,9 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Show linker symbol names as they are (no C++, Rust or Swift demangling).")
     var noDemangle = false
 
+    @Flag(help: "Track memory growth (RSS, anonymous memory) and write test-performance-memory-results.json.")
+    var heap = false
+
     func validate() throws {
         guard frequency > 0 else { throw ValidationError("--frequency must be a positive number of Hz, got \(frequency)") }
         if let limit = Self.maxSampleRate, frequency > limit {
@@ -44,7 +47,8 @@ struct SamplingOptions: ParsableArguments {
 
     var profileOptions: ProfileOptions {
         ProfileOptions(event: event, frequency: frequency, duration: duration, includeKernel: !noKernel,
-                       unwind: unwind, stackSize: stackSize, perThread: perThread, demangle: !noDemangle)
+                       unwind: unwind, stackSize: stackSize, perThread: perThread, demangle: !noDemangle,
+                       heap: heap)
     }
 
     private static var maxSampleRate: Int? {

@@ -83,7 +83,7 @@ import Testing
             .init(pid: ProcessID(1), tid: ThreadID(1), name: "main-thread", samples: 6, percent: 60),
             .init(pid: ProcessID(1), tid: ThreadID(2), name: "worker", samples: 4, percent: 40),
         ]
-        let text = String(decoding: try FoldedStacksFormat().render(report), as: UTF8.self)
+        let text = String(decoding: try #require(try FoldedStacksFormat().render(report)), as: UTF8.self)
         #expect(text.split(separator: "\n").sorted() == [
             "main-thread;main;recurse;recurse;recurse;leaf 6",
             "worker;main 1",
@@ -93,7 +93,7 @@ import Testing
 
     @Test func reportJSONRoundTrips() throws {
         let report = try ReportFixture.report(profile: Self.profile())
-        let data = try JSONReportFormat().render(report)
+        let data = try #require(try JSONReportFormat().render(report))
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains("\"duration_seconds\""))
         #expect(text.contains("\"self_percent\""))
@@ -113,7 +113,7 @@ enum ReportFixture {
             cpu: .init(utilisationPercent: 100, userPercent: 90, systemPercent: 10),
             processes: [], threads: [], hotspots: Hotspot.rank(profile), threadHotspots: [],
             timeline: [], counters: [],
-            stackQuality: .measure(capture: Capture(), profile: profile),
+            stackQuality: .measure(capture: Capture(), profile: profile), memory: nil,
             agent: AgentUsage(cpuSeconds: 0, peakRssBytes: 0), unreadableModules: [:], profile: profile)
     }
 }

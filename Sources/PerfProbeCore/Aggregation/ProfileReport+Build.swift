@@ -49,6 +49,7 @@ extension ProfileReport {
             hotspots: Hotspot.rank(profile), threadHotspots: threadHotspots,
             timeline: capture.timeline, counters: capture.counters,
             stackQuality: StackQuality.measure(capture: capture, profile: profile),
+            memory: capture.memoryTimeline.map(MemoryReport.init),
             agent: AgentUsage.measure(),
             unreadableModules: symbolizer.unreadableModules, profile: profile)
     }

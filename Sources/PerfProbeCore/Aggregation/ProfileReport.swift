@@ -85,11 +85,26 @@ public struct ProfileReport: Codable, Sendable {
     public var timeline: [TelemetryPoint]
     public var counters: [CounterReading]
     public var stackQuality: StackQuality
+    /// With --heap: the memory timeline and its growth verdict.
+    public var memory: MemoryReport?
     /// What profiling cost: perfprobe's own CPU time and peak memory.
     public var agent: AgentUsage
     /// Modules that could not be read for symbols, with the reason.
     public var unreadableModules: [String: String]
     public var profile: Profile
+}
+
+public struct MemoryReport: Codable, Sendable {
+    public var timeline: [MemoryPoint]
+    public var growth: MemoryGrowth
+    /// The highest VmHWM seen: the process's peak resident size.
+    public var peakRssBytes: UInt64
+
+    public init(timeline: [MemoryPoint]) {
+        self.timeline = timeline
+        growth = MemoryGrowth.analyze(timeline)
+        peakRssBytes = timeline.map(\.peakRssBytes).max() ?? 0
+    }
 }
 
 public struct AgentUsage: Codable, Sendable {

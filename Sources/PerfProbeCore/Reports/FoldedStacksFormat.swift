@@ -8,7 +8,7 @@ public struct FoldedStacksFormat: ReportFormat {
 
     public init() {}
 
-    public func render(_ report: ProfileReport) throws -> Data {
+    public func render(_ report: ProfileReport) throws -> Data? {
         let names = Dictionary(report.threads.map { ($0.tid, $0.name) }, uniquingKeysWith: { a, _ in a })
         var lines: [String: Int] = [:]
         for stack in report.profile.stacks {

@@ -6,7 +6,7 @@ public struct JSONReportFormat: ReportFormat {
 
     public init() {}
 
-    public func render(_ report: ProfileReport) throws -> Data {
+    public func render(_ report: ProfileReport) throws -> Data? {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

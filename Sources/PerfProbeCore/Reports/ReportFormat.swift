@@ -4,21 +4,35 @@ import Foundation
 /// conforming type and one line in `ReportFormats.all`.
 public protocol ReportFormat: Sendable {
     var fileName: String { get }
-    func render(_ report: ProfileReport) throws -> Data
+    /// A results file a performance-test pipeline reads: also written to --results-dir.
+    var isResultsFile: Bool { get }
+    /// Nil when the report has nothing for this format (memory without --heap).
+    func render(_ report: ProfileReport) throws -> Data?
+}
+
+extension ReportFormat {
+    public var isResultsFile: Bool { false }
 }
 
 public enum ReportFormats {
     public static let all: [any ReportFormat] = [
         JSONReportFormat(),
         FoldedStacksFormat(),
+        MemoryResultsFormat(),
     ]
 
-    /// Writes every format into `directory` (created if needed); each file is
-    /// written to a temporary name and renamed, so a reader never sees half.
-    public static func write(_ report: ProfileReport, to directory: URL) throws {
+    /// Writes every format into `directory` (created if needed), and the
+    /// results files into `resultsDirectory` too; each file is written to a
+    /// temporary name and renamed, so a reader never sees half of one.
+    public static func write(_ report: ProfileReport, to directory: URL, resultsDirectory: URL? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let resultsDirectory { try FileManager.default.createDirectory(at: resultsDirectory, withIntermediateDirectories: true) }
         for format in all {
-            try format.render(report).write(to: directory.appendingPathComponent(format.fileName), options: .atomic)
+            guard let data = try format.render(report) else { continue }
+            try data.write(to: directory.appendingPathComponent(format.fileName), options: .atomic)
+            if format.isResultsFile, let resultsDirectory {
+                try data.write(to: resultsDirectory.appendingPathComponent(format.fileName), options: .atomic)
+            }
         }
     }
 }

@@ -30,6 +30,20 @@ public enum SummaryText {
         if !quality.modulesWithoutSymbols.isEmpty {
             out += "unsymbolized frames in: " + quality.modulesWithoutSymbols.joined(separator: ", ") + "\n"
         }
+        if let memory = report.memory {
+            let growth = memory.growth
+            let bytes = MemoryResultsFormat.bytes
+            let verdict = switch growth.verdict {
+            case .growing: "growing — leak suspected"
+            case .plateau: "grew, then levelled off"
+            case .stable: "stable"
+            case .unknown: "too short to tell"
+            }
+            out += String(format: "memory (anonymous): %@ → %@ after %.1f s warm-up · %@/s (R² %.2f), %@/s at the end · %@ · peak RSS %@\n",
+                          bytes(Double(growth.startBytes)), bytes(Double(growth.endBytes)), growth.warmupSeconds,
+                          bytes(growth.slopeBytesPerSecond), growth.rSquared, bytes(growth.finalSlopeBytesPerSecond),
+                          verdict, bytes(Double(memory.peakRssBytes)))
+        }
         out += "\n" + table(report.hotspots, samples: report.profile.totalSamples, top: top)
         if report.threads.count > 1 {
             out += "\nthreads:\n"

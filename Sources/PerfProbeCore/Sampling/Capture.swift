@@ -21,6 +21,8 @@ public struct Capture: Sendable {
     /// they ran (a JIT may delete it at exit).
     public var perfMaps: [ProcessID: [UInt8]] = [:]
     public var timeline: [TelemetryPoint] = []
+    /// With memory tracking: the memory timeline of the main process.
+    public var memoryTimeline: [MemoryPoint]?
     public var counters: [CounterReading] = []
     /// CLOCK_MONOTONIC nanoseconds.
     public var startNanoseconds: UInt64 = 0

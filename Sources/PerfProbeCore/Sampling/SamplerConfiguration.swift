@@ -8,9 +8,12 @@ public struct SamplerConfiguration: Sendable {
     /// Bytes of user stack copied per sample for DWARF unwinding.
     public var stackSize: UInt32
     public var telemetryIntervalNanoseconds: UInt64
+    /// Also record the memory timeline (RSS, anonymous memory) for growth analysis.
+    public var trackMemory: Bool
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
-                unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, telemetryIntervalNanoseconds: UInt64 = 100_000_000) {
+                unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, telemetryIntervalNanoseconds: UInt64 = 100_000_000,
+                trackMemory: Bool = false) {
         self.scope = scope
         self.event = event
         self.frequency = frequency
@@ -18,7 +21,11 @@ public struct SamplerConfiguration: Sendable {
         self.unwind = unwind
         self.stackSize = stackSize
         self.telemetryIntervalNanoseconds = telemetryIntervalNanoseconds
+        self.trackMemory = trackMemory
     }
+
+    /// Timeline points kept before halving their density: 30 minutes at 100 ms.
+    static let timelineCapacity = 18_000
 
     var layout: SampleLayout { unwind == .fp ? .callchain : .userStack(stackSize) }
 

@@ -11,6 +11,8 @@ struct SamplingLoop: ~Copyable {
     private var telemetry: ProcessTelemetry
     private var capture = Capture()
     private var nextTick: UInt64
+    private var timeline = BoundedTimeline<TelemetryPoint>(capacity: SamplerConfiguration.timelineCapacity)
+    private var memoryTimeline = BoundedTimeline<MemoryPoint>(capacity: SamplerConfiguration.timelineCapacity)
     private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
@@ -70,7 +72,8 @@ struct SamplingLoop: ~Copyable {
         guard Syscalls.monotonicNanoseconds() >= nextTick else { return true }
         nextTick += configuration.telemetryIntervalNanoseconds
         let point = telemetry.read()
-        if let point { capture.timeline.append(point) }
+        if let point { timeline.append(point) }
+        if configuration.trackMemory, point != nil, let memory = telemetry.readMemory() { memoryTimeline.append(memory) }
         snapshotPerfMaps()
         guard case .attached = configuration.scope else { return true }
         return point != nil
@@ -81,6 +84,8 @@ struct SamplingLoop: ~Copyable {
         process(events.drain())
         snapshotPerfMaps()
         capture.counters = counters.read()
+        capture.timeline = timeline.points
+        if configuration.trackMemory { capture.memoryTimeline = memoryTimeline.points }
         capture.endNanoseconds = Syscalls.monotonicNanoseconds()
         capture.modules = spaces.modules
         capture.modulesWithoutUnwindInfo = unwinder.modulesWithoutUnwindInfo.sorted()

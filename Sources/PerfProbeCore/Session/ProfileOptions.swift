@@ -8,10 +8,12 @@ public struct ProfileOptions: Sendable {
     public var stackSize: UInt32
     public var perThread: Bool
     public var demangle: Bool
+    /// Track memory growth (--heap).
+    public var heap: Bool
 
     public init(event: SamplingEvent = .cpuClock, frequency: Int = 99, duration: Double? = nil,
                 includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, perThread: Bool = false,
-                demangle: Bool = true) {
+                demangle: Bool = true, heap: Bool = false) {
         self.event = event
         self.frequency = frequency
         self.duration = duration
@@ -20,10 +22,11 @@ public struct ProfileOptions: Sendable {
         self.stackSize = stackSize
         self.perThread = perThread
         self.demangle = demangle
+        self.heap = heap
     }
 
     func configuration(for scope: SamplingScope) -> SamplerConfiguration {
         SamplerConfiguration(scope: scope, event: event, frequency: frequency, includeKernel: includeKernel,
-                             unwind: unwind, stackSize: stackSize)
+                             unwind: unwind, stackSize: stackSize, trackMemory: heap)
     }
 }

@@ -12,6 +12,14 @@ struct ProcessTelemetry {
         self.startNanoseconds = startNanoseconds
     }
 
+    /// The process's memory now; nil once it is gone.
+    func readMemory() -> MemoryPoint? {
+        guard let status = try? Syscalls.readFile("/proc/\(pid)/status") else { return nil }
+        let rollup = (try? Syscalls.readFile("/proc/\(pid)/smaps_rollup")).map { KeyValueFile.parse(Substring(decoding: $0, as: UTF8.self)) }
+        let t = Double(Syscalls.monotonicNanoseconds() - startNanoseconds) / 1e9
+        return MemoryPoint.from(status: KeyValueFile.parse(Substring(decoding: status, as: UTF8.self)), rollup: rollup, t: t)
+    }
+
     /// Nil once the process is gone (or has become a zombie).
     mutating func read() -> TelemetryPoint? {
         let now = Syscalls.monotonicNanoseconds()

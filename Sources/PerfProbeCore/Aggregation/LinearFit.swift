@@ -1,0 +1,25 @@
+/// Ordinary least squares of y on x: a slope and how well a line explains the data.
+public struct LinearFit: Hashable, Sendable {
+    public var slope: Double
+    public var intercept: Double
+    /// Coefficient of determination, 0…1 (1 when y does not vary at all).
+    public var rSquared: Double
+
+    /// Nil with fewer than two distinct x values.
+    public init?(x: [Double], y: [Double]) {
+        let n = Double(min(x.count, y.count))
+        guard n >= 2 else { return nil }
+        let meanX = x.prefix(Int(n)).reduce(0, +) / n
+        let meanY = y.prefix(Int(n)).reduce(0, +) / n
+        var sxx = 0.0, sxy = 0.0, syy = 0.0
+        for (a, b) in zip(x, y) {
+            sxx += (a - meanX) * (a - meanX)
+            sxy += (a - meanX) * (b - meanY)
+            syy += (b - meanY) * (b - meanY)
+        }
+        guard sxx > 0 else { return nil }
+        slope = sxy / sxx
+        intercept = meanY - slope * meanX
+        rSquared = syy == 0 ? 1 : (sxy * sxy) / (sxx * syy)
+    }
+}

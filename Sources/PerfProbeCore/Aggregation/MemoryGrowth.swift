@@ -1,0 +1,63 @@
+/// Whether a process's anonymous memory grows, from its timeline: a line
+/// fitted after a warm-up, and the slope of the last stretch, so that memory
+/// that grew and then levelled off (a cache, a pool) is told apart from memory
+/// that keeps growing. A bounded working set, however large, is not a leak.
+public struct MemoryGrowth: Codable, Hashable, Sendable {
+    public enum Verdict: String, Codable, Sendable {
+        /// Still growing at the end: a leak is suspected.
+        case growing
+        /// Grew, then levelled off.
+        case plateau
+        /// Did not grow.
+        case stable
+        /// Too short a timeline to tell.
+        case unknown
+    }
+
+    public var verdict: Verdict
+    /// Slope of anonymous memory after the warm-up, bytes per second.
+    public var slopeBytesPerSecond: Double
+    public var rSquared: Double
+    /// Slope over the last 40% of the timeline.
+    public var finalSlopeBytesPerSecond: Double
+    public var warmupSeconds: Double
+    /// Anonymous memory after the warm-up and at the end.
+    public var startBytes: UInt64
+    public var endBytes: UInt64
+
+    /// Growth slower than this is noise (page-granular readings, allocator
+    /// caches), not a trend.
+    public static let minimumRate = 32.0 * 1024
+    /// Growth smaller than this in total is not growth.
+    public static let minimumGrowth: UInt64 = 1 << 20
+
+    /// Fits `timeline`, skipping a warm-up of 1 s or 10% of it, whichever is longer.
+    public static func analyze(_ timeline: [MemoryPoint]) -> MemoryGrowth {
+        let end = timeline.last?.t ?? 0
+        let warmup = max(1.0, 0.1 * end)
+        let settled = timeline.filter { $0.t >= warmup }
+        let tail = settled.filter { $0.t >= end - 0.4 * (end - warmup) }
+        guard settled.count >= 10, tail.count >= 4,
+              let fit = LinearFit(x: settled.map(\.t), y: settled.map { Double($0.anonymousBytes) }),
+              let tailFit = LinearFit(x: tail.map(\.t), y: tail.map { Double($0.anonymousBytes) })
+        else {
+            return MemoryGrowth(verdict: .unknown, slopeBytesPerSecond: 0, rSquared: 0, finalSlopeBytesPerSecond: 0,
+                                warmupSeconds: warmup, startBytes: timeline.first?.anonymousBytes ?? 0,
+                                endBytes: timeline.last?.anonymousBytes ?? 0)
+        }
+        let start = settled[0].anonymousBytes, final = settled[settled.count - 1].anonymousBytes
+        let peak = settled.map(\.anonymousBytes).max() ?? final
+        let grew = peak > start && peak - start >= max(minimumGrowth, start / 10)
+        let verdict: Verdict
+        if fit.slope >= minimumRate && tailFit.slope >= minimumRate && fit.rSquared >= 0.6 && grew {
+            verdict = .growing
+        } else if grew && tailFit.slope < minimumRate {
+            verdict = .plateau
+        } else {
+            verdict = .stable
+        }
+        return MemoryGrowth(verdict: verdict, slopeBytesPerSecond: fit.slope, rSquared: fit.rSquared,
+                            finalSlopeBytesPerSecond: tailFit.slope, warmupSeconds: warmup,
+                            startBytes: start, endBytes: final)
+    }
+}

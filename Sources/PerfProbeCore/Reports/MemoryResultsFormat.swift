@@ -1,0 +1,93 @@
+import Foundation
+
+/// test-performance-memory-results.json, the file performance-test pipelines
+/// gate on (written with --heap). `success` is false when memory keeps growing.
+public struct MemoryResultsFormat: ReportFormat {
+    public let fileName = "test-performance-memory-results.json"
+    public var isResultsFile: Bool { true }
+
+    public init() {}
+
+    struct Results: Encodable {
+        struct Leak: Encodable {
+            var type: String
+            var severity: String
+            var description: String
+            /// Bytes per second.
+            var growthRate: Double
+            /// The allocating stacks (function names, root first) with their
+            /// outstanding bytes; empty when allocations were not traced.
+            var suspectedCauses: [Cause]
+        }
+
+        struct Cause: Encodable {
+            var stack: [String]
+            var outstandingBytes: UInt64
+        }
+
+        struct Usage: Encodable {
+            var min: UInt64
+            var max: UInt64
+            var average: Double
+            var growthRate: Double
+        }
+
+        var success: Bool
+        var memoryLeaksDetected: Int
+        var memoryLeaks: [Leak]
+        /// Over the anonymous memory (heap and anonymous mappings) timeline.
+        var heapUsage: Usage
+        var peakMemoryUsage: UInt64
+        var optimizationOpportunities: [String]
+        var growth: MemoryGrowth
+    }
+
+    public func render(_ report: ProfileReport) throws -> Data? {
+        guard let memory = report.memory else { return nil }
+        let growth = memory.growth
+        var leaks: [Results.Leak] = []
+        var opportunities: [String] = []
+        let settled = String(format: "%.1f s after a %.1f s warm-up", (memory.timeline.last?.t ?? 0) - growth.warmupSeconds,
+                             growth.warmupSeconds)
+        switch growth.verdict {
+        case .growing:
+            let rate = growth.slopeBytesPerSecond
+            leaks.append(Results.Leak(
+                type: "memory_growth",
+                severity: rate >= 524_288 ? "high" : rate >= 65_536 ? "medium" : "low",
+                description: String(format: "anonymous memory of %@ (pid %d) kept growing: %@/s (R² %.2f) over %@, %@/s over the last 40%%; %@ per hour at this rate. Allocation stacks were not traced.",
+                                    report.target.name, report.target.pid.rawValue, Self.bytes(rate), growth.rSquared, settled,
+                                    Self.bytes(growth.finalSlopeBytesPerSecond), Self.bytes(rate * 3600)),
+                growthRate: rate, suspectedCauses: []))
+        case .plateau:
+            opportunities.append(String(format: "anonymous memory grew from %@ to %@ over %@, then levelled off (%@/s at the end): a cache or pool; check that its bound is intended.",
+                                        Self.bytes(Double(growth.startBytes)),
+                                        Self.bytes(Double(memory.timeline.map(\.anonymousBytes).max() ?? 0)), settled,
+                                        Self.bytes(growth.finalSlopeBytesPerSecond)))
+        case .stable, .unknown:
+            break
+        }
+        let anonymous = memory.timeline.map(\.anonymousBytes)
+        let results = Results(
+            success: leaks.isEmpty, memoryLeaksDetected: leaks.count, memoryLeaks: leaks,
+            heapUsage: Results.Usage(min: anonymous.min() ?? 0, max: anonymous.max() ?? 0,
+                                     average: anonymous.isEmpty ? 0 : Double(anonymous.reduce(0, +)) / Double(anonymous.count),
+                                     growthRate: growth.slopeBytesPerSecond),
+            peakMemoryUsage: memory.peakRssBytes, optimizationOpportunities: opportunities, growth: growth)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(results)
+    }
+
+    static func bytes(_ value: Double) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var scaled = value
+        var unit = 0
+        while abs(scaled) >= 1024 && unit < units.count - 1 {
+            scaled /= 1024
+            unit += 1
+        }
+        return String(format: unit == 0 ? "%.0f %@" : "%.2f %@", scaled, units[unit])
+    }
+}
