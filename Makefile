@@ -10,6 +10,7 @@ deps:
 # Builds perfprobe and profiles the bundled 70/30 sample.
 demo: deps
 	$(SWIFT) build -c release
+	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/release
 	$(MAKE) -s -C samples
 	.build/release/perfprobe run --frequency 999 --output perfprobe-demo -- samples/build/cpu_split 3
 
@@ -17,12 +18,14 @@ demo: deps
 test: deps
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
+	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/debug
 	$(SWIFT) test
 
 # Overhead ratios against the bare program and perf record (not a test).
 bench:
 	scripts/install-deps.sh linux-perf
 	$(SWIFT) build -c release
+	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/release
 	$(MAKE) -s -C samples
 	python3 scripts/bench-overhead.py --unwind fp
 	python3 scripts/bench-overhead.py --unwind dwarf

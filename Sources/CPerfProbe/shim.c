@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -198,4 +199,18 @@ char *CPerfProbe_demangle_cxx(const char *name) {
 char *CPerfProbe_demangle_swift(const char *name) {
     if (!swift_demangle) return NULL;
     return swift_demangle(name, strlen(name), NULL, NULL, 0);
+}
+
+int CPerfProbe_heap_channel(int *agent_fd, int *child_fd) {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0)
+        return -1;
+    int buffer = 8 << 20; // room for bursts of 16 KiB stack copies
+    setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
+    setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    *agent_fd = fds[0];
+    *child_fd = fds[1];
+    return 0;
 }

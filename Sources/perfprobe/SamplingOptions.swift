@@ -30,8 +30,11 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Show linker symbol names as they are (no C++, Rust or Swift demangling).")
     var noDemangle = false
 
-    @Flag(help: "Track memory growth (RSS, anonymous memory) and write test-performance-memory-results.json.")
+    @Flag(help: "Track memory growth (RSS, anonymous memory) and write test-performance-memory-results.json; with run, also sample allocations by stack.")
     var heap = false
+
+    @Option(help: "With run --heap: mean bytes between sampled allocations.")
+    var heapSampleBytes: Int = 512 * 1024
 
     func validate() throws {
         guard frequency > 0 else { throw ValidationError("--frequency must be a positive number of Hz, got \(frequency)") }
@@ -39,6 +42,7 @@ struct SamplingOptions: ParsableArguments {
             throw ValidationError("--frequency \(frequency) is above kernel.perf_event_max_sample_rate (\(limit))")
         }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        guard heapSampleBytes >= 1 else { throw ValidationError("--heap-sample-bytes must be at least 1, got \(heapSampleBytes)") }
         // The kernel's limit: a sample record's size is a 16-bit field.
         guard stackSize >= 8, stackSize <= 65528, stackSize % 8 == 0 else {
             throw ValidationError("--stack-size must be a multiple of 8 from 8 to 65528, got \(stackSize)")
@@ -48,7 +52,7 @@ struct SamplingOptions: ParsableArguments {
     var profileOptions: ProfileOptions {
         ProfileOptions(event: event, frequency: frequency, duration: duration, includeKernel: !noKernel,
                        unwind: unwind, stackSize: stackSize, perThread: perThread, demangle: !noDemangle,
-                       heap: heap)
+                       heap: heap, heapSampleBytes: heapSampleBytes)
     }
 
     private static var maxSampleRate: Int? {

@@ -21,10 +21,16 @@ enum Harness {
         return repository.appendingPathComponent("samples/build").path
     }()
 
-    /// perfprobe sits next to the test bundle in the build folder.
+    /// perfprobe sits next to the test bundle in the build folder; the heap
+    /// probe is built beside it (probes/Makefile).
     static let binary: String = {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return exe.deletingLastPathComponent().appendingPathComponent("perfprobe").path
+        let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
+        make.arguments = ["-s", "-C", repository.appendingPathComponent("probes").path, "OUT=" + directory.path]
+        try? make.run()
+        make.waitUntilExit()
+        return directory.appendingPathComponent("perfprobe").path
     }()
 
     /// Whether this machine has a hardware PMU (VMs usually do not).
@@ -55,7 +61,7 @@ enum Harness {
 
     /// Starts perfprobe with `arguments` and `--output` set to a fresh
     /// directory, through `wrapper` (e.g. setpriv) when given.
-    static func start(_ arguments: [String], as wrapper: [String] = []) throws -> (Process, directory: String, stdout: String, stderr: String) {
+    static func start(_ arguments: [String], as wrapper: [String] = [], environment: [String: String] = [:]) throws -> (Process, directory: String, stdout: String, stderr: String) {
         let directory = scratch()
         let stdout = scratch(), stderr = scratch()
         FileManager.default.createFile(atPath: stdout, contents: nil)
@@ -67,6 +73,7 @@ enum Harness {
         let command = wrapper + [binary] + arguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdout))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
         try process.run()

@@ -51,7 +51,9 @@ extension BinaryTests {
 
     @Test func runFindsTheLeakRate() throws {
         let resultsDir = Harness.scratch()
-        let outcome = try Harness.perfprobe(["run", "--heap", "--results-dir", resultsDir, "--", Harness.samples + "/leaker", "5"])
+        // 16 KiB sampling: at the default 512 KiB a 5 s run holds ~8 samples of this leak.
+        let outcome = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "16384", "--results-dir", resultsDir, "--",
+                                             Harness.samples + "/leaker", "5"])
         try Self.expectLeak(outcome)
         // The results file also lands in --results-dir.
         #expect(try Self.results(resultsDir).memoryLeaksDetected == 1)
@@ -78,6 +80,63 @@ extension BinaryTests {
         let results = try Self.results(outcome.directory)
         #expect(results.success && results.memoryLeaksDetected == 0)
         #expect(results.optimizationOpportunities.count == 1)
+    }
+
+    /// With the allocation probe (sampling every 16 KiB so a 4 s run has
+    /// plenty of samples): the leak is pinned on leaky_cache_insert at 1 MiB/s,
+    /// churn_requests' 512 allocations a second are churn, not a leak.
+    @Test func runAttributesTheLeakToItsStack() throws {
+        let outcome = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "16384", "--",
+                                             Harness.samples + "/leaker", "4"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let heap = try #require(try outcome.report.heap)
+        let leaks = heap.stacks.filter { $0.kind == .leak }
+        #expect(leaks.count == 1)
+        let leak = try #require(leaks.first)
+        #expect(leak.functions.suffix(2) == ["leaky_cache_insert", "touched_malloc"], "\(leak.functions)")
+        #expect(leak.functions.first == "_start")
+        #expect(abs(leak.growthBytesPerSecond / 1_048_576 - 1) <= 0.3, "\(leak.growthBytesPerSecond)")
+        #expect(leak.frees == 0)
+        let churn = try #require(heap.stacks.first { $0.functions.contains("churn_requests") })
+        #expect(churn.kind == .churn)
+        #expect(abs(churn.allocationsPerSecond / 512 - 1) <= 0.3, "\(churn.allocationsPerSecond)")
+        #expect(heap.droppedSamples == 0)
+        // No frame of the probe itself in any stack.
+        #expect(!heap.stacks.contains { $0.modules.contains("libperfprobe-heap.so") })
+
+        let results = try Self.results(outcome.directory)
+        #expect(results.success == false && results.memoryLeaksDetected == 1)
+        let reported = try #require(results.memoryLeaks.first)
+        #expect(reported.type == "heap_allocation_leak")
+        #expect(reported.description.contains("leaky_cache_insert"))
+        #expect(results.optimizationOpportunities.contains { $0.contains("churn_requests") })
+        #expect(outcome.stdout.contains("leak      "))
+    }
+
+    /// Under the default sampling (every 512 KiB), a bounded churner has no
+    /// leaking stack however many allocations it makes.
+    @Test func churnerHasNoLeakingStack() throws {
+        let outcome = try Harness.perfprobe(["run", "--heap", "--", Harness.samples + "/churner", "3"])
+        let heap = try #require(try outcome.report.heap)
+        #expect(!heap.stacks.contains { $0.kind == .leak })
+        let replace = try #require(heap.stacks.first { $0.functions.contains("replace_buffer") })
+        #expect(replace.kind == .churn)
+        #expect(try Self.results(outcome.directory).success)
+    }
+
+    /// The probe follows forked and exec'd children, and leaves C++ exception
+    /// handling of the target alone (shapes fails unless every throw is caught).
+    @Test func probeLeavesTargetsBehaviourAlone() throws {
+        for (sample, arguments) in [("shapes", ["1"]), ("fork_exec", ["0.3"]), ("crash", ["0.2"])] {
+            let outcome = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "4096", "--", Harness.samples + "/" + sample] + arguments)
+            #expect(outcome.status == (sample == "crash" ? 1 : 0), "\(sample): \(outcome.stderr)")
+            #expect(try outcome.report.heap != nil)
+        }
+    }
+
+    @Test func missingProbeIsASetupError() throws {
+        let started = try Harness.start(["run", "--heap", "--", "true"], environment: ["PERFPROBE_HEAP_PROBE": "/nonexistent/probe.so"])
+        ExitStatusTests.expectSetupError(try Harness.finish(started), mentioning: "heap probe library is missing")
     }
 
     @Test func noMemoryFileWithoutHeap() throws {

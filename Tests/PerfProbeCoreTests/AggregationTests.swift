@@ -113,7 +113,7 @@ enum ReportFixture {
             cpu: .init(utilisationPercent: 100, userPercent: 90, systemPercent: 10),
             processes: [], threads: [], hotspots: Hotspot.rank(profile), threadHotspots: [],
             timeline: [], counters: [],
-            stackQuality: .measure(capture: Capture(), profile: profile), memory: nil,
+            stackQuality: .measure(capture: Capture(), profile: profile), memory: nil, heap: nil,
             agent: AgentUsage(cpuSeconds: 0, peakRssBytes: 0), unreadableModules: [:], profile: profile)
     }
 }

@@ -73,6 +73,11 @@ void CPerfProbe_raise_stop_signal(int signo);
 /// A close-on-exec, non-blocking eventfd, or -1 and errno.
 int CPerfProbe_wake_fd(void);
 
+/// A SOCK_SEQPACKET socket pair for the heap probe: `*agent_fd` close-on-exec
+/// and non-blocking, `*child_fd` inherited by the command. Message boundaries
+/// keep records of many threads apart. Returns 0, or -1 and errno.
+int CPerfProbe_heap_channel(int *agent_fd, int *child_fd);
+
 /// C++ (Itanium ABI) names through libstdc++'s __cxa_demangle. Returns a
 /// malloc'd string, or NULL when `name` is not a C++ name.
 char *CPerfProbe_demangle_cxx(const char *name);

@@ -31,33 +31,24 @@ public struct MemoryGrowth: Codable, Hashable, Sendable {
     /// Growth smaller than this in total is not growth.
     public static let minimumGrowth: UInt64 = 1 << 20
 
-    /// Fits `timeline`, skipping a warm-up of 1 s or 10% of it, whichever is longer.
+    /// Fits `timeline` (see `GrowthTrend`).
     public static func analyze(_ timeline: [MemoryPoint]) -> MemoryGrowth {
-        let end = timeline.last?.t ?? 0
-        let warmup = max(1.0, 0.1 * end)
-        let settled = timeline.filter { $0.t >= warmup }
-        let tail = settled.filter { $0.t >= end - 0.4 * (end - warmup) }
-        guard settled.count >= 10, tail.count >= 4,
-              let fit = LinearFit(x: settled.map(\.t), y: settled.map { Double($0.anonymousBytes) }),
-              let tailFit = LinearFit(x: tail.map(\.t), y: tail.map { Double($0.anonymousBytes) })
-        else {
+        guard let trend = GrowthTrend(timeline.map { ($0.t, Double($0.anonymousBytes)) }) else {
             return MemoryGrowth(verdict: .unknown, slopeBytesPerSecond: 0, rSquared: 0, finalSlopeBytesPerSecond: 0,
-                                warmupSeconds: warmup, startBytes: timeline.first?.anonymousBytes ?? 0,
-                                endBytes: timeline.last?.anonymousBytes ?? 0)
+                                warmupSeconds: max(1.0, 0.1 * (timeline.last?.t ?? 0)),
+                                startBytes: timeline.first?.anonymousBytes ?? 0, endBytes: timeline.last?.anonymousBytes ?? 0)
         }
-        let start = settled[0].anonymousBytes, final = settled[settled.count - 1].anonymousBytes
-        let peak = settled.map(\.anonymousBytes).max() ?? final
-        let grew = peak > start && peak - start >= max(minimumGrowth, start / 10)
+        let grew = trend.peak > trend.start && trend.peak - trend.start >= max(Double(minimumGrowth), trend.start / 10)
         let verdict: Verdict
-        if fit.slope >= minimumRate && tailFit.slope >= minimumRate && fit.rSquared >= 0.6 && grew {
+        if trend.isGrowing(minimumRate: minimumRate) && grew {
             verdict = .growing
-        } else if grew && tailFit.slope < minimumRate {
+        } else if grew && trend.finalFit.slope < minimumRate {
             verdict = .plateau
         } else {
             verdict = .stable
         }
-        return MemoryGrowth(verdict: verdict, slopeBytesPerSecond: fit.slope, rSquared: fit.rSquared,
-                            finalSlopeBytesPerSecond: tailFit.slope, warmupSeconds: warmup,
-                            startBytes: start, endBytes: final)
+        return MemoryGrowth(verdict: verdict, slopeBytesPerSecond: trend.fit.slope, rSquared: trend.fit.rSquared,
+                            finalSlopeBytesPerSecond: trend.finalFit.slope, warmupSeconds: trend.warmupSeconds,
+                            startBytes: UInt64(trend.start), endBytes: timeline.last?.anonymousBytes ?? 0)
     }
 }

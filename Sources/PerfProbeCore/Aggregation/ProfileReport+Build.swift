@@ -50,6 +50,7 @@ extension ProfileReport {
             timeline: capture.timeline, counters: capture.counters,
             stackQuality: StackQuality.measure(capture: capture, profile: profile),
             memory: capture.memoryTimeline.map(MemoryReport.init),
+            heap: capture.heap.map { HeapReport.build($0, duration: duration, name: { symbolizer.symbolize($0) }) },
             agent: AgentUsage.measure(),
             unreadableModules: symbolizer.unreadableModules, profile: profile)
     }

@@ -87,6 +87,8 @@ public struct ProfileReport: Codable, Sendable {
     public var stackQuality: StackQuality
     /// With --heap: the memory timeline and its growth verdict.
     public var memory: MemoryReport?
+    /// With `run --heap`: sampled allocations by stack.
+    public var heap: HeapReport?
     /// What profiling cost: perfprobe's own CPU time and peak memory.
     public var agent: AgentUsage
     /// Modules that could not be read for symbols, with the reason.

@@ -49,22 +49,46 @@ public struct MemoryResultsFormat: ReportFormat {
         var opportunities: [String] = []
         let settled = String(format: "%.1f s after a %.1f s warm-up", (memory.timeline.last?.t ?? 0) - growth.warmupSeconds,
                              growth.warmupSeconds)
+        // With allocation stacks, each growing stack is a leak with its evidence.
+        for stack in report.heap?.stacks ?? [] {
+            switch stack.kind {
+            case .leak:
+                let live = stack.oldestLiveSeconds.map { String(format: ", the oldest live for %.1f s", $0) } ?? ""
+                leaks.append(Results.Leak(
+                    type: "heap_allocation_leak", severity: Self.severity(stack.growthBytesPerSecond),
+                    description: String(format: "allocations from %@ keep growing: %@/s (R² %.2f), %@ outstanding in %d sampled live objects%@; %@ allocated, %@ freed",
+                                        Self.chain(stack.functions), Self.bytes(stack.growthBytesPerSecond), stack.growthRSquared,
+                                        Self.bytes(Double(stack.outstandingBytes)), stack.outstandingObjects, live,
+                                        Self.bytes(Double(stack.allocatedBytes)), Self.bytes(Double(stack.freedBytes))),
+                    growthRate: stack.growthBytesPerSecond,
+                    suspectedCauses: [Results.Cause(stack: stack.functions, outstandingBytes: stack.outstandingBytes)]))
+            case .churn:
+                opportunities.append(String(format: "allocation churn in %@: %.0f allocations/s (%@/s), %.0f%% of the bytes freed again: reuse or pool these buffers.",
+                                            Self.chain(stack.functions), stack.allocationsPerSecond,
+                                            Self.bytes(stack.allocationBytesPerSecond),
+                                            Double(stack.freedBytes) * 100 / Double(max(stack.allocatedBytes, 1))))
+            case .retained, .transient:
+                break
+            }
+        }
         switch growth.verdict {
-        case .growing:
+        case .growing where leaks.isEmpty:
             let rate = growth.slopeBytesPerSecond
+            let traced = report.heap == nil
+                ? "Allocation stacks were not traced."
+                : "No sampled malloc stack grew: the growth is outside malloc (mmap, thread stacks, allocator caches)."
             leaks.append(Results.Leak(
-                type: "memory_growth",
-                severity: rate >= 524_288 ? "high" : rate >= 65_536 ? "medium" : "low",
-                description: String(format: "anonymous memory of %@ (pid %d) kept growing: %@/s (R² %.2f) over %@, %@/s over the last 40%%; %@ per hour at this rate. Allocation stacks were not traced.",
+                type: "memory_growth", severity: Self.severity(rate),
+                description: String(format: "anonymous memory of %@ (pid %d) kept growing: %@/s (R² %.2f) over %@, %@/s over the last 40%%; %@ per hour at this rate. %@",
                                     report.target.name, report.target.pid.rawValue, Self.bytes(rate), growth.rSquared, settled,
-                                    Self.bytes(growth.finalSlopeBytesPerSecond), Self.bytes(rate * 3600)),
+                                    Self.bytes(growth.finalSlopeBytesPerSecond), Self.bytes(rate * 3600), traced),
                 growthRate: rate, suspectedCauses: []))
         case .plateau:
             opportunities.append(String(format: "anonymous memory grew from %@ to %@ over %@, then levelled off (%@/s at the end): a cache or pool; check that its bound is intended.",
                                         Self.bytes(Double(growth.startBytes)),
                                         Self.bytes(Double(memory.timeline.map(\.anonymousBytes).max() ?? 0)), settled,
                                         Self.bytes(growth.finalSlopeBytesPerSecond)))
-        case .stable, .unknown:
+        case .growing, .stable, .unknown:
             break
         }
         let anonymous = memory.timeline.map(\.anonymousBytes)
@@ -78,6 +102,15 @@ public struct MemoryResultsFormat: ReportFormat {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(results)
+    }
+
+    static func severity(_ rate: Double) -> String {
+        rate >= 524_288 ? "high" : rate >= 65_536 ? "medium" : "low"
+    }
+
+    /// "leaf ← caller ← …" for the innermost frames of a root-first stack.
+    static func chain(_ functions: [String], depth: Int = 4) -> String {
+        functions.reversed().prefix(depth).joined(separator: " ← ")
     }
 
     static func bytes(_ value: Double) -> String {

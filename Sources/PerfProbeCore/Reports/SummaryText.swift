@@ -30,9 +30,9 @@ public enum SummaryText {
         if !quality.modulesWithoutSymbols.isEmpty {
             out += "unsymbolized frames in: " + quality.modulesWithoutSymbols.joined(separator: ", ") + "\n"
         }
+        let bytes = MemoryResultsFormat.bytes
         if let memory = report.memory {
             let growth = memory.growth
-            let bytes = MemoryResultsFormat.bytes
             let verdict = switch growth.verdict {
             case .growing: "growing — leak suspected"
             case .plateau: "grew, then levelled off"
@@ -43,6 +43,15 @@ public enum SummaryText {
                           bytes(Double(growth.startBytes)), bytes(Double(growth.endBytes)), growth.warmupSeconds,
                           bytes(growth.slopeBytesPerSecond), growth.rSquared, bytes(growth.finalSlopeBytesPerSecond),
                           verdict, bytes(Double(memory.peakRssBytes)))
+        }
+        if let heap = report.heap {
+            out += "allocations (sampled every \(bytes(Double(heap.sampleBytes))) on average, \(heap.records) records, \(heap.droppedSamples) dropped):\n"
+            for stack in heap.stacks.prefix(top) where stack.kind != .transient {
+                out += String(format: "  %@ %@ outstanding, %@/s growth, %.0f allocs/s  %@\n",
+                              stack.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0),
+                              bytes(Double(stack.outstandingBytes)), bytes(stack.growthBytesPerSecond),
+                              stack.allocationsPerSecond, MemoryResultsFormat.chain(stack.functions))
+            }
         }
         out += "\n" + table(report.hotspots, samples: report.profile.totalSamples, top: top)
         if report.threads.count > 1 {

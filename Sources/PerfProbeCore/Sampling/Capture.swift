@@ -23,6 +23,8 @@ public struct Capture: Sendable {
     public var timeline: [TelemetryPoint] = []
     /// With memory tracking: the memory timeline of the main process.
     public var memoryTimeline: [MemoryPoint]?
+    /// With the heap probe: sampled allocations by stack.
+    public var heap: HeapCapture?
     public var counters: [CounterReading] = []
     /// CLOCK_MONOTONIC nanoseconds.
     public var startNanoseconds: UInt64 = 0

@@ -10,6 +10,9 @@ public struct SamplerConfiguration: Sendable {
     public var telemetryIntervalNanoseconds: UInt64
     /// Also record the memory timeline (RSS, anonymous memory) for growth analysis.
     public var trackMemory: Bool
+    /// The agent's end of the heap probe's socket, and the probe's mean
+    /// sampling interval in bytes, when allocations are traced.
+    public var heapChannel: (fd: Int32, sampleBytes: Int)?
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
                 unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, telemetryIntervalNanoseconds: UInt64 = 100_000_000,

@@ -13,6 +13,9 @@ struct SamplingLoop: ~Copyable {
     private var nextTick: UInt64
     private var timeline = BoundedTimeline<TelemetryPoint>(capacity: SamplerConfiguration.timelineCapacity)
     private var memoryTimeline = BoundedTimeline<MemoryPoint>(capacity: SamplerConfiguration.timelineCapacity)
+    private var heap = HeapTracker()
+    /// One SOCK_SEQPACKET message: a header and up to 16 KiB of stack.
+    private var heapMessage = [UInt8](repeating: 0, count: 65536)
     private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
@@ -67,13 +70,16 @@ struct SamplingLoop: ~Copyable {
     mutating func step() -> Bool {
         let now = Syscalls.monotonicNanoseconds()
         let wait = nextTick > now ? Int32((nextTick - now) / 1_000_000) : 0
-        Syscalls.pollReadable(events.ringFDs + [wakeFD], timeoutMilliseconds: max(1, wait))
+        Syscalls.pollReadable(events.ringFDs + [wakeFD] + (configuration.heapChannel.map { [$0.fd] } ?? []),
+                              timeoutMilliseconds: max(1, wait))
         process(events.drain())
+        receiveHeapRecords()
         guard Syscalls.monotonicNanoseconds() >= nextTick else { return true }
         nextTick += configuration.telemetryIntervalNanoseconds
         let point = telemetry.read()
         if let point { timeline.append(point) }
         if configuration.trackMemory, point != nil, let memory = telemetry.readMemory() { memoryTimeline.append(memory) }
+        if configuration.heapChannel != nil { heap.tick(Double(Syscalls.monotonicNanoseconds() - capture.startNanoseconds) / 1e9) }
         snapshotPerfMaps()
         guard case .attached = configuration.scope else { return true }
         return point != nil
@@ -82,6 +88,11 @@ struct SamplingLoop: ~Copyable {
     consuming func finish() -> Capture {
         events.disable()
         process(events.drain())
+        receiveHeapRecords()
+        if let channel = configuration.heapChannel {
+            capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: capture.startNanoseconds,
+                                       sampleBytes: channel.sampleBytes)
+        }
         snapshotPerfMaps()
         capture.counters = counters.read()
         capture.timeline = timeline.points
@@ -90,6 +101,28 @@ struct SamplingLoop: ~Copyable {
         capture.modules = spaces.modules
         capture.modulesWithoutUnwindInfo = unwinder.modulesWithoutUnwindInfo.sorted()
         return capture
+    }
+
+    /// Reads what the heap probe sent: each sampled allocation is unwound like
+    /// a CPU sample (less the probe's own frames); frees close them.
+    private mutating func receiveHeapRecords() {
+        guard let channel = configuration.heapChannel else { return }
+        while true {
+            let record: HeapRecord? = heapMessage.withUnsafeMutableBytes { buffer in
+                guard let n = Syscalls.receive(channel.fd, into: buffer), n > 0 else { return nil }
+                return HeapRecord.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            }
+            guard let record else { return }
+            switch record {
+            case .allocation(let allocation):
+                let stack = unwinder.unwind(allocation.asSample, in: &spaces)
+                let frames = stack.user.map { spaces.frame(for: $0, in: allocation.pid) }
+                    .drop { $0.module >= 0 && spaces.modules[Int($0.module)].path.hasSuffix("/" + HeapProbeLibrary.fileName) }
+                heap.allocated(allocation, stack: StackKey(pid: allocation.pid, tid: allocation.tid, frames: Array(frames)))
+            case .frees(let pid, let entries):
+                for entry in entries { heap.freed(pid: pid, address: entry.address, time: entry.time) }
+            }
+        }
     }
 
     /// Keeps the latest perf map of each process with JIT code.

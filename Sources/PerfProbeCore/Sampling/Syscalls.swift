@@ -92,6 +92,24 @@ enum Syscalls {
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
+    /// The heap probe's socket pair: (agent end, command end).
+    static func heapChannel() throws(Errno) -> (agent: Int32, child: Int32) {
+        var agent: Int32 = -1
+        var child: Int32 = -1
+        _ = try valueOrErrno { CPerfProbe_heap_channel(&agent, &child) }
+        return (agent, child)
+    }
+
+    /// Receives one message into `buffer`; nil when none is waiting.
+    static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        while true {
+            let n = Glibc.recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            return nil
+        }
+    }
+
     static func pageSize() -> Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
     static func clockTicksPerSecond() -> Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
 

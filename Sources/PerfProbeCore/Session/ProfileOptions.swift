@@ -10,10 +10,12 @@ public struct ProfileOptions: Sendable {
     public var demangle: Bool
     /// Track memory growth (--heap).
     public var heap: Bool
+    /// Mean bytes between sampled allocations for the heap probe.
+    public var heapSampleBytes: Int
 
     public init(event: SamplingEvent = .cpuClock, frequency: Int = 99, duration: Double? = nil,
                 includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, perThread: Bool = false,
-                demangle: Bool = true, heap: Bool = false) {
+                demangle: Bool = true, heap: Bool = false, heapSampleBytes: Int = 512 * 1024) {
         self.event = event
         self.frequency = frequency
         self.duration = duration
@@ -23,6 +25,7 @@ public struct ProfileOptions: Sendable {
         self.perThread = perThread
         self.demangle = demangle
         self.heap = heap
+        self.heapSampleBytes = heapSampleBytes
     }
 
     func configuration(for scope: SamplingScope) -> SamplerConfiguration {

@@ -10,16 +10,31 @@ public enum ProfileSession {
     /// the report is written) waits for the command.
     public static func run(command: [String], options: ProfileOptions) throws(SessionError) -> LaunchedRun {
         let path = try CommandLocator.resolve(command[0])
+        var environment = ProcessInfo.processInfo.environment
+        var heapChannel: (agent: Int32, child: Int32)?
+        if options.heap {
+            let library = try HeapProbeLibrary.locate()
+            do {
+                heapChannel = try Syscalls.heapChannel()
+            } catch {
+                throw .launch("cannot create the heap probe's socket", error)
+            }
+            environment = HeapProbeLibrary.environment(environment, library: library, fd: heapChannel!.child,
+                                                       sampleBytes: options.heapSampleBytes)
+        }
         Syscalls.blockStopSignals()
-        let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
         let child: (pid: Int32, gate: Int32, status: Int32)
         do {
-            child = try Syscalls.spawnGated(path: path, arguments: command, environment: environment)
+            child = try Syscalls.spawnGated(path: path, arguments: command, environment: environment.map { "\($0.key)=\($0.value)" })
         } catch {
             throw .launch("cannot start \(command[0])", error)
         }
+        // The command has its end; the agent's closes after sampling.
+        if let heapChannel { Syscalls.close(heapChannel.child) }
+        defer { if let heapChannel { Syscalls.close(heapChannel.agent) } }
         let pid = ProcessID(child.pid)
-        let configuration = options.configuration(for: .launched(pid))
+        var configuration = options.configuration(for: .launched(pid))
+        configuration.heapChannel = heapChannel.map { ($0.agent, options.heapSampleBytes) }
         let startedAt = Date()
         let sampler: Sampler
         do {

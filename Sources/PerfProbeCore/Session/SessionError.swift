@@ -7,6 +7,7 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
     case cannotProfileSelf
     case sampling(SamplingError)
     case launch(String, Errno)
+    case heapProbeMissing(String)
 
     public var description: String {
         switch self {
@@ -24,6 +25,8 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
             error.description
         case .launch(let what, let errno):
             "\(what): \(errno)"
+        case .heapProbeMissing(let path):
+            "the heap probe library is missing at \(path): build it with 'make -C probes OUT=<the folder of the perfprobe binary>' (or set PERFPROBE_HEAP_PROBE)"
         }
     }
 }

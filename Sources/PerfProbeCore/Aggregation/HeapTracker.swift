@@ -1,0 +1,117 @@
+/// Follows the heap probe's sampled allocations: which stack made each live
+/// one, and per stack how much was allocated, freed and is still outstanding,
+/// over time. Bytes are weighted: each sample stands for `weight` bytes.
+struct HeapTracker {
+    private struct Live {
+        var stack: Int
+        var weight: UInt64
+        var time: UInt64
+    }
+
+    private struct LiveKey: Hashable {
+        var pid: ProcessID
+        var address: UInt64
+    }
+
+    private var live: [LiveKey: Live] = [:]
+    private var index: [StackKey: Int] = [:]
+    private var keys: [StackKey] = []
+    private var stats: [HeapStackStats] = []
+    private var series: [BoundedTimeline<HeapPoint>] = []
+    private(set) var records = 0
+    private var dropped: UInt64 = 0
+
+    mutating func allocated(_ allocation: HeapAllocation, stack: StackKey) {
+        records += 1
+        dropped += allocation.droppedBefore
+        let id: Int
+        if let known = index[stack] {
+            id = known
+        } else {
+            id = keys.count
+            index[stack] = id
+            keys.append(stack)
+            stats.append(HeapStackStats())
+            series.append(BoundedTimeline(capacity: 1200))
+        }
+        stats[id].allocations += 1
+        stats[id].allocatedBytes += allocation.weight
+        stats[id].estimatedObjects += Double(allocation.weight) / Double(max(allocation.size, 1))
+        stats[id].outstandingBytes += allocation.weight
+        stats[id].outstandingObjects += 1
+        // An address handed out again was freed unseen (an unsampled realloc path): drop the old one.
+        if let stale = live.updateValue(Live(stack: id, weight: allocation.weight, time: allocation.time),
+                                        forKey: LiveKey(pid: allocation.pid, address: allocation.address)) {
+            release(stale)
+        }
+    }
+
+    /// A free at `time`; one older than the live allocation at that address
+    /// belongs to an earlier one (frees arrive batched) and is ignored.
+    mutating func freed(pid: ProcessID, address: UInt64, time: UInt64) {
+        records += 1
+        let key = LiveKey(pid: pid, address: address)
+        guard let entry = live[key], entry.time <= time else { return }
+        live[key] = nil
+        release(entry)
+    }
+
+    private mutating func release(_ entry: Live) {
+        stats[entry.stack].frees += 1
+        stats[entry.stack].freedBytes += entry.weight
+        stats[entry.stack].outstandingBytes -= min(entry.weight, stats[entry.stack].outstandingBytes)
+        stats[entry.stack].outstandingObjects -= 1
+    }
+
+    /// Records each stack's outstanding bytes at `t` seconds.
+    mutating func tick(_ t: Double) {
+        for id in stats.indices { series[id].append(HeapPoint(t: t, outstandingBytes: stats[id].outstandingBytes)) }
+    }
+
+    func finish(now: UInt64, start: UInt64, sampleBytes: Int) -> HeapCapture {
+        var result = stats
+        for entry in live.values {
+            let age = Double(now &- entry.time) / 1e9
+            result[entry.stack].oldestLiveSeconds = max(result[entry.stack].oldestLiveSeconds ?? 0, age)
+        }
+        for id in result.indices { result[id].series = series[id].points }
+        return HeapCapture(sampleBytes: sampleBytes, records: records, droppedSamples: dropped,
+                           stacks: zip(keys, result).map { HeapCapture.Stack(key: $0, stats: $1) })
+    }
+}
+
+/// A stack's outstanding bytes at a moment.
+public struct HeapPoint: Codable, Hashable, Sendable {
+    public var t: Double
+    public var outstandingBytes: UInt64
+}
+
+public struct HeapStackStats: Codable, Hashable, Sendable {
+    /// Sampled allocations and frees, and the bytes they stand for.
+    public var allocations = 0
+    public var allocatedBytes: UInt64 = 0
+    /// Allocations this stack is estimated to have made, sampled or not.
+    public var estimatedObjects = 0.0
+    public var frees = 0
+    public var freedBytes: UInt64 = 0
+    public var outstandingBytes: UInt64 = 0
+    /// Sampled allocations still live.
+    public var outstandingObjects = 0
+    public var oldestLiveSeconds: Double?
+    public var series: [HeapPoint] = []
+}
+
+/// What the heap probe reported, per allocating stack (frames not yet symbolized).
+public struct HeapCapture: Sendable {
+    public struct Stack: Sendable {
+        public var key: StackKey
+        public var stats: HeapStackStats
+    }
+
+    /// The mean of the Poisson sampling interval, in bytes.
+    public var sampleBytes: Int
+    public var records: Int
+    /// Sampled allocations the probe dropped because the agent fell behind.
+    public var droppedSamples: UInt64
+    public var stacks: [Stack]
+}

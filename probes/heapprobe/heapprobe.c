@@ -1,0 +1,267 @@
+/* perfprobe's in-process heap probe, preloaded into a command by
+ * `perfprobe run --heap` (LD_PRELOAD, with PERFPROBE_HEAP_FD naming a
+ * SOCK_SEQPACKET socket to the agent).
+ *
+ * It samples allocations by bytes: each thread counts down an exponentially
+ * distributed number of bytes (mean PERFPROBE_HEAP_SAMPLE_BYTES, 512 KiB), so
+ * an allocation is sampled with probability 1 - exp(-size/mean) — big ones
+ * almost always, small ones rarely. Unsampled calls cost a thread-local
+ * subtraction and, for free, a lookup in an almost empty table. For a sampled
+ * allocation it sends its registers and a copy of its stack; the agent unwinds
+ * it with DWARF CFI, as it does CPU samples, so no unwinder is loaded here and
+ * the program's own unwinding (C++ exceptions) is untouched. Frees are sent
+ * only for sampled addresses. */
+#define _GNU_SOURCE
+#include "include/heapprobe.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* glibc's allocator under its internal names: no dlsym bootstrap needed. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+#define STACK_COPY 16384
+#define TABLE_SIZE (1u << 20) /* sampled live allocations: 1M slots */
+#define TOMBSTONE ((uintptr_t)1)
+
+static int channel = -1;
+static pid_t process_id;
+static atomic_ulong dropped;
+static double mean_bytes = 512 * 1024;
+/* Sampled, not yet freed addresses: open addressing, lock-free. */
+static _Atomic(uintptr_t) *table;
+/* How many live sampled addresses hash to each of 64K buckets: an unsampled
+ * free checks this small array (in cache) instead of probing the table. */
+#define FILTER_SIZE (1u << 16)
+static _Atomic(uint16_t) filter[FILTER_SIZE];
+
+/* initial-exec: a preloaded library's thread-locals sit in static TLS, read
+ * straight through %fs, with no __tls_get_addr call on every malloc. */
+#define THREAD_LOCAL __thread __attribute__((tls_model("initial-exec")))
+
+static THREAD_LOCAL long countdown;
+static THREAD_LOCAL bool counting; /* countdown drawn for this thread */
+static THREAD_LOCAL uint64_t rng_state;
+static THREAD_LOCAL bool busy; /* inside the probe: allocations pass straight through */
+static THREAD_LOCAL uintptr_t stack_end;
+static THREAD_LOCAL pid_t thread_id;
+static THREAD_LOCAL struct heapprobe_frees frees;
+static pthread_key_t thread_exit;
+
+/* A forked child is a new process with the same socket. */
+static void after_fork(void) {
+    process_id = getpid();
+    thread_id = 0;
+    frees.count = 0; /* the parent's to report */
+    atomic_store(&dropped, 0);
+}
+
+static void flush_frees(void) {
+    if (frees.count == 0 || channel < 0) return;
+    frees.type = HEAPPROBE_FREES;
+    frees.pid = process_id;
+    size_t size = offsetof(struct heapprobe_frees, entries) + frees.count * sizeof(frees.entries[0]);
+    // Never dropped (blocking send): a lost free would look like a leak.
+    if (send(channel, &frees, size, MSG_NOSIGNAL) < 0 && errno == EPIPE) channel = -1;
+    frees.count = 0;
+}
+
+static void flush_at_thread_exit(void *unused) {
+    (void)unused;
+    flush_frees();
+}
+
+__attribute__((destructor)) static void heapprobe_fini(void) { flush_frees(); }
+
+static uint64_t next_random(void) {
+    if (rng_state == 0) rng_state = (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ull | 1;
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Bytes until the next sample: exponential with the configured mean. */
+static long next_interval(void) {
+    double u = ((next_random() >> 11) + 1) * (1.0 / 9007199254740993.0);
+    return (long)(-log(u) * mean_bytes) + 1;
+}
+
+__attribute__((constructor)) static void heapprobe_init(void) {
+    const char *fd = getenv("PERFPROBE_HEAP_FD");
+    const char *bytes = getenv("PERFPROBE_HEAP_SAMPLE_BYTES");
+    if (bytes && atof(bytes) >= 1) mean_bytes = atof(bytes);
+    if (!fd) return;
+    table = __libc_calloc(TABLE_SIZE, sizeof(*table));
+    if (!table) return;
+    process_id = getpid();
+    pthread_atfork(NULL, NULL, after_fork);
+    pthread_key_create(&thread_exit, flush_at_thread_exit);
+    channel = atoi(fd);
+}
+
+static size_t slot_of(uintptr_t address) {
+    return (size_t)((address >> 4) * 0x9e3779b97f4a7c15ull >> 44) & (TABLE_SIZE - 1);
+}
+
+static size_t bucket_of(uintptr_t address) {
+    return (size_t)((address >> 4) * 0xbf58476d1ce4e5b9ull >> 48) & (FILTER_SIZE - 1);
+}
+
+static void remember(uintptr_t address) {
+    for (size_t i = slot_of(address), n = 0; n < TABLE_SIZE; i = (i + 1) & (TABLE_SIZE - 1), n++) {
+        uintptr_t current = atomic_load_explicit(&table[i], memory_order_relaxed);
+        if ((current == 0 || current == TOMBSTONE) &&
+            atomic_compare_exchange_strong(&table[i], &current, address)) {
+            atomic_fetch_add(&filter[bucket_of(address)], 1);
+            return;
+        }
+    }
+}
+
+/* Whether `address` was sampled; forgets it if so. */
+static bool forget(uintptr_t address) {
+    if (atomic_load_explicit(&filter[bucket_of(address)], memory_order_relaxed) == 0) return false;
+    for (size_t i = slot_of(address), n = 0; n < TABLE_SIZE; i = (i + 1) & (TABLE_SIZE - 1), n++) {
+        uintptr_t current = atomic_load_explicit(&table[i], memory_order_relaxed);
+        if (current == 0) return false;
+        if (current == address && atomic_compare_exchange_strong(&table[i], &current, TOMBSTONE)) {
+            atomic_fetch_sub(&filter[bucket_of(address)], 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The top of this thread's stack, so the copy never reads past it. */
+static uintptr_t thread_stack_end(void) {
+    if (stack_end) return stack_end;
+    pthread_attr_t attr;
+    void *base;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        if (pthread_attr_getstack(&attr, &base, &size) == 0) stack_end = (uintptr_t)base + size;
+        pthread_attr_destroy(&attr);
+    }
+    return stack_end;
+}
+
+/* Sends a sampled allocation with the registers of this frame and the stack
+ * above it; false when the socket is full (the agent is behind): the sample
+ * is dropped and counted rather than the program made to wait. noinline: the
+ * agent unwinds from this function's own frame. */
+__attribute__((noinline)) static bool send_sample(void *address, size_t size) {
+    static THREAD_LOCAL union {
+        struct heapprobe_alloc header;
+        unsigned char bytes[sizeof(struct heapprobe_alloc) + STACK_COPY];
+    } message;
+    struct heapprobe_alloc *m = &message.header;
+    uint64_t *r = m->registers;
+    memset(r, 0, sizeof(m->registers));
+    /* PERF_REG_X86_: AX 0, BX 1, CX 2, DX 3, SI 4, DI 5, BP 6, SP 7, IP 8, R12..R15 20..23 */
+    __asm__ volatile("leaq 0(%%rip), %0\n\t"
+                     "movq %%rsp, %1\n\t"
+                     "movq %%rbp, %2\n\t"
+                     "movq %%rbx, %3\n\t"
+                     "movq %%r12, %4\n\t"
+                     "movq %%r13, %5\n\t"
+                     "movq %%r14, %6\n\t"
+                     "movq %%r15, %7\n\t"
+                     : "=r"(r[8]), "=r"(r[7]), "=r"(r[6]), "=r"(r[1]), "=r"(r[20]), "=r"(r[21]), "=r"(r[22]), "=r"(r[23]));
+    uintptr_t sp = (uintptr_t)r[7];
+    uintptr_t end = thread_stack_end();
+    size_t copy = end > sp ? end - sp : 0;
+    if (copy > STACK_COPY) copy = STACK_COPY;
+    memcpy((unsigned char *)m + sizeof(*m), (void *)sp, copy);
+    if (thread_id == 0) thread_id = (pid_t)syscall(SYS_gettid);
+    m->type = HEAPPROBE_ALLOC;
+    m->pid = process_id;
+    m->tid = thread_id;
+    m->stack_size = (uint32_t)copy;
+    m->address = (uintptr_t)address;
+    m->size = size;
+    double probability = -expm1(-(double)size / mean_bytes);
+    m->weight = (uint64_t)((double)size / (probability > 0 ? probability : 1));
+    m->time = now_ns();
+    m->dropped = atomic_exchange(&dropped, 0);
+    if (send(channel, m, sizeof(*m) + copy, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return true;
+    if (errno == EPIPE) channel = -1;
+    atomic_fetch_add(&dropped, m->dropped + 1);
+    return false;
+}
+
+static void *sampled(void *address, size_t size) {
+    if (!address || channel < 0 || busy) return address;
+    if (!counting) {
+        countdown = next_interval();
+        counting = true;
+    }
+    countdown -= (long)size;
+    if (countdown > 0) return address;
+    busy = true;
+    while (countdown <= 0) countdown += next_interval();
+    // This thread's earlier frees go first, so the agent sees them in order.
+    flush_frees();
+    pthread_setspecific(thread_exit, &frees);
+    // Remembered first: a free racing in from another thread must find it.
+    remember((uintptr_t)address);
+    if (!send_sample(address, size)) forget((uintptr_t)address);
+    busy = false;
+    return address;
+}
+
+static void released(void *address) {
+    if (!address || channel < 0) return;
+    if (!forget((uintptr_t)address)) return;
+    uint64_t now = now_ns();
+    frees.entries[frees.count].address = (uintptr_t)address;
+    frees.entries[frees.count].time = now;
+    frees.count++;
+    // Batched, but never held long: full, or the oldest 100 ms old.
+    if (frees.count == HEAPPROBE_FREE_BATCH || now - frees.entries[0].time > 100000000ull) flush_frees();
+    else pthread_setspecific(thread_exit, &frees);
+}
+
+void *malloc(size_t size) { return sampled(__libc_malloc(size), size); }
+void *calloc(size_t n, size_t size) { return sampled(__libc_calloc(n, size), n * size); }
+void *memalign(size_t alignment, size_t size) { return sampled(__libc_memalign(alignment, size), size); }
+void *aligned_alloc(size_t alignment, size_t size) { return sampled(__libc_memalign(alignment, size), size); }
+void *valloc(size_t size) { return sampled(__libc_memalign((size_t)sysconf(_SC_PAGESIZE), size), size); }
+
+int posix_memalign(void **out, size_t alignment, size_t size) {
+    if (alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0) return EINVAL;
+    void *p = __libc_memalign(alignment, size);
+    if (!p) return ENOMEM;
+    *out = sampled(p, size);
+    return 0;
+}
+
+void free(void *address) {
+    released(address);
+    __libc_free(address);
+}
+
+void *realloc(void *address, size_t size) {
+    released(address);
+    return sampled(__libc_realloc(address, size), size);
+}
