@@ -29,6 +29,8 @@ bench:
 	$(MAKE) -s -C samples
 	python3 scripts/bench-overhead.py --unwind fp
 	python3 scripts/bench-overhead.py --unwind dwarf
+	scripts/install-deps.sh heaptrack valgrind
+	python3 scripts/bench-heap.py
 
 clean:
 	$(MAKE) -C samples clean

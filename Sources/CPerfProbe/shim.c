@@ -205,9 +205,13 @@ int CPerfProbe_heap_channel(int *agent_fd, int *child_fd) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0)
         return -1;
-    int buffer = 8 << 20; // room for bursts of 16 KiB stack copies
-    setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
-    setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+    // Room for bursts of batched 16 KiB stack copies. The plain options are
+    // capped by net.core.[rw]mem_max; the FORCE ones (root) are not.
+    int buffer = 8 << 20;
+    if (setsockopt(fds[0], SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer)) != 0)
+        setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
+    if (setsockopt(fds[1], SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof(buffer)) != 0)
+        setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     *agent_fd = fds[0];

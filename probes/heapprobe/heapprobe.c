@@ -10,7 +10,9 @@
  * allocation it sends its registers and a copy of its stack; the agent unwinds
  * it with DWARF CFI, as it does CPU samples, so no unwinder is loaded here and
  * the program's own unwinding (C++ exceptions) is untouched. Frees are sent
- * only for sampled addresses. */
+ * only for sampled addresses. Records are batched per thread and sent as one
+ * message when the batch is full or 50 ms old, and at thread and process
+ * exit: each send costs the program a system call and a wakeup of the agent. */
 #define _GNU_SOURCE
 #include "include/heapprobe.h"
 
@@ -35,10 +37,15 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
 #define STACK_COPY 16384
+#define BATCH_BYTES (256 * 1024)
+#define MIN_BATCH_BYTES (sizeof(struct heapprobe_alloc) + STACK_COPY + sizeof(struct heapprobe_frees))
+#define BATCH_AGE_NS 50000000ull
 #define TABLE_SIZE (1u << 20) /* sampled live allocations: 1M slots */
 #define TOMBSTONE ((uintptr_t)1)
 
 static int channel = -1;
+/* A message must fit the socket's send buffer: the batch is sized to half of it. */
+static size_t batch_limit = BATCH_BYTES;
 static pid_t process_id;
 static atomic_ulong dropped;
 static double mean_bytes = 512 * 1024;
@@ -60,6 +67,10 @@ static THREAD_LOCAL bool busy; /* inside the probe: allocations pass straight th
 static THREAD_LOCAL uintptr_t stack_end;
 static THREAD_LOCAL pid_t thread_id;
 static THREAD_LOCAL struct heapprobe_frees frees;
+/* Records waiting to be sent: allocated on a thread's first sample. */
+static THREAD_LOCAL unsigned char *batch;
+static THREAD_LOCAL size_t batch_used;
+static THREAD_LOCAL uint64_t batch_started;
 static pthread_key_t thread_exit;
 
 /* A forked child is a new process with the same socket. */
@@ -67,25 +78,62 @@ static void after_fork(void) {
     process_id = getpid();
     thread_id = 0;
     frees.count = 0; /* the parent's to report */
+    batch_used = 0;
     atomic_store(&dropped, 0);
 }
 
-static void flush_frees(void) {
-    if (frees.count == 0 || channel < 0) return;
+/* Sends the thread's batch. Blocking: it may hold frees, and a lost free
+ * would look like a leak (samples are dropped before they get here). */
+static void flush_batch(void) {
+    if (batch_used == 0 || channel < 0) return;
+    if (send(channel, batch, batch_used, MSG_NOSIGNAL) < 0 && errno == EPIPE) channel = -1;
+    batch_used = 0;
+}
+
+/* Room for `size` more bytes in the batch, flushing it first if need be. */
+static unsigned char *reserve(size_t size) {
+    if (!batch) {
+        batch = __libc_malloc(BATCH_BYTES);
+        if (!batch) return NULL;
+        pthread_setspecific(thread_exit, &batch);
+    }
+    if (batch_used + size > batch_limit) flush_batch();
+    if (batch_used == 0) batch_started = 0;
+    return batch + batch_used;
+}
+
+static void append_frees(void) {
+    if (frees.count == 0) return;
     frees.type = HEAPPROBE_FREES;
     frees.pid = process_id;
     size_t size = offsetof(struct heapprobe_frees, entries) + frees.count * sizeof(frees.entries[0]);
-    // Never dropped (blocking send): a lost free would look like a leak.
-    if (send(channel, &frees, size, MSG_NOSIGNAL) < 0 && errno == EPIPE) channel = -1;
+    unsigned char *at = reserve(size);
+    if (!at) return;
+    memcpy(at, &frees, size);
+    batch_used += size;
     frees.count = 0;
+}
+
+/* Sends what the batch holds once it is old enough (or `now` is 0: always). */
+static void flush_if_due(uint64_t now) {
+    if (batch_used == 0 && frees.count == 0) return;
+    if (now != 0 && batch_started != 0 && now - batch_started < BATCH_AGE_NS) return;
+    append_frees();
+    flush_batch();
 }
 
 static void flush_at_thread_exit(void *unused) {
     (void)unused;
-    flush_frees();
+    busy = true;
+    flush_if_due(0);
+    __libc_free(batch);
+    batch = NULL;
 }
 
-__attribute__((destructor)) static void heapprobe_fini(void) { flush_frees(); }
+__attribute__((destructor)) static void heapprobe_fini(void) {
+    busy = true;
+    flush_if_due(0);
+}
 
 static uint64_t next_random(void) {
     if (rng_state == 0) rng_state = (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ull | 1;
@@ -111,6 +159,11 @@ __attribute__((constructor)) static void heapprobe_init(void) {
     process_id = getpid();
     pthread_atfork(NULL, NULL, after_fork);
     pthread_key_create(&thread_exit, flush_at_thread_exit);
+    int sndbuf = 0;
+    socklen_t length = sizeof(sndbuf);
+    if (getsockopt(atoi(fd), SOL_SOCKET, SO_SNDBUF, &sndbuf, &length) != 0) return; /* not our socket */
+    if ((size_t)sndbuf / 2 < batch_limit) batch_limit = (size_t)sndbuf / 2;
+    if (batch_limit < MIN_BATCH_BYTES) return; /* cannot send a sample whole */
     channel = atoi(fd);
 }
 
@@ -166,16 +219,17 @@ static uintptr_t thread_stack_end(void) {
     return stack_end;
 }
 
-/* Sends a sampled allocation with the registers of this frame and the stack
- * above it; false when the socket is full (the agent is behind): the sample
- * is dropped and counted rather than the program made to wait. noinline: the
- * agent unwinds from this function's own frame. */
+/* Adds a sampled allocation, with the registers of this frame and the stack
+ * above it, to the batch; false when it cannot (no memory for the batch, or
+ * the socket full): the sample is dropped and counted rather than the program
+ * made to wait. noinline: the agent unwinds from this function's own frame. */
 __attribute__((noinline)) static bool send_sample(void *address, size_t size) {
-    static THREAD_LOCAL union {
-        struct heapprobe_alloc header;
-        unsigned char bytes[sizeof(struct heapprobe_alloc) + STACK_COPY];
-    } message;
-    struct heapprobe_alloc *m = &message.header;
+    unsigned char *at = reserve(sizeof(struct heapprobe_alloc) + STACK_COPY);
+    if (!at) {
+        atomic_fetch_add(&dropped, 1);
+        return false;
+    }
+    struct heapprobe_alloc *m = (struct heapprobe_alloc *)at;
     uint64_t *r = m->registers;
     memset(r, 0, sizeof(m->registers));
     /* PERF_REG_X86_: AX 0, BX 1, CX 2, DX 3, SI 4, DI 5, BP 6, SP 7, IP 8, R12..R15 20..23 */
@@ -204,10 +258,10 @@ __attribute__((noinline)) static bool send_sample(void *address, size_t size) {
     m->weight = (uint64_t)((double)size / (probability > 0 ? probability : 1));
     m->time = now_ns();
     m->dropped = atomic_exchange(&dropped, 0);
-    if (send(channel, m, sizeof(*m) + copy, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) return true;
-    if (errno == EPIPE) channel = -1;
-    atomic_fetch_add(&dropped, m->dropped + 1);
-    return false;
+    batch_used += sizeof(*m) + copy;
+    if (batch_started == 0) batch_started = m->time;
+    flush_if_due(m->time);
+    return true;
 }
 
 static void *sampled(void *address, size_t size) {
@@ -220,9 +274,6 @@ static void *sampled(void *address, size_t size) {
     if (countdown > 0) return address;
     busy = true;
     while (countdown <= 0) countdown += next_interval();
-    // This thread's earlier frees go first, so the agent sees them in order.
-    flush_frees();
-    pthread_setspecific(thread_exit, &frees);
     // Remembered first: a free racing in from another thread must find it.
     remember((uintptr_t)address);
     if (!send_sample(address, size)) forget((uintptr_t)address);
@@ -237,9 +288,13 @@ static void released(void *address) {
     frees.entries[frees.count].address = (uintptr_t)address;
     frees.entries[frees.count].time = now;
     frees.count++;
-    // Batched, but never held long: full, or the oldest 100 ms old.
-    if (frees.count == HEAPPROBE_FREE_BATCH || now - frees.entries[0].time > 100000000ull) flush_frees();
-    else pthread_setspecific(thread_exit, &frees);
+    // Order against allocation records does not matter: each free carries its time.
+    busy = true;
+    if (frees.count == HEAPPROBE_FREE_BATCH) append_frees();
+    if (batch_started == 0) batch_started = now;
+    if (!batch) reserve(0);
+    flush_if_due(now);
+    busy = false;
 }
 
 void *malloc(size_t size) { return sampled(__libc_malloc(size), size); }

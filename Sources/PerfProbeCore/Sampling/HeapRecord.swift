@@ -11,7 +11,30 @@ public enum HeapRecord: Sendable {
     /// type, pid, tid, stack_size, address, size, weight, time, dropped, registers.
     static let allocationHeaderSize = 16 + 8 * 5 + 8 * registerCount
 
-    /// Decodes one message; nil when it is not a well-formed record.
+    /// Decodes a message: a thread's batch of records back to back. Stops at
+    /// the first malformed one.
+    public static func parseBatch(_ bytes: UnsafeRawBufferPointer) -> [HeapRecord] {
+        var records: [HeapRecord] = []
+        var offset = 0
+        while offset + 16 <= bytes.count {
+            let length: Int
+            switch bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self) {
+            case allocationType:
+                length = allocationHeaderSize + Int(bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+            case freesType:
+                length = 16 + 16 * Int(bytes.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self))
+            default:
+                return records
+            }
+            guard offset + length <= bytes.count,
+                  let record = parse(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])) else { return records }
+            records.append(record)
+            offset += length
+        }
+        return records
+    }
+
+    /// Decodes one record; nil when it is not well-formed.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> HeapRecord? {
         var reader = ByteReader(bytes)
         switch reader.u32() {

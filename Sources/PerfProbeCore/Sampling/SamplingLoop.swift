@@ -14,8 +14,8 @@ struct SamplingLoop: ~Copyable {
     private var timeline = BoundedTimeline<TelemetryPoint>(capacity: SamplerConfiguration.timelineCapacity)
     private var memoryTimeline = BoundedTimeline<MemoryPoint>(capacity: SamplerConfiguration.timelineCapacity)
     private var heap = HeapTracker()
-    /// One SOCK_SEQPACKET message: a header and up to 16 KiB of stack.
-    private var heapMessage = [UInt8](repeating: 0, count: 65536)
+    /// One SOCK_SEQPACKET message: a thread's batch of records (256 KiB at most).
+    private var heapMessage = [UInt8](repeating: 0, count: 256 * 1024)
     private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
@@ -108,11 +108,17 @@ struct SamplingLoop: ~Copyable {
     private mutating func receiveHeapRecords() {
         guard let channel = configuration.heapChannel else { return }
         while true {
-            let record: HeapRecord? = heapMessage.withUnsafeMutableBytes { buffer in
+            let records: [HeapRecord]? = heapMessage.withUnsafeMutableBytes { buffer in
                 guard let n = Syscalls.receive(channel.fd, into: buffer), n > 0 else { return nil }
-                return HeapRecord.parse(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                return HeapRecord.parseBatch(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             }
-            guard let record else { return }
+            guard let records else { return }
+            for record in records { apply(record) }
+        }
+    }
+
+    private mutating func apply(_ record: HeapRecord) {
+        do {
             switch record {
             case .allocation(let allocation):
                 let stack = unwinder.unwind(allocation.asSample, in: &spaces)
