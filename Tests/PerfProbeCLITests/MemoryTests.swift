@@ -5,31 +5,8 @@ import Testing
 /// Memory growth against the samples' known leak rates and working sets.
 extension BinaryTests {
 @Suite struct MemoryTests {
-    struct MemoryResults: Decodable {
-        struct Leak: Decodable {
-            var type: String
-            var severity: String
-            var description: String
-            var growthRate: Double
-        }
-        struct Usage: Decodable {
-            var min: UInt64
-            var max: UInt64
-            var average: Double
-            var growthRate: Double
-        }
-        var success: Bool
-        var memoryLeaksDetected: Int
-        var memoryLeaks: [Leak]
-        var heapUsage: Usage
-        var peakMemoryUsage: UInt64
-        var optimizationOpportunities: [String]
-    }
-
-    static func results(_ directory: String) throws -> MemoryResults {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(MemoryResults.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/test-performance-memory-results.json")))
+    static func results(_ directory: String) throws -> MemoryResultsFormat.Results {
+        try MemoryResultsFormat.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/test-performance-memory-results.json")))
     }
 
     /// leaker leaks 1 MiB/s.

@@ -8,38 +8,45 @@ public struct MemoryResultsFormat: ReportFormat {
 
     public init() {}
 
-    struct Results: Encodable {
-        struct Leak: Encodable {
-            var type: String
-            var severity: String
-            var description: String
+    /// The file's contents (keys in snake_case).
+    public struct Results: Codable, Sendable {
+        public struct Leak: Codable, Sendable {
+            public var type: String
+            public var severity: String
+            public var description: String
             /// Bytes per second.
-            var growthRate: Double
+            public var growthRate: Double
             /// The allocating stacks (function names, root first) with their
             /// outstanding bytes; empty when allocations were not traced.
-            var suspectedCauses: [Cause]
+            public var suspectedCauses: [Cause]
         }
 
-        struct Cause: Encodable {
-            var stack: [String]
-            var outstandingBytes: UInt64
+        public struct Cause: Codable, Sendable {
+            public var stack: [String]
+            public var outstandingBytes: UInt64
         }
 
-        struct Usage: Encodable {
-            var min: UInt64
-            var max: UInt64
-            var average: Double
-            var growthRate: Double
+        public struct Usage: Codable, Sendable {
+            public var min: UInt64
+            public var max: UInt64
+            public var average: Double
+            public var growthRate: Double
         }
 
-        var success: Bool
-        var memoryLeaksDetected: Int
-        var memoryLeaks: [Leak]
+        public var success: Bool
+        public var memoryLeaksDetected: Int
+        public var memoryLeaks: [Leak]
         /// Over the anonymous memory (heap and anonymous mappings) timeline.
-        var heapUsage: Usage
-        var peakMemoryUsage: UInt64
-        var optimizationOpportunities: [String]
-        var growth: MemoryGrowth
+        public var heapUsage: Usage
+        public var peakMemoryUsage: UInt64
+        public var optimizationOpportunities: [String]
+        public var growth: MemoryGrowth
+    }
+
+    public static func decode(_ data: Data) throws -> Results {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Results.self, from: data)
     }
 
     public func render(_ report: ProfileReport) throws -> Data? {
