@@ -5,6 +5,8 @@ extension ProfileReport {
     public static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
                              startedAt: Date, perThread: Bool, demangle: Bool) -> ProfileReport {
         var symbolizer = Symbolizer(modules: capture.modules, perfMaps: capture.perfMaps, demangle: demangle)
+        // Every frame the report will name, CPU and heap, read in one pass per module.
+        symbolizer.prepare(capture.stacks.keys.flatMap(\.frames) + (capture.heap?.stacks.flatMap(\.key.frames) ?? []))
         let profile = Profile.build(from: capture, symbolizer: &symbolizer)
         let total = max(profile.totalSamples, 1)
 

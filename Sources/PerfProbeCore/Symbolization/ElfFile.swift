@@ -105,6 +105,52 @@ struct ElfFile: ~Copyable {
         return (full.isEmpty ? symbols(inSectionOfType: UInt32(SHT_DYNSYM)) : full) + pltSymbols
     }
 
+    /// Entries in the symbol table `functionSymbols` reads: to choose between
+    /// a module and its separate debug file.
+    var symbolCount: Int {
+        let table = sections(ofType: UInt32(SHT_SYMTAB)).isEmpty ? UInt32(SHT_DYNSYM) : UInt32(SHT_SYMTAB)
+        return sections(ofType: table).reduce(0) { $0 + ($1.header.sh_entsize > 0 ? Int($1.header.sh_size / $1.header.sh_entsize) : 0) }
+    }
+
+    /// The symbols `functionSymbols` would give for `addresses` (virtual
+    /// addresses), found in one pass over the table and named only when they
+    /// win: a module of 250k symbols is read for the few hundred a profile
+    /// needs, without building every name.
+    func functionSymbols(covering addresses: [UInt64]) -> [SymbolTable.Symbol] {
+        let needed = Array(Set(addresses)).sorted()
+        guard !needed.isEmpty else { return [] }
+        let type = sections(ofType: UInt32(SHT_SYMTAB)).isEmpty ? UInt32(SHT_DYNSYM) : UInt32(SHT_SYMTAB)
+        // Per needed address, the candidate with the highest start at or below it (globals win ties).
+        var best = [(address: UInt64, size: UInt64, names: Int, offset: Int, global: Bool)?](repeating: nil, count: needed.count)
+        for (scn, header) in sections(ofType: type) {
+            guard let data = elf_getdata(scn, nil), header.sh_entsize > 0 else { continue }
+            for index in 0..<Int(header.sh_size / header.sh_entsize) {
+                var symbol = GElf_Sym()
+                guard gelf_getsym(data, Int32(index), &symbol) != nil else { continue }
+                let kind = Int32(symbol.st_info & 0xf)
+                guard kind == STT_FUNC || kind == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF), symbol.st_value != 0 else { continue }
+                let start = symbol.st_value
+                let end = symbol.st_size > 0 ? start &+ symbol.st_size : UInt64.max
+                let global = Int32(symbol.st_info >> 4) != STB_LOCAL
+                var i = needed.partitioningIndex { $0 >= start }
+                while i < needed.count && needed[i] < end {
+                    if let current = best[i], current.address > start || (current.address == start && (current.global || !global)) {
+                        i += 1
+                        continue
+                    }
+                    best[i] = (start, symbol.st_size, Int(header.sh_link), Int(symbol.st_name), global)
+                    i += 1
+                }
+            }
+        }
+        var seen = Set<UInt64>()
+        let winners = best.compactMap { $0 }.filter { seen.insert($0.address).inserted }.compactMap { winner -> SymbolTable.Symbol? in
+            guard let name = elf_strptr(elf, winner.names, winner.offset) else { return nil }
+            return SymbolTable.Symbol(address: winner.address, size: winner.size, name: String(cString: name))
+        }
+        return winners + pltSymbols
+    }
+
     /// The x86-64 PLT's 16-byte stubs, named from `.rela.plt` as objdump does:
     /// stub i+1 of `.plt` (after the resolver stub) or stub i of `.plt.sec`
     /// (with IBT) jumps through relocation i's GOT slot.

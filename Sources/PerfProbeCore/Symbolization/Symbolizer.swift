@@ -1,10 +1,25 @@
-/// Resolves frames to function names: each module's symbol table is loaded
-/// once (on first use) and each unique frame is looked up once.
+/// Resolves frames to function names. A module's file is read once for the
+/// addresses a profile needs (`prepare`), in one pass over its symbol table;
+/// tables are shared by build-id, and each unique frame is looked up once.
 public struct Symbolizer {
-    private struct ModuleSymbols {
+    /// What is known of one module's symbols. A class: modules with the same
+    /// build-id share one.
+    private final class ModuleSymbols {
         var table: SymbolTable
-        var segments: [ElfFile.LoadSegment]
-        var buildID: [UInt8]?
+        let segments: [ElfFile.LoadSegment]
+        let buildID: [UInt8]?
+        /// The file whose symbol table answers (the module, or its debug
+        /// file); nil when `table` is complete (vDSO, JIT maps).
+        let symbolFile: String?
+        /// Virtual addresses already resolved into `table`.
+        var resolved: Set<UInt64> = []
+
+        init(table: SymbolTable, segments: [ElfFile.LoadSegment], buildID: [UInt8]?, symbolFile: String?) {
+            self.table = table
+            self.segments = segments
+            self.buildID = buildID
+            self.symbolFile = symbolFile
+        }
 
         /// Converts a file offset to the virtual address the symbol table uses
         /// (PIE and shared libraries: the load bias is already gone).
@@ -13,6 +28,14 @@ public struct Symbolizer {
                 return offset - segment.offset + segment.virtualAddress
             }
             return offset
+        }
+
+        /// Adds the symbols covering `offsets` not yet resolved.
+        func resolve(fileOffsets offsets: [UInt64]) {
+            let addresses = offsets.map(virtualAddress).filter { !resolved.contains($0) }
+            guard let symbolFile, !addresses.isEmpty, let elf = try? ElfFile(path: symbolFile) else { return }
+            table = SymbolTable(table.symbols + elf.functionSymbols(covering: addresses))
+            resolved.formUnion(addresses)
         }
     }
 
@@ -25,7 +48,6 @@ public struct Symbolizer {
     private var byBuildID: [[UInt8]: ModuleSymbols] = [:]
     /// Modules whose file could not be read, with the reason.
     public private(set) var unreadableModules: [String: String] = [:]
-
     private let demangle: Bool
     private let perfMaps: [ProcessID: [UInt8]]
 
@@ -35,6 +57,14 @@ public struct Symbolizer {
         self.modules = modules
         self.perfMaps = perfMaps
         self.demangle = demangle
+    }
+
+    /// Reads every module's symbols for all of `frames` at once. Optional:
+    /// `symbolize` resolves what was not prepared, a read per call.
+    public mutating func prepare(_ frames: some Sequence<Frame>) {
+        for (module, offsets) in Dictionary(grouping: frames.filter { $0.module >= 0 }, by: \.module) {
+            symbols(of: module)?.resolve(fileOffsets: offsets.map(\.address))
+        }
     }
 
     public mutating func symbolize(_ frame: Frame) -> SymbolizedFrame {
@@ -69,14 +99,22 @@ public struct Symbolizer {
 
     private mutating func symbolizeUser(_ frame: Frame) -> SymbolizedFrame {
         let module = modules[Int(frame.module)]
-        if loaded[frame.module] == nil { loaded[frame.module] = load(module) }
-        if let symbols = loaded[frame.module] ?? nil,
-           let symbol = symbols.table.lookup(symbols.virtualAddress(forFileOffset: frame.address)) {
-            return SymbolizedFrame(function: demangle ? Demangler.demangle(symbol.name) : symbol.name,
-                                   module: module.name, kernel: false, symbolized: true)
+        if let symbols = symbols(of: frame.module) {
+            symbols.resolve(fileOffsets: [frame.address])
+            if let symbol = symbols.table.lookup(symbols.virtualAddress(forFileOffset: frame.address)) {
+                return SymbolizedFrame(function: demangle ? Demangler.demangle(symbol.name) : symbol.name,
+                                       module: module.name, kernel: false, symbolized: true)
+            }
         }
         return SymbolizedFrame(function: "\(module.name)+0x\(String(frame.address, radix: 16))",
                                module: module.name, kernel: false, symbolized: false)
+    }
+
+    private mutating func symbols(of index: Int32) -> ModuleSymbols? {
+        if let known = loaded[index] { return known }
+        let symbols = load(modules[Int(index)])
+        loaded[index] = symbols
+        return symbols
     }
 
     private mutating func load(_ module: Module) -> ModuleSymbols? {
@@ -85,15 +123,18 @@ public struct Symbolizer {
             let map = "/tmp/perf-\(module.pid).map"
             let bytes = perfMaps[module.pid] ?? (try? Syscalls.readFile("/proc/\(module.pid)/root" + map)) ?? (try? Syscalls.readFile(map))
             guard let bytes else { return nil }
-            return ModuleSymbols(table: PerfMapFile.parse(Substring(decoding: bytes, as: UTF8.self)), segments: [], buildID: nil)
+            return ModuleSymbols(table: PerfMapFile.parse(Substring(decoding: bytes, as: UTF8.self)), segments: [],
+                                 buildID: nil, symbolFile: nil)
         case "[vdso]":
             guard let elf = try? ElfFile(bytes: VirtualDSO.image, name: "[vdso]") else { return nil }
-            return ModuleSymbols(table: SymbolTable(elf.functionSymbols), segments: elf.loadSegments, buildID: elf.buildID)
+            return ModuleSymbols(table: SymbolTable(elf.functionSymbols), segments: elf.loadSegments, buildID: elf.buildID,
+                                 symbolFile: nil)
         default:
             return loadFile(module)
         }
     }
 
+    /// Opens the module's file; its symbols are read later, for the addresses needed.
     private mutating func loadFile(_ module: Module) -> ModuleSymbols? {
         var failure: ElfError?
         for path in module.candidatePaths {
@@ -101,16 +142,18 @@ public struct Symbolizer {
                 let elf = try ElfFile(path: path)
                 let buildID = elf.buildID
                 if let buildID, let known = byBuildID[buildID] { return known }
-                var symbols = elf.functionSymbols
                 // A separate debug file has the full .symtab of a stripped module.
+                var symbolFile = path
                 let root = "/proc/\(module.pid)/root"
                 for candidate in DebugFiles.candidates(buildID: buildID, debugLink: elf.debugLink, modulePath: module.path) {
-                    guard let debug = (try? ElfFile(path: root + candidate)) ?? (try? ElfFile(path: candidate)) else { continue }
-                    let full = debug.functionSymbols
-                    if full.count > symbols.count { symbols = full }
-                    break
+                    for debugPath in [root + candidate, candidate] {
+                        guard let debug = try? ElfFile(path: debugPath) else { continue }
+                        if debug.symbolCount > elf.symbolCount { symbolFile = debugPath }
+                        break
+                    }
+                    if symbolFile != path { break }
                 }
-                let loaded = ModuleSymbols(table: SymbolTable(symbols), segments: elf.loadSegments, buildID: buildID)
+                let loaded = ModuleSymbols(table: SymbolTable([]), segments: elf.loadSegments, buildID: buildID, symbolFile: symbolFile)
                 if let buildID { byBuildID[buildID] = loaded }
                 return loaded
             } catch {
