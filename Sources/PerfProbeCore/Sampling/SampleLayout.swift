@@ -28,8 +28,6 @@ public struct SampleLayout: Hashable, Sendable {
     /// Bytes of user stack copied per sample (a multiple of 8).
     public let userStackSize: UInt32
 
-    public var copiesUserStack: Bool { userStackSize > 0 }
-
     /// Size of the sample_id trailer (sample_id_all) given `sampleType`:
     /// TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER, 8 bytes each when present.
     var sampleIDTrailerSize: Int {

@@ -15,7 +15,6 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let accessDenied = Errno(EACCES)
     public static let notSupported = Errno(EOPNOTSUPP)
     public static let noDevice = Errno(ENODEV)
-    public static let invalid = Errno(EINVAL)
 }
 
 /// Runs `body` until it stops failing with EINTR; reads errno right after the call.
@@ -208,13 +207,6 @@ extension Syscalls {
             if n == 0 { return }
             body(chunk[0..<n])
         }
-    }
-
-    static func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = Glibc.readlink(path, &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func listDirectory(_ path: String) -> [String] {

@@ -7,17 +7,15 @@ public struct Symbolizer {
     private final class ModuleSymbols {
         var table: SymbolTable
         let segments: [ElfFile.LoadSegment]
-        let buildID: [UInt8]?
         /// The file whose symbol table answers (the module, or its debug
         /// file); nil when `table` is complete (vDSO, JIT maps).
         let symbolFile: String?
         /// Virtual addresses already resolved into `table`.
         var resolved: Set<UInt64> = []
 
-        init(table: SymbolTable, segments: [ElfFile.LoadSegment], buildID: [UInt8]?, symbolFile: String?) {
+        init(table: SymbolTable, segments: [ElfFile.LoadSegment], symbolFile: String?) {
             self.table = table
             self.segments = segments
-            self.buildID = buildID
             self.symbolFile = symbolFile
         }
 
@@ -82,11 +80,6 @@ public struct Symbolizer {
         return result
     }
 
-    /// The build-id of a module, once its file has been read.
-    public func buildID(ofModule index: Int32) -> [UInt8]? {
-        loaded[index].flatMap { $0?.buildID }
-    }
-
     private mutating func symbolizeKernel(_ address: UInt64) -> SymbolizedFrame {
         if kernelTable == nil {
             kernelTable = KernelSymbols.read()
@@ -124,11 +117,10 @@ public struct Symbolizer {
             let bytes = perfMaps[module.pid] ?? (try? Syscalls.readFile("/proc/\(module.pid)/root" + map)) ?? (try? Syscalls.readFile(map))
             guard let bytes else { return nil }
             return ModuleSymbols(table: PerfMapFile.parse(Substring(decoding: bytes, as: UTF8.self)), segments: [],
-                                 buildID: nil, symbolFile: nil)
+                                 symbolFile: nil)
         case "[vdso]":
             guard let elf = try? ElfFile(bytes: VirtualDSO.image, name: "[vdso]") else { return nil }
-            return ModuleSymbols(table: SymbolTable(elf.functionSymbols), segments: elf.loadSegments, buildID: elf.buildID,
-                                 symbolFile: nil)
+            return ModuleSymbols(table: SymbolTable(elf.functionSymbols), segments: elf.loadSegments, symbolFile: nil)
         default:
             return loadFile(module)
         }
@@ -153,7 +145,7 @@ public struct Symbolizer {
                     }
                     if symbolFile != path { break }
                 }
-                let loaded = ModuleSymbols(table: SymbolTable([]), segments: elf.loadSegments, buildID: buildID, symbolFile: symbolFile)
+                let loaded = ModuleSymbols(table: SymbolTable([]), segments: elf.loadSegments, symbolFile: symbolFile)
                 if let buildID { byBuildID[buildID] = loaded }
                 return loaded
             } catch {
