@@ -6,7 +6,7 @@ import PerfProbeCore
 struct PerfProbe: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "perfprobe",
-        abstract: "Profile where a Linux process spends its CPU, without restarting it or frame pointers.",
+        abstract: "Profile where a Linux process spends its CPU and whether its memory grows, without restarting it or frame pointers.",
         discussion: "Exit status: 0 success, 1 the target failed, 2 a usage or setup error.",
         subcommands: [RunCommand.self, AttachCommand.self]
     )
