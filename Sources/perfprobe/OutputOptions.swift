@@ -10,7 +10,8 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Also write the test-performance-*-results.json files here.")
     var resultsDir: String?
 
-    /// Writes every report format and prints the summary; returns the directory.
+    /// Writes every report format (and the results files to --results-dir),
+    /// then prints the summary.
     func write(_ report: ProfileReport, started: Date) throws {
         let directory = output ?? Self.defaultDirectory(pid: report.target.pid, started: started)
         do {

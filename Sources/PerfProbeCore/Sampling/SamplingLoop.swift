@@ -14,6 +14,9 @@ struct SamplingLoop: ~Copyable {
     private var timeline = BoundedTimeline<TelemetryPoint>(capacity: SamplerConfiguration.timelineCapacity)
     private var memoryTimeline = BoundedTimeline<MemoryPoint>(capacity: SamplerConfiguration.timelineCapacity)
     private var heap = HeapTracker()
+    /// Which modules are the heap probe itself, whose frames head every
+    /// sampled allocation's stack and are dropped.
+    private var probeModules: [Int32: Bool] = [:]
     /// One SOCK_SEQPACKET message: a thread's batch of records (256 KiB at most).
     private var heapMessage = [UInt8](repeating: 0, count: 256 * 1024)
     private let wakeFD: Int32
@@ -118,16 +121,22 @@ struct SamplingLoop: ~Copyable {
     }
 
     private mutating func apply(_ record: HeapRecord) {
-        do {
-            switch record {
-            case .allocation(let allocation):
-                let stack = unwinder.unwind(allocation.asSample, in: &spaces)
-                let frames = stack.user.map { spaces.frame(for: $0, in: allocation.pid) }
-                    .drop { $0.module >= 0 && spaces.modules[Int($0.module)].path.hasSuffix("/" + HeapProbeLibrary.fileName) }
-                heap.allocated(allocation, stack: StackKey(pid: allocation.pid, tid: allocation.tid, frames: Array(frames)))
-            case .frees(let pid, let entries):
-                for entry in entries { heap.freed(pid: pid, address: entry.address, time: entry.time) }
+        switch record {
+        case .allocation(let allocation):
+            let stack = unwinder.unwind(allocation.asSample, in: &spaces)
+            let frames = stack.user.map { spaces.frame(for: $0, in: allocation.pid) }
+            var probe = probeModules
+            let callers = frames.drop { frame in
+                guard frame.module >= 0 else { return false }
+                if let known = probe[frame.module] { return known }
+                let isProbe = spaces.modules[Int(frame.module)].path.hasSuffix("/" + HeapProbeLibrary.fileName)
+                probe[frame.module] = isProbe
+                return isProbe
             }
+            probeModules = probe
+            heap.allocated(allocation, stack: StackKey(pid: allocation.pid, tid: allocation.tid, frames: Array(callers)))
+        case .frees(let pid, let entries):
+            for entry in entries { heap.freed(pid: pid, address: entry.address, time: entry.time) }
         }
     }
 

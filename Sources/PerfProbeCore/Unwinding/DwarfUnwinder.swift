@@ -29,8 +29,7 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         guard mode != .fp, registers.count == CPerfProbeUnwind_REGISTER_COUNT, !sample.userStack.isEmpty else { return chain }
         // Make sure the mappings behind the sampled IP are known (reads /proc once if not).
         _ = spaces.frame(for: registers[8], in: sample.pid)
-        let segments = segmentTable(for: sample.pid, spaces: spaces)
-        let generation = spaces.mappings(of: sample.pid).generation
+        let (segments, generation) = segmentTable(for: sample.pid, spaces: spaces)
         if cached == nil || cached! != (sample.pid, generation) {
             CPerfProbeUnwind_flush(addressSpace.handle)
             cached = (sample.pid, generation)
@@ -83,9 +82,10 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
 
     /// The process's module segments at their target addresses, sorted;
     /// rebuilt when its mappings change.
-    private mutating func segmentTable(for pid: ProcessID, spaces: AddressSpaces) -> [CPerfProbeUnwind_Segment] {
+    private mutating func segmentTable(for pid: ProcessID, spaces: AddressSpaces)
+        -> (segments: [CPerfProbeUnwind_Segment], generation: Int) {
         let (mappings, generation) = spaces.mappings(of: pid)
-        if let cached = tables[pid], cached.generation == generation { return cached.segments }
+        if let cached = tables[pid], cached.generation == generation { return (cached.segments, generation) }
         var segments: [CPerfProbeUnwind_Segment] = []
         for (mapping, index) in mappings {
             guard let module = load(index, spaces.modules[Int(index)]) else { continue }
@@ -93,7 +93,7 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         }
         segments.sort { $0.start < $1.start }
         tables[pid] = (generation, segments)
-        return segments
+        return (segments, generation)
     }
 
     private mutating func load(_ index: Int32, _ module: Module) -> UnwindModule? {
