@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -22,6 +24,12 @@ int CPerfProbe_event_open(const CPerfProbe_EventConfig *config, pid_t pid,
     attr.size = sizeof(attr);
     attr.type = config->type;
     attr.config = config->config;
+    attr.config1 = config->config1;
+    attr.config2 = config->config2;
+    // CLOCK_MONOTONIC, the agent's clock: uprobe records are matched with
+    // its timeline, and events sharing a ring must share a clock.
+    attr.use_clockid = 1;
+    attr.clockid = CLOCK_MONOTONIC;
     attr.freq = config->use_frequency;
     if (config->use_frequency)
         attr.sample_freq = config->sample_period_or_frequency;
@@ -44,6 +52,7 @@ int CPerfProbe_event_open(const CPerfProbe_EventConfig *config, pid_t pid,
     attr.exclude_kernel = config->exclude_kernel;
     attr.exclude_hv = 1;
     attr.exclude_callchain_kernel = config->exclude_callchain_kernel;
+    attr.exclude_callchain_user = config->exclude_callchain_user;
     if (config->side_band) {
         attr.mmap = 1;
         attr.mmap2 = 1;
@@ -66,6 +75,25 @@ int CPerfProbe_event_disable(int fd) {
 
 int CPerfProbe_event_set_output(int fd, int ring_fd) {
     return ioctl(fd, PERF_EVENT_IOC_SET_OUTPUT, ring_fd);
+}
+
+int CPerfProbe_event_id(int fd, uint64_t *id) {
+    return ioctl(fd, PERF_EVENT_IOC_ID, id);
+}
+
+int CPerfProbe_event_set_period(int fd, uint64_t period) {
+    return ioctl(fd, PERF_EVENT_IOC_PERIOD, &period);
+}
+
+pid_t CPerfProbe_thread_id(void) {
+    return gettid();
+}
+
+void CPerfProbe_allocate_and_free(uint64_t count, uint64_t size) {
+    for (uint64_t i = 0; i < count; i++) {
+        void *volatile block = malloc(size);
+        free(block);
+    }
 }
 
 uint64_t CPerfProbe_ring_load_head(const void *control_page) {

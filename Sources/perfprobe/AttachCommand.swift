@@ -20,7 +20,9 @@ struct AttachCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let report = try ProfileSession.attach(pid: ProcessID(pid), options: sampling.profileOptions)
+        let report = try ProfileSession.attach(pid: ProcessID(pid), options: sampling.profileOptions) { line in
+            FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8))
+        }
         try output.write(report, started: started)
     }
 }

@@ -30,11 +30,23 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Show linker symbol names as they are (no C++, Rust or Swift demangling).")
     var noDemangle = false
 
-    @Flag(help: "Track memory growth (RSS, anonymous memory) and write test-performance-memory-results.json; with run, also sample allocations by stack.")
+    @Flag(help: "Track memory growth (RSS, anonymous memory), sample allocations by stack (run: a preloaded probe; attach: uprobes on the allocator) and write test-performance-memory-results.json.")
     var heap = false
 
     @Option(help: "With run --heap: mean bytes between sampled allocations.")
     var heapSampleBytes: Int = 512 * 1024
+
+    @Option(help: "With attach --heap: allocation stacks sampled per second at most (every call is counted; the sampled ones are weighted).")
+    var heapFrequency = 1000
+
+    @Option(help: "With attach --heap: trace allocations for this many seconds, then only frees (bounds the cost to the target).")
+    var heapWindow: Double?
+
+    @Flag(help: "With attach --heap: trace allocations only once the process's memory is seen growing.")
+    var heapArmOnGrowth = false
+
+    @Option(help: "With attach --heap: an allocator definition file (see probes/allocators/glibc.alloc), tried before the bundled ones.")
+    var allocator: [String] = []
 
     func validate() throws {
         guard frequency > 0 else { throw ValidationError("--frequency must be a positive number of Hz, got \(frequency)") }
@@ -42,6 +54,8 @@ struct SamplingOptions: ParsableArguments {
             throw ValidationError("--frequency \(frequency) is above kernel.perf_event_max_sample_rate (\(limit))")
         }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be a positive number of seconds") }
+        guard heapFrequency >= 1 else { throw ValidationError("--heap-frequency must be at least 1, got \(heapFrequency)") }
+        if let heapWindow, !(heapWindow > 0) { throw ValidationError("--heap-window must be a positive number of seconds") }
         guard heapSampleBytes >= 1 else { throw ValidationError("--heap-sample-bytes must be at least 1, got \(heapSampleBytes)") }
         // The kernel's limit: a sample record's size is a 16-bit field.
         guard stackSize >= 8, stackSize <= 65528, stackSize % 8 == 0 else {
@@ -50,9 +64,14 @@ struct SamplingOptions: ParsableArguments {
     }
 
     var profileOptions: ProfileOptions {
-        ProfileOptions(event: event, frequency: frequency, duration: duration, includeKernel: !noKernel,
-                       unwind: unwind, stackSize: stackSize, perThread: perThread, demangle: !noDemangle,
-                       heap: heap, heapSampleBytes: heapSampleBytes)
+        var options = ProfileOptions(event: event, frequency: frequency, duration: duration, includeKernel: !noKernel,
+                                     unwind: unwind, stackSize: stackSize, perThread: perThread, demangle: !noDemangle,
+                                     heap: heap, heapSampleBytes: heapSampleBytes)
+        options.heapFrequency = heapFrequency
+        options.heapWindow = heapWindow
+        options.heapArmOnGrowth = heapArmOnGrowth
+        options.allocatorFiles = allocator
+        return options
     }
 
     private static var maxSampleRate: Int? {

@@ -90,6 +90,97 @@ extension BinaryTests {
         #expect(outcome.stdout.contains("leak      "))
     }
 
+    /// attach --heap through uprobes on glibc: every call counted, the leak
+    /// pinned on leaky_cache_insert at 1 MiB/s, churn_requests' 512
+    /// allocations a second reported as churn.
+    @Test func attachAttributesTheLeakToItsStack() throws {
+        let target = try Harness.launch("leaker", ["0"])
+        defer { Harness.stop(target) }
+        Thread.sleep(forTimeInterval: 0.5)
+        let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "4", String(target.processIdentifier)])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("probing glibc"), "\(outcome.stderr)")
+        let heap = try #require(try outcome.report.heap)
+        let probes = try #require(heap.probes)
+        #expect(probes.allocator == "glibc" && probes.library.hasSuffix("/libc.so.6"))
+        // 16 + 512 mallocs a second, 512 frees.
+        let calls = Dictionary(uniqueKeysWithValues: probes.functions.map { ($0.symbol, $0.calls) })
+        #expect(abs(Double(calls["malloc"] ?? 0) / (528 * 4) - 1) <= 0.3, "\(calls)")
+        #expect(abs(Double(calls["free"] ?? 0) / (512 * 4) - 1) <= 0.3, "\(calls)")
+        #expect(probes.calibration.map { $0.mallocNanoseconds > 0 && $0.freeNanoseconds > 0 } == true)
+        let leaks = heap.stacks.filter { $0.kind == .leak }
+        #expect(leaks.count == 1)
+        let leak = try #require(leaks.first)
+        #expect(leak.functions.suffix(2) == ["leaky_cache_insert", "touched_malloc"], "\(leak.functions)")
+        #expect(abs(leak.growthBytesPerSecond / 1_048_576 - 1) <= 0.3, "\(leak.growthBytesPerSecond)")
+        #expect(leak.frees == 0)
+        let churn = try #require(heap.stacks.first { $0.functions.contains("churn_requests") })
+        #expect(churn.kind == .churn && churn.outstandingBytes == 0)
+        #expect(abs(churn.allocationsPerSecond / 512 - 1) <= 0.3, "\(churn.allocationsPerSecond)")
+        #expect(try Self.results(outcome.directory).memoryLeaks.first?.description.contains("leaky_cache_insert") == true)
+    }
+
+    @Test func attachedChurnerHasNoLeakingStack() throws {
+        let target = try Harness.launch("churner", ["0"])
+        defer { Harness.stop(target) }
+        Thread.sleep(forTimeInterval: 0.5)
+        let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "3", String(target.processIdentifier)])
+        let heap = try #require(try outcome.report.heap)
+        #expect(heap.probes != nil && !heap.stacks.contains { $0.kind == .leak })
+        #expect(heap.stacks.first { $0.functions.contains("replace_buffer") }?.kind == .churn)
+        #expect(try Self.results(outcome.directory).success)
+    }
+
+    /// A heap window traces allocations for its length only; frees go on.
+    @Test func heapWindowStopsTracingAllocations() throws {
+        let target = try Harness.launch("leaker", ["0"])
+        defer { Harness.stop(target) }
+        let outcome = try Harness.perfprobe(["attach", "--heap", "--heap-window", "1.5", "--duration", "3.5",
+                                             String(target.processIdentifier)])
+        let probes = try #require(try outcome.report.heap?.probes)
+        let disarmed = try #require(probes.disarmedAtSeconds)
+        #expect(disarmed >= 1.5 && disarmed < 2.5)
+        let calls = Dictionary(uniqueKeysWithValues: probes.functions.map { ($0.symbol, $0.calls) })
+        // malloc counted for ~1.5 s of the 3.5, free for all of it.
+        #expect(Double(calls["malloc"] ?? 0) < 0.7 * Double(calls["free"] ?? 0), "\(calls)")
+    }
+
+    /// Uprobes live in the target's copy of libc as int3 bytes; they must go
+    /// when perfprobe goes, even by SIGKILL.
+    @Test func probesVanishWithTheAgent() throws {
+        let target = try Harness.launch("churner", ["0"])
+        defer { Harness.stop(target) }
+        let pid = target.processIdentifier
+        let first = try Harness.perfprobe(["attach", "--heap", "--duration", "0.5", String(pid)])
+        let probes = try #require(try first.report.heap?.probes)
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        let text = try #require(MemoryMapping.parseProcMaps(Substring(maps)).first { $0.executable && $0.path == probes.library })
+        let probed = probes.functions.filter { ["malloc", "free"].contains($0.symbol) }
+            .map { text.start - text.fileOffset + $0.fileOffset + UInt64($0.probeOffset) }
+        #expect(probed.count == 2)
+        let memory = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/mem"))
+        defer { try? memory.close() }
+        func bytes() throws -> [UInt8] {
+            try probed.map { address in
+                try memory.seek(toOffset: address)
+                return try memory.read(upToCount: 1)?.first ?? 0
+            }
+        }
+        let original = try bytes()
+        #expect(!original.contains(0xcc))
+
+        let agent = try Harness.start(["attach", "--heap", String(pid)])
+        var armed = false
+        for _ in 0..<100 where !armed {
+            Thread.sleep(forTimeInterval: 0.1)
+            armed = try bytes() == [0xcc, 0xcc]
+        }
+        #expect(armed, "the breakpoints never appeared")
+        kill(agent.0.processIdentifier, SIGKILL)
+        agent.0.waitUntilExit()
+        #expect(try bytes() == original)
+    }
+
     /// Under the default sampling (every 512 KiB), a bounded churner has no
     /// leaking stack however many allocations it makes.
     @Test func churnerHasNoLeakingStack() throws {

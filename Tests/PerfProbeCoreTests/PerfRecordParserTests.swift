@@ -14,9 +14,9 @@ struct RecordBytes {
         bytes += Array(s.utf8) + [0]
         while bytes.count % 8 != 0 { bytes.append(0) }
     }
-    /// The sample_id trailer for PERF_SAMPLE_TID | TIME | CPU.
+    /// The sample_id trailer for PERF_SAMPLE_TID | TIME | CPU | IDENTIFIER.
     mutating func trailer(pid: UInt32, tid: UInt32, time: UInt64, cpu: UInt32) {
-        u32(pid); u32(tid); u64(time); u32(cpu); u32(0)
+        u32(pid); u32(tid); u64(time); u32(cpu); u32(0); u64(77)
     }
 
     static func record(_ type: perf_event_type, misc: UInt16 = 0, _ body: (inout RecordBytes) -> Void) -> [UInt8] {
@@ -37,6 +37,7 @@ struct RecordBytes {
 
     static func sample(pid: UInt32 = 100, tid: UInt32 = 101, time: UInt64 = 5000) -> [UInt8] {
         RecordBytes.record(PERF_RECORD_SAMPLE, misc: UInt16(PERF_RECORD_MISC_USER)) { b in
+            b.u64(77) // identifier
             b.u64(0x401000) // ip
             b.u32(pid); b.u32(tid)
             b.u64(time)
@@ -53,7 +54,7 @@ struct RecordBytes {
             Issue.record("not a sample: \(records)")
             return
         }
-        #expect(sample.ip == 0x401000)
+        #expect(sample.id == 77 && sample.ip == 0x401000)
         #expect(sample.pid == ProcessID(100) && sample.tid == ThreadID(101))
         #expect(sample.time == 5000 && sample.cpu == 1 && sample.period == 10_101_010)
         #expect(sample.callchain.count == 5)
@@ -107,8 +108,8 @@ struct RecordBytes {
 
     @Test func corruptCallchainLengthDoesNotCrash() {
         var bytes = Self.sample()
-        // Overwrite nr (after 8 header + 40 fixed bytes) with a huge count.
-        for i in 0..<8 { bytes[48 + i] = 0xff }
+        // Overwrite nr (after 8 header + 48 fixed bytes) with a huge count.
+        for i in 0..<8 { bytes[56 + i] = 0xff }
         #expect(parser.parse(bytes) == [.other(type: PERF_RECORD_SAMPLE.rawValue)])
     }
 
@@ -120,6 +121,7 @@ struct RecordBytes {
     @Test func userRegistersAndStackCopy() throws {
         let layout = SampleLayout.userStack(64)
         let bytes = RecordBytes.record(PERF_RECORD_SAMPLE, misc: UInt16(PERF_RECORD_MISC_USER)) { b in
+            b.u64(5)
             b.u64(0x401000)
             b.u32(7); b.u32(8)
             b.u64(99)
@@ -148,6 +150,7 @@ struct RecordBytes {
     @Test func kernelThreadSampleHasNoUserRegisters() throws {
         let layout = SampleLayout.userStack(64)
         let bytes = RecordBytes.record(PERF_RECORD_SAMPLE) { b in
+            b.u64(5)
             b.u64(0xffff_ffff_8100_0000)
             b.u32(0); b.u32(0)
             b.u64(1)

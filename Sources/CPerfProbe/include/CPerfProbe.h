@@ -12,6 +12,10 @@
 typedef struct CPerfProbe_EventConfig {
     uint32_t type;
     uint64_t config;
+    /// The uprobe PMU's path (a `const char *`, read during the call) and file
+    /// offset of the probed instruction; zero for other events.
+    uint64_t config1;
+    uint64_t config2;
     /// Sampling frequency in Hz when `use_frequency`, else the period.
     uint64_t sample_period_or_frequency;
     bool use_frequency;
@@ -27,6 +31,7 @@ typedef struct CPerfProbe_EventConfig {
     bool enable_on_exec;
     bool exclude_kernel;
     bool exclude_callchain_kernel;
+    bool exclude_callchain_user;
     /// mmap/mmap2/comm/comm_exec/task records, each with a sample_id trailer.
     bool side_band;
 } CPerfProbe_EventConfig;
@@ -40,6 +45,18 @@ int CPerfProbe_event_enable(int fd);
 int CPerfProbe_event_disable(int fd);
 /// PERF_EVENT_IOC_SET_OUTPUT: make `fd` write its records into `ring_fd`'s ring.
 int CPerfProbe_event_set_output(int fd, int ring_fd);
+/// PERF_EVENT_IOC_ID: the id PERF_SAMPLE_IDENTIFIER stamps on `fd`'s records
+/// (and on those of the events it passes to new threads).
+int CPerfProbe_event_id(int fd, uint64_t *id);
+/// PERF_EVENT_IOC_PERIOD: a new sampling period, from the next sample on.
+int CPerfProbe_event_set_period(int fd, uint64_t period);
+
+/// gettid(2): Swift's Glibc import does not set _GNU_SOURCE.
+pid_t CPerfProbe_thread_id(void);
+
+/// Calls malloc(size) and free `count` times: the agent's own allocator
+/// calls, to time a uprobe hit on the same library the target uses.
+void CPerfProbe_allocate_and_free(uint64_t count, uint64_t size);
 
 /// The ring's `data_head`, read with acquire semantics so the record bytes
 /// before it are visible (the kernel publishes with a release store).

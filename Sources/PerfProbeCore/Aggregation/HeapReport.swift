@@ -33,6 +33,8 @@ public struct HeapReport: Codable, Sendable {
         public var oldestLiveSeconds: Double?
     }
 
+    /// Mean bytes between sampled allocations (run --heap); 0 with uprobes,
+    /// which sample by count (each sample weighted by its period).
     public var sampleBytes: Int
     public var records: Int
     /// Sampled allocations dropped because the agent fell behind (never
@@ -40,6 +42,8 @@ public struct HeapReport: Codable, Sendable {
     public var droppedSamples: UInt64
     /// Most outstanding bytes first.
     public var stacks: [Stack]
+    /// With `attach --heap`: what was probed, and its cost.
+    public var probes: AllocatorProbeSummary?
 
     /// Thresholds: growth as for the whole process's memory; churn from 100
     /// allocations a second with at least 90% of the bytes freed.
@@ -71,6 +75,7 @@ public struct HeapReport: Codable, Sendable {
                          oldestLiveSeconds: stats.oldestLiveSeconds)
         }
         return HeapReport(sampleBytes: capture.sampleBytes, records: capture.records, droppedSamples: capture.droppedSamples,
-                          stacks: stacks.sorted { ($0.outstandingBytes, $0.allocatedBytes) > ($1.outstandingBytes, $1.allocatedBytes) })
+                          stacks: stacks.sorted { ($0.outstandingBytes, $0.allocatedBytes) > ($1.outstandingBytes, $1.allocatedBytes) },
+                          probes: capture.probes)
     }
 }

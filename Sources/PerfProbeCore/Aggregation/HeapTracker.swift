@@ -108,10 +108,13 @@ public struct HeapCapture: Sendable {
         public var stats: HeapStackStats
     }
 
-    /// The mean of the Poisson sampling interval, in bytes.
+    /// The mean of the Poisson sampling interval, in bytes; 0 when
+    /// allocations were sampled by count (uprobes).
     public var sampleBytes: Int
     public var records: Int
     /// Sampled allocations the probe dropped because the agent fell behind.
     public var droppedSamples: UInt64
     public var stacks: [Stack]
+    /// With `attach --heap`: the allocator probes.
+    public var probes: AllocatorProbeSummary?
 }

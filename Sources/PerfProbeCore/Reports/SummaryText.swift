@@ -45,7 +45,13 @@ public enum SummaryText {
                           verdict, bytes(Double(memory.peakRssBytes)))
         }
         if let heap = report.heap {
-            out += "allocations (sampled every \(bytes(Double(heap.sampleBytes))) on average, \(heap.records) records, \(heap.droppedSamples) dropped):\n"
+            if let probes = heap.probes {
+                let calls = probes.functions.reduce(0) { $0 + $1.calls }
+                let cost = probes.estimatedTargetSeconds.map { String(format: "; the probes cost the target about %.2f s", $0) } ?? ""
+                out += "allocations (uprobes on \(probes.allocator) in \(probes.library): \(calls) calls, up to \(probes.sampleFrequencyHz) stacks/s sampled\(cost)):\n"
+            } else {
+                out += "allocations (sampled every \(bytes(Double(heap.sampleBytes))) on average, \(heap.records) records, \(heap.droppedSamples) dropped):\n"
+            }
             for stack in heap.stacks.prefix(top) where stack.kind != .transient {
                 out += String(format: "  %@ %@ outstanding, %@/s growth, %.0f allocs/s  %@\n",
                               stack.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0),

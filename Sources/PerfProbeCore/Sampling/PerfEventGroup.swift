@@ -17,11 +17,13 @@ public enum SamplingScope: Sendable {
     }
 }
 
-/// The sampling events of one target and the rings they write to: one ring
-/// per CPU (the kernel refuses to mmap an inherited event that is not bound
-/// to a CPU), and every other event of that CPU redirected into it with
-/// PERF_EVENT_IOC_SET_OUTPUT. Owns the fds and mappings; unmaps and closes
-/// them in `deinit`.
+/// The events of one target and the rings they write to: one ring per CPU
+/// (the kernel refuses to mmap an inherited event that is not bound to a
+/// CPU), owned by the first spec's event on that CPU, and every other event
+/// of that CPU — other threads', the allocator probes — redirected into it
+/// with PERF_EVENT_IOC_SET_OUTPUT. Records tell their event by
+/// PERF_SAMPLE_IDENTIFIER. Owns the fds and mappings; unmaps and closes them
+/// in `deinit`.
 struct PerfEventGroup: ~Copyable {
     private struct Ring {
         let fd: Int32
@@ -31,49 +33,36 @@ struct PerfEventGroup: ~Copyable {
     }
 
     private var rings: [Ring] = []
-    private var followers: [Int32] = []
-    private let config: CPerfProbe_EventConfig
-    private let event: SamplingEvent
+    /// Per spec, every fd opened for it (ring owners included).
+    private var fds: [[Int32]]
+    /// Event id → index of its spec.
+    private var specOfID: [UInt64: Int] = [:]
+    private let specs: [EventSpec]
     private let cpus: [Int32]
     private(set) var threads: Set<ThreadID> = []
 
-    /// Opens the events for `scope`. `dataPages` (a power of two) sizes each ring.
-    init(scope: SamplingScope, event: SamplingEvent, frequency: Int, includeKernel: Bool,
-         layout: SampleLayout, cpus: [Int32], dataPages: Int) throws(SamplingError) {
-        let pageSize = Syscalls.pageSize()
-        var config = CPerfProbe_EventConfig()
-        config.type = event.type
-        config.config = event.config
-        config.sample_period_or_frequency = UInt64(frequency)
-        config.use_frequency = true
-        config.sample_type = layout.sampleType
-        config.sample_regs_user = layout.userRegisterMask
-        config.sample_stack_user = layout.userStackSize
-        config.wakeup_watermark = UInt32(dataPages * pageSize / 4)
-        config.inherit = true
-        config.exclude_kernel = !includeKernel
-        config.exclude_callchain_kernel = !includeKernel
-        config.side_band = true
-        if case .launched = scope {
-            config.disabled = true
-            config.enable_on_exec = true
-        }
-        self.config = config
-        self.event = event
+    /// Opens `specs` for `scope`. `dataPages` (a power of two) sizes each ring.
+    init(scope: SamplingScope, specs: [EventSpec], cpus: [Int32], dataPages: Int) throws(SamplingError) {
+        self.specs = specs
         self.cpus = cpus
-
-        try openThread(ThreadID(scope.pid.rawValue), dataPages: dataPages, pageSize: pageSize)
+        fds = Array(repeating: [], count: specs.count)
+        try openThread(ThreadID(scope.pid.rawValue), dataPages: dataPages, pageSize: Syscalls.pageSize())
     }
 
     deinit {
-        for ring in rings {
-            Syscalls.munmap(ring.base, length: ring.length)
-            Syscalls.close(ring.fd)
-        }
-        for fd in followers { Syscalls.close(fd) }
+        for ring in rings { Syscalls.munmap(ring.base, length: ring.length) }
+        for list in fds { list.forEach(Syscalls.close) }
     }
 
     var ringFDs: [Int32] { rings.map(\.fd) }
+
+    /// Which spec wrote a sample with this PERF_SAMPLE_IDENTIFIER.
+    func spec(ofID id: UInt64) -> Int? { specOfID[id] }
+
+    /// The sample layout of each event whose layout is not the first spec's.
+    var layoutsByID: [UInt64: SampleLayout] {
+        specOfID.filter { specs[$0.value].layout != specs[0].layout }.mapValues { specs[$0].layout }
+    }
 
     /// Opens events for `tids` (threads of an attached process that no
     /// followed thread created). Returns those opened; exited ones are skipped.
@@ -94,41 +83,47 @@ struct PerfEventGroup: ~Copyable {
 
     private mutating func openThread(_ tid: ThreadID, dataPages: Int, pageSize: Int) throws(SamplingError) {
         for (index, cpu) in cpus.enumerated() {
-            let fd: Int32
-            do {
-                fd = try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu)
-            } catch {
-                if error == .noSuchProcess { throw .targetGone(ProcessID(tid.rawValue)) }
-                throw SamplingError.opening(event, error)
-            }
-            if index < rings.count {
-                followers.append(fd)
+            for (specIndex, spec) in specs.enumerated() {
+                let fd: Int32
                 do {
-                    try Syscalls.perfEventSetOutput(fd, ringFD: rings[index].fd)
+                    fd = try spec.open(tid: tid, cpu: cpu)
                 } catch {
-                    throw .system("redirecting thread \(tid) to the CPU \(cpu) ring", error)
+                    if error == .noSuchProcess { throw .targetGone(ProcessID(tid.rawValue)) }
+                    throw spec.failure(error)
                 }
-            } else {
-                // Unprivileged users may lock only perf_event_mlock_kb: halve until it fits.
-                var pages = dataPages
-                while true {
-                    let length = (pages + 1) * pageSize
+                fds[specIndex].append(fd)
+                if let id = try? Syscalls.perfEventID(fd) { specOfID[id] = specIndex }
+                if index < rings.count {
                     do {
-                        let base = try Syscalls.mmapShared(fd, length: length, writable: true)
-                        rings.append(Ring(fd: fd, base: base, length: length, tail: 0))
-                        break
+                        try Syscalls.perfEventSetOutput(fd, ringFD: rings[index].fd)
                     } catch {
-                        if error == .notPermitted && pages > 8 {
-                            pages /= 2
-                            continue
-                        }
-                        Syscalls.close(fd)
-                        throw .system("mapping the CPU \(cpu) ring (\(length) bytes)", error)
+                        throw .system("redirecting \(spec.name) of thread \(tid) to the CPU \(cpu) ring", error)
                     }
+                } else {
+                    try mapRing(fd, cpu: cpu, dataPages: dataPages, pageSize: pageSize)
                 }
             }
         }
         threads.insert(tid)
+    }
+
+    private mutating func mapRing(_ fd: Int32, cpu: Int32, dataPages: Int, pageSize: Int) throws(SamplingError) {
+        // Unprivileged users may lock only perf_event_mlock_kb: halve until it fits.
+        var pages = dataPages
+        while true {
+            let length = (pages + 1) * pageSize
+            do {
+                let base = try Syscalls.mmapShared(fd, length: length, writable: true)
+                rings.append(Ring(fd: fd, base: base, length: length, tail: 0))
+                return
+            } catch {
+                if error == .notPermitted && pages > 8 {
+                    pages /= 2
+                    continue
+                }
+                throw .system("mapping the CPU \(cpu) ring (\(length) bytes)", error)
+            }
+        }
     }
 
     /// Copies out every byte the kernel has written since the last call, ring
@@ -158,6 +153,25 @@ struct PerfEventGroup: ~Copyable {
     }
 
     func disable() {
-        for fd in ringFDs + followers { try? Syscalls.perfEventDisable(fd) }
+        setEnabled(false, specs: specs.indices)
+    }
+
+    /// Sets the sampling period of the events of `specs` (on the threads
+    /// followed so far: a thread created later keeps the period its creator
+    /// had then).
+    func setPeriod(_ period: UInt64, specs chosen: some Sequence<Int>) {
+        for index in chosen {
+            for fd in fds[index] { try? Syscalls.perfEventSetPeriod(fd, period) }
+        }
+    }
+
+    /// Turns the events of `specs` on or off on every thread (ioctls on an
+    /// event reach the copies threads inherited from it).
+    func setEnabled(_ enabled: Bool, specs chosen: some Sequence<Int>) {
+        for index in chosen {
+            for fd in fds[index] {
+                if enabled { try? Syscalls.perfEventEnable(fd) } else { try? Syscalls.perfEventDisable(fd) }
+            }
+        }
     }
 }

@@ -34,6 +34,8 @@ public enum PerfRecord: Hashable, Sendable {
 
 /// One PERF_RECORD_SAMPLE of the layout `SampleLayout` describes.
 public struct SampleRecord: Hashable, Sendable {
+    /// The event that wrote it (PERF_EVENT_IOC_ID of the event opened by perfprobe).
+    public var id: UInt64 = 0
     public var ip: UInt64
     public var pid: ProcessID
     public var tid: ThreadID

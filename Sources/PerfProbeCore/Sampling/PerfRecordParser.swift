@@ -3,7 +3,11 @@ import CPerfProbe
 /// Decodes the bytes of a perf ring buffer (a run of `perf_event_header`-led
 /// records) into `PerfRecord`s. Pure: tested against byte fixtures.
 public struct PerfRecordParser: Sendable {
+    /// The layout of samples, and of the sample_id trailer of other records.
     public let layout: SampleLayout
+    /// Samples of these events (by PERF_SAMPLE_IDENTIFIER, which every
+    /// layout puts first) have a layout of their own.
+    public var layouts: [UInt64: SampleLayout] = [:]
 
     public init(layout: SampleLayout) { self.layout = layout }
 
@@ -59,7 +63,11 @@ public struct PerfRecordParser: Sendable {
 
     private func parseSample(_ reader: inout ByteReader, misc: UInt16) -> SampleRecord? {
         var sample = SampleRecord(ip: 0, pid: ProcessID(0), tid: ThreadID(0), time: 0, cpu: 0, period: 0, callchain: [], misc: misc)
-        if layout.has(PERF_SAMPLE_IDENTIFIER) { _ = reader.u64() }
+        var layout = layout
+        if layout.has(PERF_SAMPLE_IDENTIFIER) {
+            sample.id = reader.u64()
+            layout = layouts[sample.id] ?? layout
+        }
         if layout.has(PERF_SAMPLE_IP) { sample.ip = reader.u64() }
         if layout.has(PERF_SAMPLE_TID) {
             sample.pid = ProcessID(reader.i32())

@@ -4,7 +4,9 @@ import CPerfProbe
 /// fix the byte layout of every PERF_RECORD_SAMPLE and of the sample_id
 /// trailer of other records.
 public struct SampleLayout: Hashable, Sendable {
-    /// PERF_SAMPLE_IP | TID | TIME | CPU | PERIOD | CALLCHAIN
+    /// PERF_SAMPLE_IDENTIFIER | IP | TID | TIME | CPU | PERIOD | CALLCHAIN.
+    /// The identifier tells which event wrote a record (CPU sampling or one
+    /// of the allocator probes sharing its ring).
     public static let callchain = SampleLayout(sampleType: baseType, userRegisterMask: 0, userStackSize: 0)
 
     /// The callchain, plus the user registers and a copy of `stackSize` bytes
@@ -14,7 +16,24 @@ public struct SampleLayout: Hashable, Sendable {
                      userRegisterMask: x86GeneralPurposeRegisters, userStackSize: stackSize)
     }
 
-    private static let baseType = UInt64(PERF_SAMPLE_IP.rawValue) | UInt64(PERF_SAMPLE_TID.rawValue)
+    /// PERF_SAMPLE_IDENTIFIER | TID | TIME and the six argument registers:
+    /// all an allocator entry probe needs, in 64 bytes a call.
+    static let argumentRegisters = SampleLayout(
+        sampleType: UInt64(PERF_SAMPLE_IDENTIFIER.rawValue) | UInt64(PERF_SAMPLE_TID.rawValue)
+            | UInt64(PERF_SAMPLE_TIME.rawValue) | UInt64(PERF_SAMPLE_REGS_USER.rawValue),
+        userRegisterMask: 1 << 5 | 1 << 4 | 1 << 3 | 1 << 2 | 1 << 16 | 1 << 17, userStackSize: 0)
+
+    /// PERF_SAMPLE_IDENTIFIER | IP | TID | TIME | CALLCHAIN with the user
+    /// registers and stack: an allocator return probe's sample. Without
+    /// PERF_SAMPLE_PERIOD, which would make the kernel sample every hit of a
+    /// uprobe, whatever its period.
+    static func allocationReturn(_ stackSize: UInt32) -> SampleLayout {
+        let full = userStack(stackSize)
+        return SampleLayout(sampleType: full.sampleType & ~(UInt64(PERF_SAMPLE_PERIOD.rawValue) | UInt64(PERF_SAMPLE_CPU.rawValue)),
+                            userRegisterMask: full.userRegisterMask, userStackSize: stackSize)
+    }
+
+    private static let baseType = UInt64(PERF_SAMPLE_IDENTIFIER.rawValue) | UInt64(PERF_SAMPLE_IP.rawValue) | UInt64(PERF_SAMPLE_TID.rawValue)
         | UInt64(PERF_SAMPLE_TIME.rawValue) | UInt64(PERF_SAMPLE_CPU.rawValue)
         | UInt64(PERF_SAMPLE_PERIOD.rawValue) | UInt64(PERF_SAMPLE_CALLCHAIN.rawValue)
 

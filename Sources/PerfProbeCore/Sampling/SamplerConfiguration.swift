@@ -13,6 +13,8 @@ public struct SamplerConfiguration: Sendable {
     /// The agent's end of the heap probe's socket, and the probe's mean
     /// sampling interval in bytes, when allocations are traced.
     public var heapChannel: (fd: Int32, sampleBytes: Int)?
+    /// With `attach --heap`: the allocator's uprobes.
+    public var heapProbes: HeapProbeSettings?
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
                 unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, telemetryIntervalNanoseconds: UInt64 = 100_000_000,
@@ -33,7 +35,8 @@ public struct SamplerConfiguration: Sendable {
     var layout: SampleLayout { unwind == .fp ? .callchain : .userStack(stackSize) }
 
     /// Data pages per CPU ring (a power of two): 2 MiB, about 125 ms of
-    /// samples with 16 KiB stack copies at 1 kHz; the sampler is woken at a
-    /// quarter full.
-    var ringPages: Int { unwind == .fp ? 128 : 512 }
+    /// samples with 16 KiB stack copies at 1 kHz; 8 MiB with allocator
+    /// probes, whose records of every call (64 bytes each) arrive at up to
+    /// ~10 MB/s; the sampler is woken at a quarter full.
+    var ringPages: Int { heapProbes != nil ? 2048 : unwind == .fp ? 128 : 512 }
 }

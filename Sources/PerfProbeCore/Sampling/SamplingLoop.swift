@@ -5,7 +5,7 @@ struct SamplingLoop: ~Copyable {
     private var events: PerfEventGroup
     private var counters: CounterGroup
     private let configuration: SamplerConfiguration
-    private let parser: PerfRecordParser
+    private var parser: PerfRecordParser
     private var unwinder: DwarfUnwinder
     private var spaces = AddressSpaces()
     private var telemetry: ProcessTelemetry
@@ -22,6 +22,18 @@ struct SamplingLoop: ~Copyable {
     private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
+    /// With `attach --heap`: the allocator probes (events after the CPU
+    /// event, in order), what their samples mean, and when they were armed.
+    private let probeEvents: AllocatorProbeEvents?
+    private var matcher: AllocatorCallMatcher?
+    private var armedAt: UInt64?
+    private var callsAtLastTick = 0
+    private var returnPeriod: UInt64 = 1
+    private var returnsEnabled = false
+    /// The latest changes of that period (CLOCK_MONOTONIC ns, as records):
+    /// records drained after a change may predate it.
+    private var periodChanges: [(time: UInt64, period: UInt64)] = [(0, 1)]
+    private var disarmedAt: UInt64?
 
     init(_ configuration: SamplerConfiguration, wakeFD: Int32) throws(SamplingError) {
         self.configuration = configuration
@@ -30,9 +42,20 @@ struct SamplingLoop: ~Copyable {
         parser = PerfRecordParser(layout: configuration.layout)
         // Both may throw: make them before initializing any noncopyable member.
         let unwinder = try DwarfUnwinder(mode: configuration.unwind)
-        let events = try PerfEventGroup(scope: configuration.scope, event: configuration.event,
-                                        frequency: configuration.frequency, includeKernel: configuration.includeKernel,
-                                        layout: configuration.layout, cpus: OnlineCPUs.read(), dataPages: configuration.ringPages)
+        let ringBytes = configuration.ringPages * Syscalls.pageSize()
+        let probes = configuration.heapProbes.map { AllocatorProbeEvents(plan: $0.plan) }
+        var specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
+                                        includeKernel: configuration.includeKernel, layout: configuration.layout,
+                                        scope: configuration.scope, ringBytes: ringBytes)]
+        if let probes, let settings = configuration.heapProbes {
+            specs += probes.specs(pmu: settings.pmu, stackSize: configuration.stackSize,
+                                  ringBytes: ringBytes, armed: !settings.armOnGrowth)
+        }
+        let events = try PerfEventGroup(scope: configuration.scope, specs: specs, cpus: OnlineCPUs.read(),
+                                        dataPages: configuration.ringPages)
+        probeEvents = probes
+        parser.layouts = events.layoutsByID
+        matcher = probes.map { AllocatorCallMatcher(plan: $0.plan) }
         self.unwinder = unwinder
         self.events = events
         counters = CounterGroup(scope: configuration.scope)
@@ -41,6 +64,7 @@ struct SamplingLoop: ~Copyable {
         capture.startNanoseconds = now
         telemetry = ProcessTelemetry(pid: pid, startNanoseconds: now)
         nextTick = now
+        if let settings = configuration.heapProbes, !settings.armOnGrowth { armedAt = now }
     }
 
     /// Completes setup for an attached process: its other threads and its
@@ -63,6 +87,7 @@ struct SamplingLoop: ~Copyable {
             let fresh = listed.filter { !events.threads.contains($0) && !inherited.contains($0) }
             if fresh.isEmpty { return }
             for tid in try events.follow(fresh) { counters.add(thread: tid) }
+            parser.layouts = events.layoutsByID
             let records = events.drain().flatMap(parser.parse)
             for case .fork(_, _, let tid, _, _) in records { inherited.insert(tid) }
             pendingRecords += records
@@ -82,7 +107,13 @@ struct SamplingLoop: ~Copyable {
         let point = telemetry.read()
         if let point { timeline.append(point) }
         if configuration.trackMemory, point != nil, let memory = telemetry.readMemory() { memoryTimeline.append(memory) }
-        if configuration.heapChannel != nil { heap.tick(Double(Syscalls.monotonicNanoseconds() - capture.startNanoseconds) / 1e9) }
+        if configuration.heapChannel != nil || (armedAt != nil && disarmedAt == nil) {
+            heap.tick(Double(Syscalls.monotonicNanoseconds() - capture.startNanoseconds) / 1e9)
+        }
+        if configuration.heapProbes != nil {
+            updateArming()
+            adaptReturnPeriod()
+        }
         snapshotPerfMaps()
         guard case .attached = configuration.scope else { return true }
         return point != nil
@@ -95,6 +126,12 @@ struct SamplingLoop: ~Copyable {
         if let channel = configuration.heapChannel {
             capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: capture.startNanoseconds,
                                        sampleBytes: channel.sampleBytes)
+        }
+        if let matcher, let settings = configuration.heapProbes {
+            let seconds = { (time: UInt64?) in time.map { Double($0 - self.capture.startNanoseconds) / 1e9 } }
+            capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: capture.startNanoseconds, sampleBytes: 0)
+            capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings,
+                                                         armedAtSeconds: seconds(armedAt), disarmedAtSeconds: seconds(disarmedAt))
         }
         snapshotPerfMaps()
         capture.counters = counters.read()
@@ -123,20 +160,86 @@ struct SamplingLoop: ~Copyable {
     private mutating func apply(_ record: HeapRecord) {
         switch record {
         case .allocation(let allocation):
-            let stack = unwinder.unwind(allocation.asSample, in: &spaces)
-            let frames = stack.user.map { spaces.frame(for: $0, in: allocation.pid) }
-            var probe = probeModules
-            let callers = frames.drop { frame in
-                guard frame.module >= 0 else { return false }
-                if let known = probe[frame.module] { return known }
-                let isProbe = spaces.modules[Int(frame.module)].path.hasSuffix("/" + HeapProbeLibrary.fileName)
-                probe[frame.module] = isProbe
-                return isProbe
-            }
-            probeModules = probe
-            heap.allocated(allocation, stack: StackKey(pid: allocation.pid, tid: allocation.tid, frames: Array(callers)))
+            recordAllocation(allocation)
         case .frees(let pid, let entries):
             for entry in entries { heap.freed(pid: pid, address: entry.address, time: entry.time) }
+        }
+    }
+
+    /// An allocator uprobe's sample: entries free blocks and remember sizes,
+    /// sampled returns are allocations.
+    private mutating func applyProbe(_ sample: SampleRecord, event: AllocatorProbeEvents.Event) {
+        let period = periodChanges.last { $0.time <= sample.time }?.period ?? periodChanges[0].period
+        let result = event.kind == .entry ? matcher?.entered(site: event.site, sample)
+            : matcher?.returned(site: event.site, sample, period: period)
+        switch result {
+        case .allocation(let allocation): recordAllocation(allocation)
+        case .free(let pid, let address, let time): heap.freed(pid: pid, address: address, time: time)
+        case nil: break
+        }
+    }
+
+    /// Unwinds a sampled allocation like a CPU sample, less the heap probe's own frames.
+    private mutating func recordAllocation(_ allocation: HeapAllocation) {
+        let stack = unwinder.unwind(allocation.asSample, in: &spaces)
+        let frames = stack.user.map { spaces.frame(for: $0, in: allocation.pid) }
+        var probe = probeModules
+        let callers = frames.drop { frame in
+            guard frame.module >= 0 else { return false }
+            if let known = probe[frame.module] { return known }
+            let isProbe = spaces.modules[Int(frame.module)].path.hasSuffix("/" + HeapProbeLibrary.fileName)
+            probe[frame.module] = isProbe
+            return isProbe
+        }
+        probeModules = probe
+        heap.allocated(allocation, stack: StackKey(pid: allocation.pid, tid: allocation.tid, frames: Array(callers)))
+    }
+
+    /// Keeps sampled allocation stacks near `frequency` a second whatever the
+    /// call rate: the returns' period becomes the allocation calls of the
+    /// last tick over their budget, jittered by ±50% so that it cannot lock
+    /// onto a program's own cycle of allocations. Each sample carries the
+    /// period in effect when it was taken, which weights it.
+    /// The returns are enabled at the first tick after arming, once the rate is known.
+    private mutating func adaptReturnPeriod() {
+        guard let settings = configuration.heapProbes, let probeEvents, let matcher, armedAt != nil, disarmedAt == nil else { return }
+        let calls = probeEvents.plan.sites.indices.filter { probeEvents.plan.sites[$0].function.role != .free }
+            .reduce(0) { $0 + matcher.calls[$1] }
+        defer { callsAtLastTick = calls }
+        let perTick = Double(settings.frequency) * Double(configuration.telemetryIntervalNanoseconds) / 1e9
+        let ratio = Double(calls - callsAtLastTick) / perTick
+        let period = ratio <= 1 ? 1 : UInt64(max(1, min(ratio * Double.random(in: 0.5...1.5), 1e9)))
+        guard period != returnPeriod || !returnsEnabled else { return }
+        returnPeriod = period
+        periodChanges = Array(periodChanges.suffix(3)) + [(Syscalls.monotonicNanoseconds(), period)]
+        let returns = probeEvents.events.indices.filter { probeEvents.events[$0].kind == .return }.map { $0 + 1 }
+        events.setPeriod(period, specs: returns)
+        if !returnsEnabled {
+            events.setEnabled(true, specs: returns)
+            returnsEnabled = true
+        }
+    }
+
+    /// Closes the heap window once it has passed; with arming on growth,
+    /// opens it when the last 10 s of memory grew steadily by 1 MiB or more.
+    private mutating func updateArming() {
+        guard let settings = configuration.heapProbes, let probeEvents, disarmedAt == nil else { return }
+        let now = Syscalls.monotonicNanoseconds()
+        let allocating = probeEvents.events.indices.filter { probeEvents.events[$0].allocating }.map { $0 + 1 }
+        let entries = allocating.filter { probeEvents.events[$0 - 1].kind == .entry }
+        if let armedAt {
+            guard let window = settings.window, Double(now - armedAt) / 1e9 >= window else { return }
+            events.setEnabled(false, specs: allocating)
+            disarmedAt = now
+        } else if settings.armOnGrowth {
+            let points = memoryTimeline.points
+            guard let last = points.last, last.t >= 10 else { return }
+            let recent = points.filter { $0.t >= last.t - 10 }
+            guard let fit = LinearFit(x: recent.map(\.t), y: recent.map { Double($0.anonymousBytes) }),
+                  fit.slope >= MemoryGrowth.minimumRate, fit.rSquared >= 0.8,
+                  fit.slope * (last.t - recent[0].t) >= Double(MemoryGrowth.minimumGrowth) else { return }
+            events.setEnabled(true, specs: entries)
+            armedAt = now
         }
     }
 
@@ -173,6 +276,8 @@ struct SamplingLoop: ~Copyable {
 
     private mutating func apply(_ record: PerfRecord) {
         switch record {
+        case .sample(let sample) where probeEvents != nil && (events.spec(ofID: sample.id) ?? 0) > 0:
+            applyProbe(sample, event: probeEvents!.events[events.spec(ofID: sample.id)! - 1])
         case .sample(let sample):
             capture.samples += 1
             let started = Syscalls.monotonicNanoseconds()

@@ -47,6 +47,33 @@ enum Syscalls {
         _ = try valueOrErrno { CPerfProbe_event_set_output(fd, ringFD) }
     }
 
+    /// The PERF_SAMPLE_IDENTIFIER the event's records carry.
+    static func perfEventID(_ fd: Int32) throws(Errno) -> UInt64 {
+        var id: UInt64 = 0
+        _ = try valueOrErrno { CPerfProbe_event_id(fd, &id) }
+        return id
+    }
+
+    static func perfEventSetPeriod(_ fd: Int32, _ period: UInt64) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_event_set_period(fd, period) }
+    }
+
+    /// Times `count` malloc/free pairs of this thread, in nanoseconds.
+    static func timeAllocateAndFree(count: Int, size: Int) -> UInt64 {
+        let start = monotonicNanoseconds()
+        CPerfProbe_allocate_and_free(UInt64(count), UInt64(size))
+        return monotonicNanoseconds() - start
+    }
+
+    static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }
+
+    /// Device and inode of a file (following links): to tell whether two paths are one file.
+    static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return (UInt64(status.st_dev), UInt64(status.st_ino))
+    }
+
     static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
     }
@@ -112,7 +139,7 @@ enum Syscalls {
     static func pageSize() -> Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
     static func clockTicksPerSecond() -> Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
 
-    /// CLOCK_MONOTONIC in nanoseconds: the clock perf timestamps use by default.
+    /// CLOCK_MONOTONIC in nanoseconds: the clock perfprobe's events stamp records with.
     static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -12,6 +12,14 @@ public struct ProfileOptions: Sendable {
     public var heap: Bool
     /// Mean bytes between sampled allocations for the heap probe.
     public var heapSampleBytes: Int
+    /// attach --heap: allocation stacks sampled per second, at most.
+    public var heapFrequency = 1000
+    /// attach --heap: seconds to trace allocations (frees are traced to the end).
+    public var heapWindow: Double?
+    /// attach --heap: trace allocations only once memory is seen growing.
+    public var heapArmOnGrowth = false
+    /// attach --heap: allocator definition files tried before the bundled ones.
+    public var allocatorFiles: [String] = []
 
     public init(event: SamplingEvent = .cpuClock, frequency: Int = 99, duration: Double? = nil,
                 includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, perThread: Bool = false,

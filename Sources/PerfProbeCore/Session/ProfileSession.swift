@@ -79,7 +79,9 @@ public enum ProfileSession {
 
     /// Samples a running process and its threads (present and future) until
     /// it exits, the duration passes, or SIGINT/SIGTERM/SIGHUP.
-    public static func attach(pid: ProcessID, options: ProfileOptions) throws(SessionError) -> ProfileReport {
+    /// `announce` receives one line about the allocator probes before sampling starts.
+    public static func attach(pid: ProcessID, options: ProfileOptions,
+                              announce: (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
         guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
               let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
               let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)), stat.state != "Z"
@@ -87,7 +89,15 @@ public enum ProfileSession {
         if stat.isKernelThread { throw .notUserProcess(pid.rawValue, stat.command) }
         if pid.rawValue == getpid() { throw .cannotProfileSelf }
         Syscalls.blockStopSignals()
-        let configuration = options.configuration(for: .attached(pid))
+        var configuration = options.configuration(for: .attached(pid))
+        if options.heap {
+            do {
+                configuration.heapProbes = try heapProbes(pid: pid, options: options)
+            } catch {
+                throw .heapProbes(error)
+            }
+            announce(configuration.heapProbes!.description)
+        }
         let latch = StopLatch()
         let startedAt = Date()
         let sampler: Sampler
@@ -111,6 +121,20 @@ public enum ProfileSession {
                                           outcome: reason == .targetExited ? .gone : .running)
         return ProfileReport.build(capture: capture, target: target, configuration: configuration,
                                    startedAt: startedAt, perThread: options.perThread, demangle: options.demangle)
+    }
+}
+
+extension ProfileSession {
+    /// Finds the allocator of an attached process and measures what its probes cost.
+    static func heapProbes(pid: ProcessID, options: ProfileOptions) throws(HeapProbeError) -> HeapProbeSettings {
+        let pmu = try UprobePMU.read()
+        let definitions = try AllocatorDefinitionFiles.load(extra: options.allocatorFiles)
+        let maps = (try? Syscalls.readFile("/proc/\(pid)/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let plan = try AllocatorProbePlan.make(pid: pid, mappings: MemoryMapping.parseProcMaps(Substring(maps)),
+                                               definitions: definitions)
+        return HeapProbeSettings(plan: plan, pmu: pmu, frequency: options.heapFrequency, window: options.heapWindow,
+                                 armOnGrowth: options.heapArmOnGrowth,
+                                 calibration: ProbeCalibration.measure(plan: plan, pmu: pmu))
     }
 }
 

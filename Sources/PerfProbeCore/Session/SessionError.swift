@@ -8,6 +8,7 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
     case sampling(SamplingError)
     case launch(String, Errno)
     case heapProbeMissing(String)
+    case heapProbes(HeapProbeError)
 
     public var description: String {
         switch self {
@@ -25,6 +26,8 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
             error.description
         case .launch(let what, let errno):
             "\(what): \(errno)"
+        case .heapProbes(let error):
+            error.description
         case .heapProbeMissing(let path):
             "the heap probe library is missing at \(path): build it with 'make -C probes OUT=<the folder of the perfprobe binary>' (or set PERFPROBE_HEAP_PROBE)"
         }

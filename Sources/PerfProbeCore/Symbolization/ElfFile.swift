@@ -151,6 +151,35 @@ struct ElfFile: ~Copyable {
         return winners + pltSymbols
     }
 
+    /// An exported function: what the dynamic linker binds a name to.
+    struct ExportedFunction: Hashable, Sendable {
+        var address: UInt64
+        var size: UInt64
+        /// STT_GNU_IFUNC: the address is a resolver, not the function.
+        var indirect: Bool
+    }
+
+    /// The defined global functions of `.dynsym` named in `names` (the first
+    /// entry of a name that has several versions).
+    func exportedFunctions(named names: Set<String>) -> [String: ExportedFunction] {
+        var found: [String: ExportedFunction] = [:]
+        for (scn, header) in sections(ofType: UInt32(SHT_DYNSYM)) {
+            guard let data = elf_getdata(scn, nil), header.sh_entsize > 0 else { continue }
+            for index in 0..<Int(header.sh_size / header.sh_entsize) {
+                var symbol = GElf_Sym()
+                guard gelf_getsym(data, Int32(index), &symbol) != nil else { continue }
+                let kind = Int32(symbol.st_info & 0xf)
+                guard kind == STT_FUNC || kind == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF), symbol.st_value != 0,
+                      Int32(symbol.st_info >> 4) != STB_LOCAL,
+                      let cName = elf_strptr(elf, Int(header.sh_link), Int(symbol.st_name)) else { continue }
+                let name = String(cString: cName)
+                guard names.contains(name), found[name] == nil else { continue }
+                found[name] = ExportedFunction(address: symbol.st_value, size: symbol.st_size, indirect: kind == STT_GNU_IFUNC)
+            }
+        }
+        return found
+    }
+
     /// The x86-64 PLT's 16-byte stubs, named from `.rela.plt` as objdump does:
     /// stub i+1 of `.plt` (after the resolver stub) or stub i of `.plt.sec`
     /// (with IBT) jumps through relocation i's GOT slot.

@@ -1,0 +1,55 @@
+/// What `attach --heap` probed and what it cost: in report.json's heap section.
+public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
+    public struct Function: Codable, Hashable, Sendable {
+        public var symbol: String
+        public var role: String
+        /// The function's entry in the library file, and where its entry probe
+        /// sits past it (a free probed past a single-stepped first instruction).
+        public var fileOffset: UInt64
+        public var probeOffset: Int
+        /// Calls made while probed.
+        public var calls: Int
+    }
+
+    public var allocator: String
+    public var library: String
+    public var functions: [Function]
+    /// Functions of the definition not found in the library.
+    public var missing: [String]
+    /// Allocation stacks sampled per second, at most.
+    public var sampleFrequencyHz: Int
+    /// Cost per probed call, measured at start; nil when the agent does not map the library.
+    public var calibration: ProbeCalibration?
+    /// Calls times their measured cost: the time the probes added to the target.
+    public var estimatedTargetSeconds: Double?
+    public var internalCalls: Int
+    public var unmatchedReturns: Int
+    public var unresolvedResults: Int
+    /// When allocation tracing was on, in seconds from the start; nil disarmed: until the end.
+    public var armedAtSeconds: Double?
+    public var disarmedAtSeconds: Double?
+
+    init(matcher: AllocatorCallMatcher, settings: HeapProbeSettings, armedAtSeconds: Double?, disarmedAtSeconds: Double?) {
+        let plan = matcher.plan
+        allocator = plan.definition.name
+        library = plan.libraryPath
+        let functions = plan.sites.enumerated().map { index, site in
+            Function(symbol: site.function.symbol, role: site.function.role.rawValue, fileOffset: site.fileOffset,
+                     probeOffset: site.placement, calls: matcher.calls[index])
+        }
+        self.functions = functions
+        missing = plan.missing
+        sampleFrequencyHz = settings.frequency
+        calibration = settings.calibration
+        estimatedTargetSeconds = settings.calibration.map { cost in
+            functions.reduce(0.0) { total, function in
+                total + Double(function.calls) * (function.role == "free" ? cost.freeNanoseconds : cost.mallocNanoseconds) / 1e9
+            }
+        }
+        internalCalls = matcher.internalCalls
+        unmatchedReturns = matcher.unmatchedReturns
+        unresolvedResults = matcher.unresolvedResults
+        self.armedAtSeconds = armedAtSeconds
+        self.disarmedAtSeconds = disarmedAtSeconds
+    }
+}

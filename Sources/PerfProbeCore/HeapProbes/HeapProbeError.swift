@@ -1,0 +1,26 @@
+/// Why `attach --heap` could not probe the target's allocator. Setup errors (exit 2).
+public enum HeapProbeError: Error, Sendable, CustomStringConvertible {
+    /// No known allocator's library is mapped (a static binary, an unknown allocator).
+    case noAllocator(pid: ProcessID?, known: [String])
+    case unreadableLibrary(String, String)
+    case badDefinition(String, AllocatorDefinition.ParseError)
+    case noDefinitions(searched: [String])
+    /// The kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS off).
+    case uprobesUnavailable
+
+    public var description: String {
+        switch self {
+        case .noAllocator(let pid, let known):
+            let whose = pid.map { "process \($0) maps" } ?? "the library exports"
+            return "\(whose) no allocator perfprobe knows (\(known.joined(separator: ", "))): add a definition file (see probes/allocators/glibc.alloc) with --allocator FILE"
+        case .unreadableLibrary(let path, let reason):
+            return "cannot read the allocator library \(path): \(reason)"
+        case .badDefinition(let path, let error):
+            return "allocator definition \(path), \(error)"
+        case .noDefinitions(let searched):
+            return "no allocator definitions (*.alloc) in \(searched.joined(separator: " or ")): build with 'make -C probes OUT=<the folder of the perfprobe binary>' (or set PERFPROBE_ALLOCATORS)"
+        case .uprobesUnavailable:
+            return "this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): attach --heap needs CONFIG_UPROBE_EVENTS; run --heap works without it"
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import CPerfProbe
+
+/// One event perfprobe opens on every followed thread, on every CPU: CPU
+/// sampling, or one of the allocator uprobes writing into the same rings.
+struct EventSpec: Sendable {
+    var config: CPerfProbe_EventConfig
+    /// The layout of its samples.
+    var layout: SampleLayout
+    /// For a uprobe, the probed file (config1 points at its path while the
+    /// event is opened: the kernel copies it).
+    var uprobePath: String?
+    /// The sampling event, to explain a refusal; nil for a uprobe.
+    var samplingEvent: SamplingEvent?
+    /// Names the event in errors.
+    var name: String
+
+    /// The CPU sampling event.
+    static func sampling(_ event: SamplingEvent, frequency: Int, includeKernel: Bool, layout: SampleLayout,
+                         scope: SamplingScope, ringBytes: Int) -> EventSpec {
+        var config = CPerfProbe_EventConfig()
+        config.type = event.type
+        config.config = event.config
+        config.sample_period_or_frequency = UInt64(frequency)
+        config.use_frequency = true
+        config.exclude_kernel = !includeKernel
+        config.exclude_callchain_kernel = !includeKernel
+        config.side_band = true
+        if case .launched = scope {
+            config.disabled = true
+            config.enable_on_exec = true
+        }
+        return EventSpec(config: config, layout: layout, stackSize: layout.userStackSize, ringBytes: ringBytes,
+                         uprobePath: nil, samplingEvent: event, name: event.rawValue)
+    }
+
+    /// A uprobe (or, with `returnProbe`, a uretprobe) on the instruction at
+    /// `fileOffset` of `path`, sampling one hit in `period` with the
+    /// registers and `stackSize` bytes of stack; with 0, the argument
+    /// registers only.
+    static func uprobe(pmu: UprobePMU, path: String, fileOffset: UInt64, returnProbe: Bool,
+                       stackSize: UInt32, period: UInt64, ringBytes: Int, disabled: Bool, name: String) -> EventSpec {
+        var config = CPerfProbe_EventConfig()
+        config.type = pmu.type
+        config.config = returnProbe ? pmu.returnProbeBit : 0
+        config.config2 = fileOffset
+        config.sample_period_or_frequency = period
+        let layout = stackSize == 0 ? SampleLayout.argumentRegisters : .allocationReturn(stackSize)
+        config.exclude_callchain_kernel = true
+        config.exclude_callchain_user = stackSize == 0
+        config.disabled = disabled
+        return EventSpec(config: config, layout: layout, stackSize: stackSize, ringBytes: ringBytes,
+                         uprobePath: path, samplingEvent: nil, name: name)
+    }
+
+    private init(config: CPerfProbe_EventConfig, layout: SampleLayout, stackSize: UInt32, ringBytes: Int,
+                 uprobePath: String?, samplingEvent: SamplingEvent?, name: String) {
+        var config = config
+        config.sample_type = layout.sampleType
+        config.sample_regs_user = layout.userRegisterMask
+        config.sample_stack_user = stackSize
+        config.wakeup_watermark = UInt32(ringBytes / 4)
+        config.inherit = true
+        self.config = config
+        self.layout = layout
+        self.uprobePath = uprobePath
+        self.samplingEvent = samplingEvent
+        self.name = name
+    }
+
+    /// Opens the event on `tid` and `cpu`.
+    func open(tid: ThreadID, cpu: Int32) throws(Errno) -> Int32 {
+        guard let uprobePath else { return try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu) }
+        let result = uprobePath.withCString { path -> Result<Int32, Errno> in
+            var config = config
+            config.config1 = UInt64(UInt(bitPattern: path))
+            return Result { () throws(Errno) in try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu) }
+        }
+        return try result.get()
+    }
+
+    /// The error to report when opening fails.
+    func failure(_ errno: Errno) -> SamplingError {
+        if let samplingEvent { return .opening(samplingEvent, errno) }
+        return .system("opening the uprobe on \(name)", errno)
+    }
+}

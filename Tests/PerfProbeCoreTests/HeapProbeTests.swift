@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+@testable import PerfProbeCore
+
+/// Allocator definitions, probe placement and the pairing of uprobe samples.
+@Suite struct HeapProbeTests {
+    static let allocators = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("probes/allocators")
+
+    @Test func bundledDefinitionsParse() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.allocators.path).filter { $0.hasSuffix(".alloc") }
+        #expect(Set(files) == ["glibc.alloc", "jemalloc.alloc", "tcmalloc.alloc", "mimalloc.alloc"])
+        for file in files {
+            let definition = try AllocatorDefinition.parse(String(contentsOf: Self.allocators.appendingPathComponent(file), encoding: .utf8))
+            #expect(definition.functions.contains { $0.symbol == "free" && $0.pointer == .rdi }, "\(file)")
+        }
+        let glibc = try AllocatorDefinition.parse(String(contentsOf: Self.allocators.appendingPathComponent("glibc.alloc"), encoding: .utf8))
+        #expect(glibc.name == "glibc" && glibc.matches(path: "/usr/lib/x86_64-linux-gnu/libc.so.6"))
+        #expect(!glibc.matches(path: "/usr/lib/libcrypt.so.1"))
+        let calloc = try #require(glibc.functions.first { $0.symbol == "calloc" })
+        #expect(calloc.role == .alloc && calloc.size == [.rdi, .rsi])
+        let memalign = try #require(glibc.functions.first { $0.symbol == "posix_memalign" })
+        #expect(memalign.out == .rdi && memalign.size == [.rdx])
+    }
+
+    @Test func badDefinitionsSayWhichLine() {
+        let cases: [(String, Int, String)] = [
+            ("allocator x\nlibrary libx.so\nalloc malloc size=rax\nfree free ptr=rdi", 3, "not an argument register"),
+            ("allocator x\nlibrary libx.so\nfree free", 3, "needs ptr="),
+            ("allocator x\nlibrary libx.so\nmalloc malloc size=rdi", 3, "unknown directive"),
+            ("allocator x\nlibrary libx.so\nalloc malloc sz=rdi", 3, "unknown argument"),
+            ("library libx.so\nalloc malloc size=rdi", 0, "no 'allocator' line"),
+        ]
+        for (text, line, message) in cases {
+            #expect(throws: AllocatorDefinition.ParseError.self) { try AllocatorDefinition.parse(text) }
+            do {
+                _ = try AllocatorDefinition.parse(text)
+            } catch {
+                #expect(error.line == line && error.message.contains(message), "\(error)")
+            }
+        }
+    }
+
+    /// glibc 2.36's free starts `test %rdi,%rdi` (single-stepped), then `je`
+    /// (emulated): the probe goes on the je, 3 bytes in, rdi untouched.
+    @Test func freeIsProbedPastItsSingleSteppedTest() {
+        let free: [UInt8] = [0x48, 0x85, 0xff, 0x0f, 0x84, 0xbf, 0x00, 0x00, 0x00, 0x55, 0x48, 0x8d, 0x77, 0xf0, 0x53]
+        #expect(ProbePlacement.offset(in: free[...], preserving: [7]) == 3)
+        // malloc starts with push %r12, which the kernel emulates.
+        let malloc: [UInt8] = [0x41, 0x54, 0x55, 0x53, 0x48, 0x89, 0xfb, 0x48, 0x83, 0xec, 0x10]
+        #expect(ProbePlacement.offset(in: malloc[...], preserving: [7]) == 0)
+    }
+
+    @Test func placementStopsWhereTheArgumentMayChange() {
+        // mov %rdi,%rbx; sub $0x10,%rsp; push %rbp → the push (rdi is only read).
+        let copies: [UInt8] = [0x48, 0x89, 0xfb, 0x48, 0x83, 0xec, 0x10, 0x55]
+        #expect(ProbePlacement.offset(in: copies[...], preserving: [7]) == 7)
+        // mov 0x8(%rsi),%rdi writes rdi: stay at the entry.
+        let overwrites: [UInt8] = [0x48, 0x8b, 0x7e, 0x08, 0x55]
+        #expect(ProbePlacement.offset(in: overwrites[...], preserving: [7]) == 0)
+        // ret ends the straight line; an unknown instruction (VEX) stops the scan.
+        #expect(ProbePlacement.offset(in: [0xc3, 0x55][...], preserving: [7]) == 0)
+        #expect(ProbePlacement.offset(in: [0xc5, 0xf8, 0x77, 0x55][...], preserving: [7]) == 0)
+        // A jcc with an operand-size prefix is single-stepped, not emulated.
+        #expect(X86Instruction.decode([0x66, 0x74, 0x02][...])?.emulated == false)
+        #expect(X86Instruction.decode([0x41, 0x55][...]) == X86Instruction(length: 2, emulated: true, changesControlFlow: false, writes: [4]))
+        // movabs $imm64,%rax is 10 bytes.
+        #expect(X86Instruction.decode([0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8][...])?.length == 10)
+        // lea 0x0(,%rax,8),%rdx: SIB with no base takes a 32-bit displacement.
+        #expect(X86Instruction.decode([0x48, 0x8d, 0x14, 0xc5, 0, 0, 0, 0][...])?.length == 8)
+        #expect(X86Instruction.decode([0x0f][...]) == nil)
+    }
+
+    // MARK: pairing entries and returns
+
+    static let plan: AllocatorProbePlan = {
+        let function = { (symbol: String, role: AllocatorDefinition.Role, size: [AllocatorDefinition.Register], pointer: AllocatorDefinition.Register?, out: AllocatorDefinition.Register?) in
+            AllocatorDefinition.Function(symbol: symbol, role: role, size: size, pointer: pointer, out: out)
+        }
+        let functions = [function("malloc", .alloc, [.rdi], nil, nil), function("realloc", .realloc, [.rsi], .rdi, nil),
+                         function("free", .free, [], .rdi, nil), function("posix_memalign", .alloc, [.rdx], nil, .rdi)]
+        let definition = AllocatorDefinition(name: "test", libraries: ["libc.so.6"], functions: functions)
+        let sites = functions.enumerated().map { index, function in
+            AllocatorProbePlan.Site(function: function, address: 0x1000 * UInt64(index + 1), size: 0x100,
+                                    fileOffset: 0x1000 * UInt64(index + 1), placement: 0)
+        }
+        // The library's text is mapped at 0x7f0000000000 from file offset 0.
+        return AllocatorProbePlan(definition: definition, libraryPath: "/lib/libc.so.6", openPath: "/lib/libc.so.6",
+                                  sites: sites, missing: [],
+                                  mappings: [MemoryMapping(start: 0x7f00_0000_0000, end: 0x7f00_0001_0000, fileOffset: 0,
+                                                           executable: true, inode: 1, path: "/lib/libc.so.6")])
+    }()
+
+    static func sample(tid: Int32 = 7, time: UInt64, ip: UInt64 = 0x40_1234, registers: [AllocatorDefinition.Register: UInt64],
+                       sp: UInt64 = 0x7ffd_0000, stack: [UInt8] = []) -> SampleRecord {
+        var sample = SampleRecord(ip: ip, pid: ProcessID(7), tid: ThreadID(tid), time: time, cpu: 0, period: 0, callchain: [], misc: 0)
+        sample.userRegisters = Array(repeating: 0, count: SampleLayout.registerCount)
+        for (register, value) in registers { sample.userRegisters[register.perfIndex] = value }
+        sample.userRegisters[7] = sp
+        sample.userStack = stack
+        return sample
+    }
+
+    @Test func sampledReturnTakesTheSizeOfItsEntryAndIsWeightedByThePeriod() throws {
+        var matcher = AllocatorCallMatcher(plan: Self.plan)
+        #expect(matcher.entered(site: 0, Self.sample(time: 10, registers: [.rdi: 100])) == nil)
+        // Another thread's call in between does not disturb the pairing.
+        _ = matcher.entered(site: 0, Self.sample(tid: 8, time: 11, registers: [.rdi: 5000]))
+        guard case .allocation(let allocation) = matcher.returned(site: 0, Self.sample(time: 12, registers: [.rax: 0xa000]), period: 16) else {
+            Issue.record("no allocation")
+            return
+        }
+        #expect(allocation.address == 0xa000 && allocation.size == 100 && allocation.weight == 1600 && allocation.time == 12)
+        // A return without its entry (armed mid-call) is counted, not guessed.
+        #expect(matcher.returned(site: 0, Self.sample(time: 13, registers: [.rax: 0xb000]), period: 1) == nil)
+        #expect(matcher.unmatchedReturns == 1 && matcher.calls[0] == 2)
+    }
+
+    @Test func reallocFreesItsBlockAndFreeOfNullIsNothing() {
+        var matcher = AllocatorCallMatcher(plan: Self.plan)
+        #expect(matcher.entered(site: 1, Self.sample(time: 20, registers: [.rdi: 0xa000, .rsi: 64]))
+                == .free(pid: ProcessID(7), address: 0xa000, time: 20))
+        guard case .allocation(let moved) = matcher.returned(site: 1, Self.sample(time: 21, registers: [.rax: 0xc000]), period: 1) else {
+            Issue.record("no allocation")
+            return
+        }
+        #expect(moved.address == 0xc000 && moved.size == 64)
+        #expect(matcher.entered(site: 2, Self.sample(time: 22, registers: [.rdi: 0])) == nil)
+        #expect(matcher.entered(site: 2, Self.sample(time: 23, registers: [.rdi: 0xc000])) == .free(pid: ProcessID(7), address: 0xc000, time: 23))
+    }
+
+    /// glibc's realloc(NULL, n) calls malloc: the inner return, whose return
+    /// address lies inside a probed function, is left to the outer call.
+    @Test func allocatorCallingItselfIsReportedOnce() {
+        var matcher = AllocatorCallMatcher(plan: Self.plan)
+        _ = matcher.entered(site: 1, Self.sample(time: 30, registers: [.rdi: 0, .rsi: 64]))
+        _ = matcher.entered(site: 0, Self.sample(time: 31, registers: [.rdi: 64]))
+        // Returning into realloc (file offset 0x2000 + 0x40).
+        #expect(matcher.returned(site: 0, Self.sample(time: 32, ip: 0x7f00_0000_2040, registers: [.rax: 0xd000]), period: 1) == nil)
+        #expect(matcher.internalCalls == 1)
+        if case .allocation(let outer) = matcher.returned(site: 1, Self.sample(time: 33, registers: [.rax: 0xd000]), period: 1) {
+            #expect(outer.address == 0xd000)
+        } else {
+            Issue.record("the outer realloc is not reported")
+        }
+    }
+
+    /// posix_memalign stores the block through its first argument, a local of
+    /// the caller: read from the return's stack copy.
+    @Test func outParameterIsReadFromTheStackCopy() {
+        var matcher = AllocatorCallMatcher(plan: Self.plan)
+        let sp: UInt64 = 0x7ffd_1000
+        _ = matcher.entered(site: 3, Self.sample(time: 40, registers: [.rdi: sp + 16, .rdx: 256]))
+        var stack = [UInt8](repeating: 0, count: 64)
+        withUnsafeBytes(of: UInt64(0xe000).littleEndian) { stack.replaceSubrange(16..<24, with: $0) }
+        guard case .allocation(let block) = matcher.returned(site: 3, Self.sample(time: 41, registers: [.rax: 0], sp: sp, stack: stack), period: 1) else {
+            Issue.record("no allocation")
+            return
+        }
+        #expect(block.address == 0xe000 && block.size == 256)
+        // An error status (ENOMEM) allocated nothing; an address outside the copy is counted.
+        _ = matcher.entered(site: 3, Self.sample(time: 42, registers: [.rdi: sp + 16, .rdx: 256]))
+        #expect(matcher.returned(site: 3, Self.sample(time: 43, registers: [.rax: 12], sp: sp, stack: stack), period: 1) == nil)
+        _ = matcher.entered(site: 3, Self.sample(time: 44, registers: [.rdi: 0x1000, .rdx: 256]))
+        #expect(matcher.returned(site: 3, Self.sample(time: 45, registers: [.rax: 0], sp: sp, stack: stack), period: 1) == nil)
+        #expect(matcher.unresolvedResults == 1)
+    }
+
+    @Test func uprobePMUFiles() {
+        #expect(UprobePMU.parse(type: "8\n", retprobeFormat: "config:0\n") == UprobePMU(type: 8, returnProbeBit: 1))
+        #expect(UprobePMU.parse(type: "9", retprobeFormat: "config:3") == UprobePMU(type: 9, returnProbeBit: 8))
+        #expect(UprobePMU.parse(type: "x", retprobeFormat: "config:0") == nil)
+        #expect(UprobePMU.parse(type: "8", retprobeFormat: "config1:0") == nil)
+    }
+}
