@@ -29,8 +29,9 @@ bench:
 	$(MAKE) -s -C samples
 	python3 scripts/bench-overhead.py --unwind fp
 	python3 scripts/bench-overhead.py --unwind dwarf
-	scripts/install-deps.sh heaptrack valgrind
+	scripts/install-deps.sh heaptrack valgrind bpftrace
 	python3 scripts/bench-heap.py
+	python3 scripts/bench-attach-heap.py
 
 clean:
 	$(MAKE) -C samples clean

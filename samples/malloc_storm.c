@@ -1,10 +1,12 @@
 /* Fixed malloc-heavy work for heap-profiling benchmarks: ROUNDS rounds of 1000
  * malloc/free pairs of varied sizes, with a live window of 64 blocks. Prints
  * its own wall and CPU seconds as JSON on stdout.
- * Usage: malloc_storm ROUNDS */
+ * DELAY seconds of sleep first (not timed) let a profiler attach.
+ * Usage: malloc_storm ROUNDS [DELAY] */
 #include "memory.h"
 #include <stdio.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 HOT void storm_round(void **window, unsigned *seed) {
     for (int i = 0; i < 1000; i++) {
@@ -18,6 +20,7 @@ HOT void storm_round(void **window, unsigned *seed) {
 
 int main(int argc, char **argv) {
     long rounds = argc > 1 ? atol(argv[1]) : 20000;
+    if (argc > 2) usleep((useconds_t)(atof(argv[2]) * 1e6));
     static void *window[64];
     unsigned seed = 7;
     double start = monotonic_seconds();
