@@ -19,6 +19,34 @@ extension BinaryTests {
         let folded = try outcome.folded
         #expect(folded.contains("main;heavy_path;shared_leaf "))
         #expect(folded.contains("main;light_path;shared_leaf "))
+
+        let results = try Self.cpuResults(outcome.directory)
+        #expect(results.success && results.samples == report.profile.totalSamples)
+        let top = try #require(results.hotspots.first)
+        #expect(top.functionName == "shared_leaf" && top.module == "cpu_split" && top.percentageOfTotal >= 90)
+        #expect(top.callCount == nil && top.optimizationPotential == "high")
+        let heavyPath = try #require(results.hotspots.first { $0.functionName == "heavy_path" })
+        #expect(abs(heavyPath.inclusivePercentage - 70) <= 5, "\(heavyPath.inclusivePercentage)")
+        // Each sample stands for one sampling interval of CPU.
+        #expect(abs(heavyPath.totalTime - Double(heavy) / Double(report.sampling.frequencyHz)) < 0.01)
+        #expect(results.bottlenecks.contains { $0.hasPrefix("shared_leaf [cpu_split]") })
+        #expect(results.optimizationOpportunities.contains { $0.hasPrefix("shared_leaf [cpu_split]") })
+        // One busy thread: about one core.
+        #expect(results.cpuUsage.average > 80 && results.cpuUsage.average < 110, "\(results.cpuUsage)")
+        #expect(results.cpuUsage.min <= results.cpuUsage.average && results.cpuUsage.average <= results.cpuUsage.max)
+    }
+
+    static func cpuResults(_ directory: String) throws -> CPUResultsFormat.Results {
+        try CPUResultsFormat.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/test-performance-cpu-results.json")))
+    }
+
+    /// A target that failed fails the CPU results file too; --results-dir gets a copy.
+    @Test func cpuResultsOfAFailedTarget() throws {
+        let resultsDir = Harness.scratch()
+        let outcome = try Harness.perfprobe(["run", "--results-dir", resultsDir, "--", Harness.samples + "/crash", "0.3"])
+        #expect(outcome.status == 1)
+        #expect(try Self.cpuResults(outcome.directory).success == false)
+        #expect(try Self.cpuResults(resultsDir).hotspots.contains { $0.functionName == "doomed_work" })
     }
 
     @Test func runFindsTheSplit() throws {

@@ -19,6 +19,7 @@ public enum ReportFormats {
         JSONReportFormat(),
         FoldedStacksFormat(),
         MemoryResultsFormat(),
+        CPUResultsFormat(),
     ]
 
     /// Writes every format into `directory` (created if needed), and the

@@ -1,0 +1,100 @@
+import Foundation
+
+/// test-performance-cpu-results.json, the CPU file performance-test pipelines
+/// read. `success` is false when the target failed. Sampling counts where
+/// time goes, not calls: `call_count` is always null.
+public struct CPUResultsFormat: ReportFormat {
+    public let fileName = "test-performance-cpu-results.json"
+    public var isResultsFile: Bool { true }
+
+    public init() {}
+
+    /// The file's contents (keys in snake_case).
+    public struct Results: Codable, Sendable {
+        public struct Usage: Codable, Sendable {
+            /// Over the /proc timeline, user + system, in % of one core.
+            public var min: Double
+            public var max: Double
+            public var average: Double
+            public var variance: Double
+        }
+
+        public struct Hotspot: Codable, Sendable {
+            public var functionName: String
+            public var module: String
+            /// Seconds of CPU on the stack (inclusive samples × the sampling interval).
+            public var totalTime: Double
+            /// Self share of the samples, %.
+            public var percentageOfTotal: Double
+            public var inclusivePercentage: Double
+            /// Always null: sampling does not count calls.
+            public var callCount: Int?
+            /// "high" (≥ 20% self), "medium" (≥ 5%) or "low".
+            public var optimizationPotential: String
+        }
+
+        public var success: Bool
+        public var cpuUsage: Usage
+        public var hotspots: [Hotspot]
+        public var bottlenecks: [String]
+        public var optimizationOpportunities: [String]
+        public var samples: Int
+        public var callCountNote: String
+    }
+
+    /// Shares that make a function a bottleneck (self %), and the allocator's
+    /// share of CPU that makes allocation churn worth reporting.
+    static let bottleneckPercent = 10.0
+    static let allocatorPercent = 5.0
+    static let allocatorFunctions: Set<String> = ["malloc", "free", "calloc", "realloc", "__libc_malloc", "__libc_free",
+                                                  "_int_malloc", "_int_free", "malloc_consolidate", "operator new(unsigned long)",
+                                                  "operator delete(void*)", "operator delete(void*, unsigned long)", "cfree"]
+
+    public static func decode(_ data: Data) throws -> Results {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Results.self, from: data)
+    }
+
+    public func render(_ report: ProfileReport) throws -> Data? {
+        let samples = report.profile.totalSamples
+        let interval = 1 / Double(max(report.sampling.frequencyHz, 1))
+        let hotspots = report.hotspots.prefix(20).map { hotspot in
+            Results.Hotspot(functionName: hotspot.function, module: hotspot.module,
+                            totalTime: Double(hotspot.totalSamples) * interval, percentageOfTotal: hotspot.selfPercent,
+                            inclusivePercentage: hotspot.totalPercent, callCount: nil,
+                            optimizationPotential: hotspot.selfPercent >= 20 ? "high" : hotspot.selfPercent >= 5 ? "medium" : "low")
+        }
+        let bottlenecks = report.hotspots.filter { $0.selfPercent >= Self.bottleneckPercent }.map {
+            String(format: "%@ [%@]: %.1f%% of the samples in the function itself, %.1f%% with its callees",
+                   $0.function, $0.module, $0.selfPercent, $0.totalPercent)
+        }
+        var opportunities: [String] = []
+        if let top = report.hotspots.first, top.selfPercent >= 20, !top.kernel {
+            opportunities.append(String(format: "%@ [%@] takes %.1f%% of the CPU by itself (≥ 20%%): the first place to optimize.",
+                                        top.function, top.module, top.selfPercent))
+        }
+        let allocator = report.hotspots.filter { Self.allocatorFunctions.contains($0.function) }
+        let allocatorShare = allocator.reduce(0) { $0 + $1.selfPercent }
+        if allocatorShare >= Self.allocatorPercent {
+            opportunities.append(String(format: "the allocator takes %.1f%% of the CPU (%@; ≥ %.0f%%): allocation churn; reuse buffers or pool them.",
+                                        allocatorShare, allocator.map(\.function).joined(separator: ", "), Self.allocatorPercent))
+        }
+        if report.cpu.systemPercent >= 30 && report.cpu.systemPercent >= report.cpu.userPercent {
+            opportunities.append(String(format: "system time is %.0f%% of a core against %.0f%% user (≥ 30%% and more than user): see the kernel frames of the hotspots.",
+                                        report.cpu.systemPercent, report.cpu.userPercent))
+        }
+        let usage = report.timeline.dropFirst().map { $0.cpuUserPercent + $0.cpuSystemPercent }
+        let mean = usage.isEmpty ? 0 : usage.reduce(0, +) / Double(usage.count)
+        let variance = usage.isEmpty ? 0 : usage.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(usage.count)
+        let results = Results(
+            success: !report.target.outcome.failed,
+            cpuUsage: Results.Usage(min: usage.min() ?? 0, max: usage.max() ?? 0, average: mean, variance: variance),
+            hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: opportunities, samples: samples,
+            callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls")
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(results)
+    }
+}
