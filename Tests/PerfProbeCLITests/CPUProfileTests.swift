@@ -34,6 +34,8 @@ extension BinaryTests {
         // One busy thread: about one core.
         #expect(results.cpuUsage.average > 80 && results.cpuUsage.average < 110, "\(results.cpuUsage)")
         #expect(results.cpuUsage.min <= results.cpuUsage.average && results.cpuUsage.average <= results.cpuUsage.max)
+        let text = try String(contentsOfFile: outcome.directory + "/test-performance-cpu-results.json", encoding: .utf8)
+        #expect(text.contains("\"call_count\" : null"))
     }
 
     static func cpuResults(_ directory: String) throws -> CPUResultsFormat.Results {

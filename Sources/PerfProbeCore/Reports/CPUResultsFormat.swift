@@ -31,6 +31,22 @@ public struct CPUResultsFormat: ReportFormat {
             public var callCount: Int?
             /// "high" (≥ 20% self), "medium" (≥ 5%) or "low".
             public var optimizationPotential: String
+
+            private enum CodingKeys: String, CodingKey {
+                case functionName, module, totalTime, percentageOfTotal, inclusivePercentage, callCount, optimizationPotential
+            }
+
+            /// Writes `call_count` as an explicit null, which the synthesized encoder would omit.
+            public func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(functionName, forKey: .functionName)
+                try container.encode(module, forKey: .module)
+                try container.encode(totalTime, forKey: .totalTime)
+                try container.encode(percentageOfTotal, forKey: .percentageOfTotal)
+                try container.encode(inclusivePercentage, forKey: .inclusivePercentage)
+                try container.encode(callCount, forKey: .callCount)
+                try container.encode(optimizationPotential, forKey: .optimizationPotential)
+            }
         }
 
         public var success: Bool
