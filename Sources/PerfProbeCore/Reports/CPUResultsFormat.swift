@@ -67,9 +67,7 @@ public struct CPUResultsFormat: ReportFormat {
                                                   "operator delete(void*)", "operator delete(void*, unsigned long)", "cfree"]
 
     public static func decode(_ data: Data) throws -> Results {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(Results.self, from: data)
+        try ResultsJSON.decode(Results.self, from: data)
     }
 
     public func render(_ report: ProfileReport) throws -> Data? {
@@ -108,9 +106,6 @@ public struct CPUResultsFormat: ReportFormat {
             cpuUsage: Results.Usage(min: usage.min() ?? 0, max: usage.max() ?? 0, average: mean, variance: variance),
             hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: opportunities, samples: samples,
             callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls")
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(results)
+        return try ResultsJSON.encode(results)
     }
 }

@@ -44,9 +44,7 @@ public struct MemoryResultsFormat: ReportFormat {
     }
 
     public static func decode(_ data: Data) throws -> Results {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(Results.self, from: data)
+        try ResultsJSON.decode(Results.self, from: data)
     }
 
     public func render(_ report: ProfileReport) throws -> Data? {
@@ -105,10 +103,7 @@ public struct MemoryResultsFormat: ReportFormat {
                                      average: anonymous.isEmpty ? 0 : Double(anonymous.reduce(0, +)) / Double(anonymous.count),
                                      growthRate: growth.slopeBytesPerSecond),
             peakMemoryUsage: memory.peakRssBytes, optimizationOpportunities: opportunities, growth: growth)
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try encoder.encode(results)
+        return try ResultsJSON.encode(results)
     }
 
     static func severity(_ rate: Double) -> String {
