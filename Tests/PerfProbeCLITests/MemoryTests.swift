@@ -120,6 +120,18 @@ extension BinaryTests {
         #expect(try Self.results(outcome.directory).memoryLeaks.first?.description.contains("leaky_cache_insert") == true)
     }
 
+    /// A static binary has no allocator library to probe: perfprobe says so
+    /// and still measures its growth (1 MiB/s).
+    @Test func attachToAStaticBinaryMeasuresGrowthOnly() throws {
+        let target = try Harness.launch("leaker_static", ["0"])
+        defer { Harness.stop(target) }
+        Thread.sleep(forTimeInterval: 0.5)
+        let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "4.5", String(target.processIdentifier)])
+        #expect(outcome.stderr.contains("allocations not traced, memory growth only"), "\(outcome.stderr)")
+        #expect(try outcome.report.heap == nil)
+        try Self.expectLeak(outcome)
+    }
+
     @Test func attachedChurnerHasNoLeakingStack() throws {
         let target = try Harness.launch("churner", ["0"])
         defer { Harness.stop(target) }

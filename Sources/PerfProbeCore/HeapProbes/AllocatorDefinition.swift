@@ -55,7 +55,8 @@ public struct AllocatorDefinition: Hashable, Sendable {
     public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
         public var line: Int
         public var message: String
-        public var description: String { "line \(line): \(message)" }
+        /// Line 0: the file as a whole.
+        public var description: String { line > 0 ? "line \(line): \(message)" : message }
     }
 
     /// Parses a definition file's text. Pure.

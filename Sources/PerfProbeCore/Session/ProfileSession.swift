@@ -92,11 +92,15 @@ public enum ProfileSession {
         var configuration = options.configuration(for: .attached(pid))
         if options.heap {
             do {
-                configuration.heapProbes = try heapProbes(pid: pid, options: options)
+                let probes = try heapProbes(pid: pid, options: options)
+                configuration.heapProbes = probes
+                announce(probes.description)
+            } catch .noAllocator(let pid, let known) {
+                // A static binary or an unknown allocator: memory growth is still worth having.
+                announce("allocations not traced, memory growth only: " + HeapProbeError.noAllocator(pid: pid, known: known).description)
             } catch {
                 throw .heapProbes(error)
             }
-            announce(configuration.heapProbes!.description)
         }
         let latch = StopLatch()
         let startedAt = Date()
