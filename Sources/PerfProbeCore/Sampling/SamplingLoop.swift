@@ -276,9 +276,12 @@ struct SamplingLoop: ~Copyable {
 
     private mutating func apply(_ record: PerfRecord) {
         switch record {
-        case .sample(let sample) where probeEvents != nil && (events.spec(ofID: sample.id) ?? 0) > 0:
-            applyProbe(sample, event: probeEvents!.events[events.spec(ofID: sample.id)! - 1])
         case .sample(let sample):
+            // Spec 0 is CPU sampling; the allocator probes follow it.
+            if let spec = events.spec(ofID: sample.id), spec > 0, let probeEvents {
+                applyProbe(sample, event: probeEvents.events[spec - 1])
+                return
+            }
             capture.samples += 1
             let started = Syscalls.monotonicNanoseconds()
             let stack = unwinder.unwind(sample, in: &spaces)
