@@ -1,6 +1,7 @@
 /* Ground truth: 70% of CPU in heavy_path, 30% in light_path, both spending it
- * in the same leaf (shared_leaf), so only the stacks tell them apart.
- * Usage: cpu_split SECONDS  (CPU seconds; 0 runs until killed) */
+ * in the same leaf (shared_leaf), so only the stacks tell them apart. HEAVY
+ * (1-9, default 7) moves the split to HEAVY*10% : the rest, for regressions.
+ * Usage: cpu_split SECONDS [HEAVY]  (CPU seconds; 0 runs until killed) */
 #include "common.h"
 #include <stdlib.h>
 
@@ -8,18 +9,21 @@ HOT void shared_leaf(int units) {
     SPIN((uint64_t)units * 100000);
 }
 
+static int heavy_units = 7;
+
 HOT void heavy_path(void) {
-    shared_leaf(7);
+    shared_leaf(heavy_units);
     sample_sink++;
 }
 
 HOT void light_path(void) {
-    shared_leaf(3);
+    shared_leaf(10 - heavy_units);
     sample_sink++;
 }
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 5;
+    if (argc > 2 && atoi(argv[2]) >= 1 && atoi(argv[2]) <= 9) heavy_units = atoi(argv[2]);
     double end = thread_cpu_seconds() + seconds;
     while (seconds == 0 || thread_cpu_seconds() < end) {
         heavy_path();

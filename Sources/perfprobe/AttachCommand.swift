@@ -10,6 +10,7 @@ struct AttachCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var gates: GateOptions
 
     @Argument(help: "The process id to profile.")
     var pid: Int32
@@ -23,6 +24,6 @@ struct AttachCommand: ParsableCommand {
         let report = try ProfileSession.attach(pid: ProcessID(pid), options: sampling.profileOptions) { line in
             FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8))
         }
-        try output.write(report, started: started)
+        if try output.write(report, started: started, gates: gates) { throw ExitCode(1) }
     }
 }

@@ -11,6 +11,7 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var gates: GateOptions
 
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")
     var command: [String] = []
@@ -22,8 +23,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let started = Date()
         let launched = try ProfileSession.run(command: command, options: sampling.profileOptions)
-        try output.write(launched.report, started: started)
+        let tripped = try output.write(launched.report, started: started, gates: gates)
         let outcome = launched.report.target.outcome.state == "running" ? launched.waitForExit() : launched.report.target.outcome
         if outcome.failed { PerfProbe.fail(outcome.description, code: 1) }
+        if tripped { throw ExitCode(1) }
     }
 }

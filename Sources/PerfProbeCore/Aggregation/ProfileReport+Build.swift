@@ -54,6 +54,6 @@ extension ProfileReport {
             memory: capture.memoryTimeline.map(MemoryReport.init),
             heap: capture.heap.map { HeapReport.build($0, duration: duration, name: { symbolizer.symbolize($0) }) },
             agent: AgentUsage.measure(),
-            unreadableModules: symbolizer.unreadableModules, profile: profile)
+            unreadableModules: symbolizer.unreadableModules, profile: profile, gates: nil)
     }
 }

@@ -94,6 +94,8 @@ public struct ProfileReport: Codable, Sendable {
     /// Modules that could not be read for symbols, with the reason.
     public var unreadableModules: [String: String]
     public var profile: Profile
+    /// CI gates that tripped (nil when none were set).
+    public var gates: [TrippedGate]?
 }
 
 public struct MemoryReport: Codable, Sendable {

@@ -5,6 +5,7 @@ import Foundation
 /// time goes, not calls: `call_count` is always null.
 public struct CPUResultsFormat: ReportFormat {
     public let fileName = "test-performance-cpu-results.json"
+    public let name = "cpu-results"
     public var isResultsFile: Bool { true }
 
     public init() {}
@@ -56,6 +57,8 @@ public struct CPUResultsFormat: ReportFormat {
         public var optimizationOpportunities: [String]
         public var samples: Int
         public var callCountNote: String
+        /// The CI gates that tripped, one line each.
+        public var failedGates: [String]
     }
 
     /// Shares that make a function a bottleneck (self %), and the allocator's
@@ -67,7 +70,7 @@ public struct CPUResultsFormat: ReportFormat {
                                                   "operator delete(void*)", "operator delete(void*, unsigned long)", "cfree"]
 
     public static func decode(_ data: Data) throws -> Results {
-        try ResultsJSON.decode(Results.self, from: data)
+        try ReportJSON.decode(Results.self, from: data)
     }
 
     public func render(_ report: ProfileReport) throws -> Data? {
@@ -102,10 +105,11 @@ public struct CPUResultsFormat: ReportFormat {
         let mean = usage.isEmpty ? 0 : usage.reduce(0, +) / Double(usage.count)
         let variance = usage.isEmpty ? 0 : usage.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(usage.count)
         let results = Results(
-            success: !report.target.outcome.failed,
+            success: !report.target.outcome.failed && (report.gates ?? []).isEmpty,
             cpuUsage: Results.Usage(min: usage.min() ?? 0, max: usage.max() ?? 0, average: mean, variance: variance),
             hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: opportunities, samples: samples,
-            callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls")
-        return try ResultsJSON.encode(results)
+            callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls",
+            failedGates: (report.gates ?? []).map(\.message))
+        return try ReportJSON.encode(results)
     }
 }

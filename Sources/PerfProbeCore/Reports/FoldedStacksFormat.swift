@@ -5,6 +5,7 @@ import Foundation
 /// count. Kernel frames end in `_[k]`, as stackcollapse-perf marks them.
 public struct FoldedStacksFormat: ReportFormat {
     public let fileName = "cpu.folded"
+    public let name = "folded"
 
     public init() {}
 

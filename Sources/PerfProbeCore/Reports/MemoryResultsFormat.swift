@@ -4,6 +4,7 @@ import Foundation
 /// gate on (written with --heap). `success` is false when memory keeps growing.
 public struct MemoryResultsFormat: ReportFormat {
     public let fileName = "test-performance-memory-results.json"
+    public let name = "memory-results"
     public var isResultsFile: Bool { true }
 
     public init() {}
@@ -41,10 +42,12 @@ public struct MemoryResultsFormat: ReportFormat {
         public var peakMemoryUsage: UInt64
         public var optimizationOpportunities: [String]
         public var growth: MemoryGrowth
+        /// The CI gates that tripped, one line each.
+        public var failedGates: [String]
     }
 
     public static func decode(_ data: Data) throws -> Results {
-        try ResultsJSON.decode(Results.self, from: data)
+        try ReportJSON.decode(Results.self, from: data)
     }
 
     public func render(_ report: ProfileReport) throws -> Data? {
@@ -98,12 +101,13 @@ public struct MemoryResultsFormat: ReportFormat {
         }
         let anonymous = memory.timeline.map(\.anonymousBytes)
         let results = Results(
-            success: leaks.isEmpty, memoryLeaksDetected: leaks.count, memoryLeaks: leaks,
+            success: leaks.isEmpty && (report.gates ?? []).isEmpty, memoryLeaksDetected: leaks.count, memoryLeaks: leaks,
             heapUsage: Results.Usage(min: anonymous.min() ?? 0, max: anonymous.max() ?? 0,
                                      average: anonymous.isEmpty ? 0 : Double(anonymous.reduce(0, +)) / Double(anonymous.count),
                                      growthRate: growth.slopeBytesPerSecond),
-            peakMemoryUsage: memory.peakRssBytes, optimizationOpportunities: opportunities, growth: growth)
-        return try ResultsJSON.encode(results)
+            peakMemoryUsage: memory.peakRssBytes, optimizationOpportunities: opportunities, growth: growth,
+            failedGates: (report.gates ?? []).map(\.message))
+        return try ReportJSON.encode(results)
     }
 
     static func severity(_ rate: Double) -> String {

@@ -4,6 +4,8 @@ import Foundation
 /// conforming type and one line in `ReportFormats.all`.
 public protocol ReportFormat: Sendable {
     var fileName: String { get }
+    /// What `perfprobe report --format` calls it.
+    var name: String { get }
     /// A results file a performance-test pipeline reads: also written to --results-dir.
     var isResultsFile: Bool { get }
     /// Nil when the report has nothing for this format (memory without --heap).
@@ -20,15 +22,18 @@ public enum ReportFormats {
         FoldedStacksFormat(),
         MemoryResultsFormat(),
         CPUResultsFormat(),
+        SpeedscopeFormat(),
+        FlameGraphFormat(),
     ]
 
     /// Writes every format into `directory` (created if needed), and the
     /// results files into `resultsDirectory` too; each file is written to a
     /// temporary name and renamed, so a reader never sees half of one.
-    public static func write(_ report: ProfileReport, to directory: URL, resultsDirectory: URL? = nil) throws {
+    public static func write(_ report: ProfileReport, to directory: URL, resultsDirectory: URL? = nil,
+                             formats: [any ReportFormat] = all) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if let resultsDirectory { try FileManager.default.createDirectory(at: resultsDirectory, withIntermediateDirectories: true) }
-        for format in all {
+        for format in formats {
             guard let data = try format.render(report) else { continue }
             try data.write(to: directory.appendingPathComponent(format.fileName), options: .atomic)
             if format.isResultsFile, let resultsDirectory {
@@ -38,8 +43,8 @@ public enum ReportFormats {
     }
 }
 
-/// The results files' JSON: snake_case keys, sorted and indented.
-enum ResultsJSON {
+/// perfprobe's JSON files: snake_case keys, sorted and indented.
+enum ReportJSON {
     static func encode(_ value: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase

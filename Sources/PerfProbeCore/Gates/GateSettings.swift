@@ -1,0 +1,75 @@
+import Foundation
+
+/// The CI gates a run is checked against (`--fail-on leak`, `--max-rss`,
+/// `--max-cpu`, `--baseline` with `--max-regression`). Any tripped gate makes
+/// `success` false in the results files and perfprobe exit 1.
+public struct GateSettings: Sendable {
+    public var failOnLeak = false
+    public var maxRSSBytes: UInt64?
+    /// Average CPU of the target over the run, in % of one core.
+    public var maxCPUPercent: Double?
+    /// A saved run to compare against, and how much worse is too much: a
+    /// function's inclusive share of the samples growing by more than this
+    /// many percentage points, or total CPU time by more than this %.
+    public var baseline: ProfileReport?
+    public var maxRegressionPercent: Double?
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        !failOnLeak && maxRSSBytes == nil && maxCPUPercent == nil && (baseline == nil || maxRegressionPercent == nil)
+    }
+
+    public func evaluate(_ report: ProfileReport) -> [TrippedGate] {
+        var tripped: [TrippedGate] = []
+        if failOnLeak {
+            let leaks = report.heap?.stacks.filter { $0.kind == .leak } ?? []
+            if let leak = leaks.first {
+                tripped.append(TrippedGate(gate: "--fail-on leak", threshold: "no leak", measured: "\(leaks.count) leaking stack(s)",
+                                           message: String(format: "gate --fail-on leak: %d leaking stack(s), the first %@ growing %@/s",
+                                                           leaks.count, MemoryResultsFormat.chain(leak.functions),
+                                                           MemoryResultsFormat.bytes(leak.growthBytesPerSecond))))
+            } else if let growth = report.memory?.growth, growth.verdict == .growing {
+                tripped.append(TrippedGate(gate: "--fail-on leak", threshold: "no leak", measured: "memory growing",
+                                           message: "gate --fail-on leak: memory keeps growing at \(MemoryResultsFormat.bytes(growth.slopeBytesPerSecond))/s"))
+            }
+        }
+        if let maxRSSBytes {
+            let peak = report.memory?.peakRssBytes ?? report.timeline.map(\.rssBytes).max() ?? 0
+            if peak > maxRSSBytes {
+                tripped.append(TrippedGate(gate: "--max-rss", threshold: "\(maxRSSBytes) bytes", measured: "\(peak) bytes",
+                                           message: "gate --max-rss \(maxRSSBytes): peak RSS was \(peak) bytes (\(MemoryResultsFormat.bytes(Double(peak))))"))
+            }
+        }
+        if let maxCPUPercent {
+            let cpu = report.cpu.utilisationPercent ?? report.cpu.userPercent + report.cpu.systemPercent
+            if cpu > maxCPUPercent {
+                tripped.append(TrippedGate(gate: "--max-cpu", threshold: "\(maxCPUPercent)%", measured: String(format: "%.1f%%", cpu),
+                                           message: String(format: "gate --max-cpu %g%%: the target used %.1f%% of one core on average", maxCPUPercent, cpu)))
+            }
+        }
+        if let baseline, let limit = maxRegressionPercent {
+            tripped += Self.regressions(ProfileComparison(base: baseline, new: report), limit: limit)
+        }
+        return tripped
+    }
+
+    /// Functions whose inclusive share grew by more than `limit` points, and
+    /// total CPU time grown by more than `limit` %.
+    public static func regressions(_ comparison: ProfileComparison, limit: Double) -> [TrippedGate] {
+        var tripped: [TrippedGate] = []
+        if comparison.cpuChangePercent > limit {
+            tripped.append(TrippedGate(
+                gate: "--max-regression", threshold: "\(limit)%", measured: String(format: "%+.1f%%", comparison.cpuChangePercent),
+                message: String(format: "gate --max-regression %g%%: total CPU time grew %.1f%% (%.3f s → %.3f s)",
+                                limit, comparison.cpuChangePercent, comparison.baseCPUSeconds, comparison.newCPUSeconds)))
+        }
+        for change in comparison.changes where change.totalPointsChange > limit {
+            tripped.append(TrippedGate(
+                gate: "--max-regression", threshold: "\(limit) points", measured: String(format: "%+.1f points", change.totalPointsChange),
+                message: String(format: "gate --max-regression %g%%: %@ [%@] went from %.1f%% to %.1f%% of the samples (inclusive)",
+                                limit, change.function, change.module, change.baseTotalPercent, change.newTotalPercent)))
+        }
+        return tripped
+    }
+}

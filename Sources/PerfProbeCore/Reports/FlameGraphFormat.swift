@@ -1,0 +1,22 @@
+import Foundation
+
+/// flamegraph.svg: the CPU samples as a self-contained interactive flame graph.
+public struct FlameGraphFormat: ReportFormat {
+    public let fileName = "flamegraph.svg"
+    public let name = "flamegraph"
+
+    public init() {}
+
+    public func render(_ report: ProfileReport) throws -> Data? {
+        let title = "CPU: \(report.target.name) (pid \(report.target.pid)), \(report.profile.totalSamples) samples at \(report.sampling.frequencyHz) Hz"
+        return Data(FlameGraph(report, title: title).svg().utf8)
+    }
+
+    /// The differential flame graph of `perfprobe diff`: `new`'s stacks,
+    /// coloured by how each path's share changed since `base`.
+    public static func difference(base: ProfileReport, new: ProfileReport) -> Data {
+        let graph = FlameGraph(new, title: "CPU: \(new.target.name) against the baseline (red grew, blue shrank)")
+        graph.compare(with: FlameGraph(base, title: ""))
+        return Data(graph.svg().utf8)
+    }
+}

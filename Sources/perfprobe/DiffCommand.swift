@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import PerfProbeCore
+
+struct DiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Compare two saved runs function by function, and draw a differential flame graph.",
+        discussion: "Exit status is 1 when --max-regression is exceeded."
+    )
+
+    @Argument(help: "The baseline run's output directory.")
+    var base: String
+
+    @Argument(help: "The new run's output directory.")
+    var new: String
+
+    @Option(help: "Exit 1 when total CPU time grew by more than this %, or a function's inclusive share of the samples by more than this many points.")
+    var maxRegression: Double?
+
+    @Option(help: "Where to write the differential flame graph (default: NEW/diff.svg).")
+    var output: String?
+
+    @Option(help: "Functions listed.")
+    var top = 20
+
+    func validate() throws {
+        if let maxRegression, !(maxRegression >= 0) { throw ValidationError("--max-regression must be a percentage ≥ 0, got \(maxRegression)") }
+        guard top > 0 else { throw ValidationError("--top must be positive, got \(top)") }
+    }
+
+    func run() throws {
+        let before = try SavedRun.load(base), after = try SavedRun.load(new)
+        let comparison = ProfileComparison(base: before, new: after)
+        var out = String(format: "CPU time %.3f s → %.3f s (%+.1f%%) · samples %d → %d\n\n", comparison.baseCPUSeconds,
+                         comparison.newCPUSeconds, comparison.cpuChangePercent, before.profile.totalSamples, after.profile.totalSamples)
+        out += "  SELF%  before → after (Δ)     TOTAL%  before → after (Δ)     SELF s Δ  FUNCTION  [MODULE]\n"
+        for change in comparison.changes.prefix(top) {
+            out += String(format: "  %6.2f → %6.2f (%+6.2f)     %6.2f → %6.2f (%+6.2f)     %+8.3f  %@  [%@]\n",
+                          change.baseSelfPercent, change.newSelfPercent, change.selfPointsChange,
+                          change.baseTotalPercent, change.newTotalPercent, change.totalPointsChange,
+                          change.selfSecondsChange, change.function, change.module)
+        }
+        let svg = output ?? new + "/diff.svg"
+        do {
+            try FlameGraphFormat.difference(base: before, new: after).write(to: URL(fileURLWithPath: svg), options: .atomic)
+        } catch {
+            throw ValidationError("cannot write \(svg): \(error.localizedDescription)")
+        }
+        print(out + "\ndifferential flame graph: \(svg)")
+        guard let maxRegression else { return }
+        let tripped = GateSettings.regressions(comparison, limit: maxRegression)
+        for gate in tripped { FileHandle.standardError.write(Data("perfprobe: \(gate.message)\n".utf8)) }
+        if !tripped.isEmpty { throw ExitCode(1) }
+    }
+}

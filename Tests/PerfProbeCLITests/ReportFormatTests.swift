@@ -1,0 +1,155 @@
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import PerfProbeCore
+import Testing
+
+/// The formats other tools read, read back the way those tools read them,
+/// and the CI gates, on samples with known splits.
+extension BinaryTests {
+@Suite struct ReportFormatTests {
+    /// cpu_split at HEAVY units of 10 in heavy_path (default 7: 70%).
+    static func cpuSplit(_ heavy: Int = 7, _ extra: [String] = []) throws -> Harness.Outcome {
+        try Harness.perfprobe(["run", "--frequency", "499"] + extra + ["--", Harness.samples + "/cpu_split", "1.2", String(heavy)])
+    }
+
+    /// Each `<title>` of a flame graph SVG, as a well-formed XML parser sees it.
+    final class Titles: NSObject, XMLParserDelegate {
+        var titles: [String] = []
+        var fills: [String] = []
+        private var text: String?
+
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                    attributes: [String: String] = [:]) {
+            if name == "title" { text = "" }
+            if name == "rect", let fill = attributes["fill"] { fills.append(fill) }
+        }
+
+        func parser(_ parser: XMLParser, foundCharacters string: String) { text? += string }
+
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+            if name == "title", let text { titles.append(text) }
+            text = nil
+        }
+
+        /// Parses `path`; nil when it is not well-formed XML.
+        static func read(_ path: String) throws -> Titles? {
+            let parser = XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: path)))
+            let titles = Titles()
+            parser.delegate = titles
+            return parser.parse() ? titles : nil
+        }
+
+        /// The shares in "name [module] — N samples, X%" of every frame named
+        /// `function` (one per path it is on), added up; nil when none.
+        func share(of function: String) -> Double? {
+            let shares = titles.filter { $0.hasPrefix(function + " [") }.compactMap { title in
+                title.split(separator: ",").last?.split(separator: "%").first.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            }
+            return shares.isEmpty ? nil : shares.reduce(0, +)
+        }
+    }
+
+    @Test func flameGraphIsWellFormedAndShowsTheSplit() throws {
+        let outcome = try Self.cpuSplit()
+        let svg = try #require(try Titles.read(outcome.directory + "/flamegraph.svg"), "not well-formed XML")
+        let heavy = try #require(svg.share(of: "heavy_path")), light = try #require(svg.share(of: "light_path"))
+        #expect(abs(heavy / (heavy + light) * 100 - 70) <= 3, "\(heavy) / \(light)")
+        #expect(try #require(svg.share(of: "shared_leaf")) >= 90)
+        let text = try String(contentsOfFile: outcome.directory + "/flamegraph.svg", encoding: .utf8)
+        // Self-contained: zoom and search in the file, nothing fetched.
+        #expect(text.contains("function zoom(") && text.contains("function search("))
+        #expect(!text.contains("href=\"http"))
+    }
+
+    @Test func speedscopeFollowsItsFileFormat() throws {
+        let outcome = try Self.cpuSplit()
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/speedscope.json"))) as? [String: Any])
+        #expect(json["$schema"] as? String == "https://www.speedscope.app/file-format-schema.json")
+        let frames = try #require((json["shared"] as? [String: Any])?["frames"] as? [[String: Any]])
+        let names = frames.map { $0["name"] as? String ?? "" }
+        let profiles = try #require(json["profiles"] as? [[String: Any]])
+        #expect(profiles.count == 2) // all threads, and the one thread
+        for profile in profiles {
+            let samples = try #require(profile["samples"] as? [[Int]]), weights = try #require(profile["weights"] as? [Int])
+            #expect(profile["type"] as? String == "sampled")
+            #expect(samples.count == weights.count)
+            #expect(samples.allSatisfy { $0.allSatisfy { frames.indices.contains($0) } })
+            #expect(profile["endValue"] as? Int == weights.reduce(0, +))
+        }
+        // Stacks root first: heavy_path comes before shared_leaf, 70% of the weight.
+        let samples = profiles[0]["samples"] as! [[Int]], weights = profiles[0]["weights"] as! [Int]
+        let weight = { (function: String) in zip(samples, weights).filter { $0.0.contains { names[$0] == function } }.reduce(0) { $0 + $1.1 } }
+        let heavy = Double(weight("heavy_path")), light = Double(weight("light_path"))
+        #expect(abs(heavy / (heavy + light) * 100 - 70) <= 3)
+        #expect(samples.filter { $0.contains { names[$0] == "heavy_path" } }.allSatisfy { stack in
+            stack.firstIndex { names[$0] == "heavy_path" }! < (stack.firstIndex { names[$0] == "shared_leaf" } ?? .max)
+        })
+    }
+
+    @Test func cpuGateTripsOnlyAboveItsThreshold() throws {
+        let tripped = try Self.cpuSplit(7, ["--max-cpu", "50"])
+        #expect(tripped.status == 1)
+        #expect(tripped.stderr.contains("gate --max-cpu 50%: the target used"), "\(tripped.stderr)")
+        let results = try CPUProfileTests.cpuResults(tripped.directory)
+        #expect(!results.success && results.failedGates.count == 1)
+        let passed = try Self.cpuSplit(7, ["--max-cpu", "150", "--max-rss", "1G"])
+        #expect(passed.status == 0, "\(passed.stderr)")
+        #expect(try CPUProfileTests.cpuResults(passed.directory).success)
+        let rss = try Self.cpuSplit(7, ["--max-rss", "64K"])
+        #expect(rss.status == 1 && rss.stderr.contains("gate --max-rss 65536: peak RSS was"), "\(rss.stderr)")
+    }
+
+    @Test func leakGate() throws {
+        let leaking = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "16384", "--fail-on", "leak", "--",
+                                             Harness.samples + "/leaker", "4"])
+        #expect(leaking.status == 1)
+        #expect(leaking.stderr.contains("gate --fail-on leak: 1 leaking stack(s), the first touched_malloc ← leaky_cache_insert"), "\(leaking.stderr)")
+        #expect(try MemoryTests.results(leaking.directory).failedGates.count == 1)
+        let bounded = try Harness.perfprobe(["run", "--heap", "--fail-on", "leak", "--", Harness.samples + "/churner", "2"])
+        #expect(bounded.status == 0, "\(bounded.stderr)")
+    }
+
+    /// 70/30 against 90/10: heavy_path's inclusive share grows 20 points.
+    @Test func regressionAgainstABaseline() throws {
+        let base = try Self.cpuSplit(7)
+        let worse = try Self.cpuSplit(9, ["--baseline", base.directory, "--max-regression", "10"])
+        #expect(worse.status == 1)
+        #expect(worse.stderr.contains("gate --max-regression 10%: heavy_path [cpu_split] went from"), "\(worse.stderr)")
+        #expect(!worse.stderr.contains("total CPU time")) // the same CPU seconds both times
+        let same = try Self.cpuSplit(7, ["--baseline", base.directory, "--max-regression", "10"])
+        #expect(same.status == 0, "\(same.stderr)")
+
+        let diff = try Harness.perfprobe(["diff", base.directory, worse.directory, "--max-regression", "10"])
+        #expect(diff.status == 1)
+        let rows = diff.stdout.split(separator: "\n").filter { $0.contains("[cpu_split]") }
+        // Most impact first: heavy_path and light_path, +20 and -20 points inclusive.
+        #expect(Set(rows.prefix(2).compactMap { $0.split(separator: " ").last(where: { $0.hasSuffix("_path") }) }) == ["heavy_path", "light_path"], "\(diff.stdout)")
+        let svg = try #require(try Titles.read(diff.directory), "diff.svg is not well-formed")
+        let heavy = try #require(svg.titles.first { $0.hasPrefix("heavy_path [") })
+        #expect(heavy.contains("(+") && heavy.contains("points"), "\(heavy)")
+        #expect(svg.fills.contains { $0.hasPrefix("rgb(240,") } && svg.fills.contains { $0.hasSuffix(",240)") }) // grew and shrank
+    }
+
+    @Test func reportRendersASavedRunAgain() throws {
+        let outcome = try Self.cpuSplit()
+        try FileManager.default.removeItem(atPath: outcome.directory + "/flamegraph.svg")
+        let again = try Harness.perfprobe(["report", outcome.directory, "--format", "flamegraph", "cpu-results"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: again.directory).sorted()
+        #expect(written == ["flamegraph.svg", "test-performance-cpu-results.json"])
+        #expect(try Titles.read(again.directory + "/flamegraph.svg")?.share(of: "shared_leaf") ?? 0 >= 90)
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["report", "/nonexistent"]), mentioning: "cannot read /nonexistent/report.json")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["report", outcome.directory, "--format", "png"]), mentioning: "unknown format 'png'")
+    }
+
+    @Test func badGateValuesAreUsageErrors() throws {
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--max-cpu", "abc", "--", "true"]), mentioning: "--max-cpu")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--max-regression", "5", "--", "true"]), mentioning: "needs --baseline")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--baseline", "/nonexistent", "--", "true"]), mentioning: "holds no report.json")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--fail-on", "slowness", "--", "true"]), mentioning: "--fail-on")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--frequency", "abc", "--", "true"]), mentioning: "--frequency")
+    }
+}
+}
