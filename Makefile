@@ -14,8 +14,10 @@ demo: deps
 	$(MAKE) -s -C samples
 	.build/release/perfprobe run --frequency 999 --output perfprobe-demo -- samples/build/cpu_split 3
 
-# Unit tests against fixtures, integration tests of the binary against samples/.
+# Unit tests against fixtures, integration tests of the binary against samples/;
+# the pprof files are read back with the real pprof (golang-go's go tool pprof).
 test: deps
+	scripts/install-deps.sh golang-go
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/debug

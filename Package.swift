@@ -10,11 +10,15 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Only the runtime: the pprof messages are generated once with protoc
+        // (scripts/generate-pprof.sh) and committed, so no build plugin runs.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // The kernel interfaces Swift cannot call directly: perf_event_open,
-        // variadic ioctl, ring-buffer barriers, fork+exec with a start gate.
-        .target(name: "CPerfProbe", linkerSettings: [.linkedLibrary("stdc++")]),
+        // variadic ioctl, ring-buffer barriers, fork+exec with a start gate;
+        // and zlib's gzip for pprof files.
+        .target(name: "CPerfProbe", linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("z")]),
         .systemLibrary(
             name: "CLibElf",
             pkgConfig: "libelf",
@@ -35,7 +39,9 @@ let package = Package(
         ),
         .target(
             name: "PerfProbeCore",
-            dependencies: ["CPerfProbe", "CLibElf", "CPerfProbeUnwind"]
+            dependencies: ["CPerfProbe", "CLibElf", "CPerfProbeUnwind",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["Reports/Pprof/profile.proto"]
         ),
         .executableTarget(
             name: "perfprobe",

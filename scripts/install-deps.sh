@@ -8,6 +8,7 @@ packages=(
   libunwind-dev   # DWARF unwinding of sampled user stacks
   pkg-config      # how SwiftPM finds both
   libc6-dbg       # glibc's full symbols, found by build-id
+  zlib1g-dev      # gzip for pprof files
   make binutils gcc g++  # samples/ and the ELF files the tests build
   "$@"
 )

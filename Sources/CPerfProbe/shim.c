@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
+#include <zlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -83,6 +84,33 @@ int CPerfProbe_event_id(int fd, uint64_t *id) {
 
 int CPerfProbe_event_set_period(int fd, uint64_t period) {
     return ioctl(fd, PERF_EVENT_IOC_PERIOD, &period);
+}
+
+long CPerfProbe_gzip(const void *data, size_t length, void **out) {
+    z_stream stream;
+    memset(&stream, 0, sizeof(stream));
+    // 15 window bits + 16: a gzip header and trailer rather than zlib's.
+    if (deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    uLong bound = deflateBound(&stream, (uLong)length);
+    unsigned char *buffer = malloc(bound);
+    if (!buffer) {
+        deflateEnd(&stream);
+        return -1;
+    }
+    stream.next_in = (Bytef *)data;
+    stream.avail_in = (uInt)length;
+    stream.next_out = buffer;
+    stream.avail_out = (uInt)bound;
+    int status = deflate(&stream, Z_FINISH);
+    long size = (long)stream.total_out;
+    deflateEnd(&stream);
+    if (status != Z_STREAM_END) {
+        free(buffer);
+        return -1;
+    }
+    *out = buffer;
+    return size;
 }
 
 pid_t CPerfProbe_thread_id(void) {

@@ -63,6 +63,80 @@ extension BinaryTests {
         #expect(!text.contains("href=\"http"))
     }
 
+    /// `go tool pprof ARGUMENTS` (Debian's golang-go, installed by make test).
+    static func pprof(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/go")
+        process.arguments = ["tool", "pprof"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "go tool pprof \(arguments): \(output)")
+        return output
+    }
+
+    /// The flat and cumulative % pprof -top gives `function`.
+    static func topRow(_ output: String, _ function: String) -> (flat: Double, cumulative: Double)? {
+        for line in output.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.last.map(String.init) == function, fields.count >= 6 else { continue }
+            let percent = { (field: Substring) in Double(field.dropLast()) }
+            guard let flat = percent(fields[1]), let cumulative = percent(fields[4]) else { continue }
+            return (flat, cumulative)
+        }
+        return nil
+    }
+
+    /// The real pprof reads cpu.pb.gz: shared_leaf is the flat hotspot, and
+    /// focusing on heavy_path keeps 70% of the samples.
+    @Test func pprofReadsTheCPUProfile() throws {
+        let outcome = try Self.cpuSplit()
+        let path = outcome.directory + "/cpu.pb.gz"
+        let top = try Self.pprof(["-top", path])
+        #expect(top.contains("Type: cpu"))
+        let leaf = try #require(Self.topRow(top, "shared_leaf"), "\(top)")
+        #expect(leaf.flat >= 90)
+        let heavy = try #require(Self.topRow(top, "heavy_path")), light = try #require(Self.topRow(top, "light_path"))
+        #expect(abs(heavy.cumulative / (heavy.cumulative + light.cumulative) * 100 - 70) <= 3, "\(top)")
+        let samples = try Self.pprof(["-top", "-sample_index=samples", "-focus=heavy_path", path])
+        #expect(samples.contains("Type: samples"))
+        let kept = try #require(samples.split(separator: "\n").first { $0.hasPrefix("Showing nodes accounting for") })
+        let share = try #require(Double(kept.split(separator: ",")[1].split(separator: "%")[0].trimmingCharacters(in: .whitespaces)))
+        #expect(abs(share - 70) <= 3, "\(kept)")
+    }
+
+    /// heap.pb.gz of the leaker (1 MiB/s from leaky_cache_insert, 4 s): in-use
+    /// space under leaky_cache_insert, within 30% of 4 MiB.
+    @Test func pprofReadsTheHeapProfile() throws {
+        let outcome = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "16384", "--", Harness.samples + "/leaker", "4"])
+        let path = outcome.directory + "/heap.pb.gz"
+        let inuse = try Self.pprof(["-top", "-sample_index=inuse_space", "-unit=bytes", path])
+        #expect(inuse.contains("Type: inuse_space"))
+        let total = try #require(inuse.split(separator: "\n").first { $0.contains("Total samples = ") })
+        let bytes = try #require(Double(total.components(separatedBy: "Total samples = ")[1].filter(\.isNumber)))
+        #expect(abs(bytes / (4 * 1_048_576) - 1) <= 0.3, "\(total)")
+        #expect(Self.topRow(inuse, "leaky_cache_insert")?.cumulative == 100, "\(inuse)")
+        // The main mapping carries the binary's GNU build-id, as readelf reads it.
+        let readelf = Process()
+        readelf.executableURL = URL(fileURLWithPath: "/usr/bin/readelf")
+        readelf.arguments = ["-n", Harness.samples + "/leaker"]
+        let pipe = Pipe()
+        readelf.standardOutput = pipe
+        try readelf.run()
+        let notes = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        readelf.waitUntilExit()
+        let buildID = try #require(notes.components(separatedBy: "Build ID: ").dropFirst().first?.prefix(40))
+        #expect(inuse.contains("Build ID: \(buildID)"), "\(inuse)")
+        // Every allocation is counted: 16 + 512 a second.
+        let objects = try Self.pprof(["-top", "-sample_index=alloc_objects", path])
+        let count = try #require(objects.split(separator: "\n").first { $0.contains("Total samples = ") })
+        let allocations = try #require(Double(count.components(separatedBy: "Total samples = ")[1].filter(\.isNumber)))
+        #expect(abs(allocations / (528 * 4) - 1) <= 0.3, "\(count)")
+    }
+
     @Test func speedscopeFollowsItsFileFormat() throws {
         let outcome = try Self.cpuSplit()
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/speedscope.json"))) as? [String: Any])

@@ -51,6 +51,10 @@ int CPerfProbe_event_id(int fd, uint64_t *id);
 /// PERF_EVENT_IOC_PERIOD: a new sampling period, from the next sample on.
 int CPerfProbe_event_set_period(int fd, uint64_t period);
 
+/// gzip-compresses `length` bytes (zlib, best compression) into a malloc'd
+/// buffer at `*out`. Returns its size, or -1.
+long CPerfProbe_gzip(const void *data, size_t length, void **out);
+
 /// gettid(2): Swift's Glibc import does not set _GNU_SOURCE.
 pid_t CPerfProbe_thread_id(void);
 

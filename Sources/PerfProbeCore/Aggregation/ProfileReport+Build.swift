@@ -54,6 +54,7 @@ extension ProfileReport {
             memory: capture.memoryTimeline.map(MemoryReport.init),
             heap: capture.heap.map { HeapReport.build($0, duration: duration, name: { symbolizer.symbolize($0) }) },
             agent: AgentUsage.measure(),
-            unreadableModules: symbolizer.unreadableModules, profile: profile, gates: nil)
+            unreadableModules: symbolizer.unreadableModules, profile: profile,
+            modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs), gates: nil)
     }
 }

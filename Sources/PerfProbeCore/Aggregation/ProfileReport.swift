@@ -94,6 +94,8 @@ public struct ProfileReport: Codable, Sendable {
     /// Modules that could not be read for symbols, with the reason.
     public var unreadableModules: [String: String]
     public var profile: Profile
+    /// The files frames are in (nil in reports of earlier versions).
+    public var modules: [ReportModule]?
     /// CI gates that tripped (nil when none were set).
     public var gates: [TrippedGate]?
 }

@@ -24,6 +24,8 @@ public enum ReportFormats {
         CPUResultsFormat(),
         SpeedscopeFormat(),
         FlameGraphFormat(),
+        PprofCPUFormat(),
+        PprofHeapFormat(),
     ]
 
     /// Writes every format into `directory` (created if needed), and the

@@ -65,6 +65,15 @@ enum Syscalls {
         return monotonicNanoseconds() - start
     }
 
+    /// `data` gzip-compressed (pprof files are gzipped protobuf).
+    static func gzip(_ data: [UInt8]) -> [UInt8]? {
+        var out: UnsafeMutableRawPointer?
+        let size = data.withUnsafeBytes { CPerfProbe_gzip($0.baseAddress, $0.count, &out) }
+        guard size >= 0, let out else { return nil }
+        defer { free(out) }
+        return Array(UnsafeRawBufferPointer(start: out, count: size))
+    }
+
     static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }
 
     /// Device and inode of a file (following links): to tell whether two paths are one file.

@@ -46,6 +46,8 @@ public struct Symbolizer {
     private var byBuildID: [[UInt8]: ModuleSymbols] = [:]
     /// Modules whose file could not be read, with the reason.
     public private(set) var unreadableModules: [String: String] = [:]
+    /// GNU build-ids (hex) of the module files read, by path.
+    public private(set) var buildIDs: [String: String] = [:]
     private let demangle: Bool
     private let perfMaps: [ProcessID: [UInt8]]
 
@@ -133,6 +135,7 @@ public struct Symbolizer {
             do {
                 let elf = try ElfFile(path: path)
                 let buildID = elf.buildID
+                if let buildID { buildIDs[module.path] = buildID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
                 if let buildID, let known = byBuildID[buildID] { return known }
                 // A separate debug file has the full .symtab of a stripped module.
                 var symbolFile = path
