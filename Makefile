@@ -15,9 +15,10 @@ demo: deps
 	.build/release/perfprobe run --frequency 999 --output perfprobe-demo -- samples/build/cpu_split 3
 
 # Unit tests against fixtures, integration tests of the binary against samples/;
-# the pprof files are read back with the real pprof (golang-go's go tool pprof).
+# the pprof files are read back with the real pprof (golang-go's go tool pprof),
+# report.html is opened in headless Chromium.
 test: deps
-	scripts/install-deps.sh golang-go
+	scripts/install-deps.sh golang-go chromium
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/debug

@@ -137,6 +137,40 @@ extension BinaryTests {
         #expect(abs(allocations / (528 * 4) - 1) <= 0.3, "\(count)")
     }
 
+    /// Headless Chromium (Debian's, installed by make test) with `arguments`; its stdout.
+    static func chromium(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/chromium")
+        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + Harness.scratch()] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "chromium \(arguments)")
+        return output
+    }
+
+    /// report.html in a real browser: the hotspots are in the DOM, the flame
+    /// graph's script ran (it names every frame), the page draws something.
+    @Test func htmlReportRendersInABrowser() throws {
+        let outcome = try Self.cpuSplit()
+        let page = "file://" + outcome.directory + "/report.html"
+        let dom = try Self.chromium(["--dump-dom", page])
+        #expect(dom.contains("<td>shared_leaf</td><td>cpu_split</td>"), "\(dom.prefix(2000))")
+        #expect(dom.contains("<td>heavy_path</td>") && dom.contains("<td>light_path</td>"))
+        #expect(dom.contains("data-name=\"heavy_path\""), "the flame graph script did not run")
+        #expect(dom.contains("CPU over time") && dom.contains("<polyline"))
+        #expect(!dom.contains("src=\"http") && !dom.contains("href=\"http"))
+        let shot = Harness.scratch() + ".png"
+        _ = try Self.chromium(["--screenshot=" + shot, "--window-size=1280,1600", page])
+        let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+        #expect(png.starts(with: [0x89, 0x50, 0x4e, 0x47]))
+        // A blank page compresses to a few KiB; tables, plots and the flame graph do not.
+        #expect(png.count > 40_000, "\(png.count) bytes")
+    }
+
     @Test func speedscopeFollowsItsFileFormat() throws {
         let outcome = try Self.cpuSplit()
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/speedscope.json"))) as? [String: Any])

@@ -74,6 +74,11 @@ public struct CPUResultsFormat: ReportFormat {
     }
 
     public func render(_ report: ProfileReport) throws -> Data? {
+        try ReportJSON.encode(Self.results(report))
+    }
+
+    /// The file's contents for `report` (also shown in report.html).
+    public static func results(_ report: ProfileReport) -> Results {
         let samples = report.profile.totalSamples
         let interval = 1 / Double(max(report.sampling.frequencyHz, 1))
         let hotspots = report.hotspots.prefix(20).map { hotspot in
@@ -82,7 +87,7 @@ public struct CPUResultsFormat: ReportFormat {
                             inclusivePercentage: hotspot.totalPercent, callCount: nil,
                             optimizationPotential: hotspot.selfPercent >= 20 ? "high" : hotspot.selfPercent >= 5 ? "medium" : "low")
         }
-        let bottlenecks = report.hotspots.filter { $0.selfPercent >= Self.bottleneckPercent }.map {
+        let bottlenecks = report.hotspots.filter { $0.selfPercent >= bottleneckPercent }.map {
             String(format: "%@ [%@]: %.1f%% of the samples in the function itself, %.1f%% with its callees",
                    $0.function, $0.module, $0.selfPercent, $0.totalPercent)
         }
@@ -91,11 +96,11 @@ public struct CPUResultsFormat: ReportFormat {
             opportunities.append(String(format: "%@ [%@] takes %.1f%% of the CPU by itself (≥ 20%%): the first place to optimize.",
                                         top.function, top.module, top.selfPercent))
         }
-        let allocator = report.hotspots.filter { Self.allocatorFunctions.contains($0.function) }
+        let allocator = report.hotspots.filter { allocatorFunctions.contains($0.function) }
         let allocatorShare = allocator.reduce(0) { $0 + $1.selfPercent }
-        if allocatorShare >= Self.allocatorPercent {
+        if allocatorShare >= allocatorPercent {
             opportunities.append(String(format: "the allocator takes %.1f%% of the CPU (%@; ≥ %.0f%%): allocation churn; reuse buffers or pool them.",
-                                        allocatorShare, allocator.map(\.function).joined(separator: ", "), Self.allocatorPercent))
+                                        allocatorShare, allocator.map(\.function).joined(separator: ", "), allocatorPercent))
         }
         if report.cpu.systemPercent >= 30 && report.cpu.systemPercent >= report.cpu.userPercent {
             opportunities.append(String(format: "system time is %.0f%% of a core against %.0f%% user (≥ 30%% and more than user): see the kernel frames of the hotspots.",
@@ -104,12 +109,11 @@ public struct CPUResultsFormat: ReportFormat {
         let usage = report.timeline.dropFirst().map { $0.cpuUserPercent + $0.cpuSystemPercent }
         let mean = usage.isEmpty ? 0 : usage.reduce(0, +) / Double(usage.count)
         let variance = usage.isEmpty ? 0 : usage.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(usage.count)
-        let results = Results(
+        return Results(
             success: !report.target.outcome.failed && (report.gates ?? []).isEmpty,
             cpuUsage: Results.Usage(min: usage.min() ?? 0, max: usage.max() ?? 0, average: mean, variance: variance),
             hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: opportunities, samples: samples,
             callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls",
             failedGates: (report.gates ?? []).map(\.message))
-        return try ReportJSON.encode(results)
     }
 }

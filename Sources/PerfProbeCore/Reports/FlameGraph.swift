@@ -68,7 +68,9 @@ struct FlameGraph {
     static let rowHeight = 17.0
     static let margin = 10.0
 
-    func svg() -> String {
+    /// The SVG; `standalone` adds the XML declaration of a file of its own
+    /// (left out when it is inlined in report.html).
+    func svg(standalone: Bool = true) -> String {
         let total = Double(max(root.value, 1))
         var rows: [(node: Node, depth: Int, x: Double)] = []
         var maxDepth = 0
@@ -86,9 +88,9 @@ struct FlameGraph {
         place(root, depth: 0, x: 0)
         let height = Double(maxDepth + 1) * Self.rowHeight + 60
         let maxChange = rows.compactMap { row in row.node.baseShare.map { abs(Double(row.node.value) * 100 / total - $0) } }.max() ?? 0
-        var out = """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(Self.width))" height="\(Int(height))" \
+        var out = standalone ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" : ""
+        out += """
+        <svg id="flamegraph" xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(Self.width))" height="\(Int(height))" \
         viewBox="0 0 \(Int(Self.width)) \(Int(height))" data-total="\(root.value)" font-family="Verdana, sans-serif" font-size="12">
         <style>.f:hover rect { stroke: #000; stroke-width: 0.5; } .f { cursor: pointer; } text { pointer-events: none; }</style>
         <rect x="0" y="0" width="100%" height="100%" fill="#f8f8f8"/>
@@ -156,9 +158,9 @@ struct FlameGraph {
 
     /// Zoom re-lays out the frames inside the clicked one; search highlights matches.
     static let script = """
-    var svg = document.documentElement, total = +svg.getAttribute('data-total');
+    var svg = document.getElementById('flamegraph'), total = +svg.getAttribute('data-total');
     var width = \(width), margin = \(margin);
-    var frames = Array.prototype.slice.call(document.querySelectorAll('#frames .f'));
+    var frames = Array.prototype.slice.call(svg.querySelectorAll('#frames .f'));
     function fit(name, w) { var n = Math.floor((w - 6) / 7); return n < 3 ? '' : (name.length <= n ? name : name.slice(0, n - 2) + '..'); }
     function layout(x0, w0, d0) {
       frames.forEach(function (g) {

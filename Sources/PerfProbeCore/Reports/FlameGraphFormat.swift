@@ -8,8 +8,12 @@ public struct FlameGraphFormat: ReportFormat {
     public init() {}
 
     public func render(_ report: ProfileReport) throws -> Data? {
+        Data(Self.svg(report, standalone: true).utf8)
+    }
+
+    static func svg(_ report: ProfileReport, standalone: Bool) -> String {
         let title = "CPU: \(report.target.name) (pid \(report.target.pid)), \(report.profile.totalSamples) samples at \(report.sampling.frequencyHz) Hz"
-        return Data(FlameGraph(report, title: title).svg().utf8)
+        return FlameGraph(report, title: title).svg(standalone: standalone)
     }
 
     /// The differential flame graph of `perfprobe diff`: `new`'s stacks,

@@ -51,6 +51,11 @@ public struct MemoryResultsFormat: ReportFormat {
     }
 
     public func render(_ report: ProfileReport) throws -> Data? {
+        try Self.results(report).map(ReportJSON.encode)
+    }
+
+    /// The file's contents for `report`; nil without --heap (also shown in report.html).
+    public static func results(_ report: ProfileReport) -> Results? {
         guard let memory = report.memory else { return nil }
         let growth = memory.growth
         var leaks: [Results.Leak] = []
@@ -100,14 +105,13 @@ public struct MemoryResultsFormat: ReportFormat {
             break
         }
         let anonymous = memory.timeline.map(\.anonymousBytes)
-        let results = Results(
+        return Results(
             success: leaks.isEmpty && (report.gates ?? []).isEmpty, memoryLeaksDetected: leaks.count, memoryLeaks: leaks,
             heapUsage: Results.Usage(min: anonymous.min() ?? 0, max: anonymous.max() ?? 0,
                                      average: anonymous.isEmpty ? 0 : Double(anonymous.reduce(0, +)) / Double(anonymous.count),
                                      growthRate: growth.slopeBytesPerSecond),
             peakMemoryUsage: memory.peakRssBytes, optimizationOpportunities: opportunities, growth: growth,
             failedGates: (report.gates ?? []).map(\.message))
-        return try ReportJSON.encode(results)
     }
 
     static func severity(_ rate: Double) -> String {

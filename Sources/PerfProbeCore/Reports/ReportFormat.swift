@@ -26,6 +26,7 @@ public enum ReportFormats {
         FlameGraphFormat(),
         PprofCPUFormat(),
         PprofHeapFormat(),
+        HTMLReportFormat(),
     ]
 
     /// Writes every format into `directory` (created if needed), and the

@@ -1,0 +1,138 @@
+import Foundation
+
+/// report.html: one self-contained page (no network) — summary, gates,
+/// hotspots, the flame graph, CPU and memory timelines drawn from the /proc
+/// timeline, counters, stack quality, leaks and churn, and the optimization
+/// opportunities of the results files.
+public struct HTMLReportFormat: ReportFormat {
+    public let fileName = "report.html"
+    public let name = "html"
+
+    public init() {}
+
+    public func render(_ report: ProfileReport) throws -> Data? {
+        let cpu = CPUResultsFormat.results(report)
+        let memory = MemoryResultsFormat.results(report)
+        var page = """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <title>perfprobe: \(escape(report.target.name))</title>
+        <style>
+        body { font-family: sans-serif; margin: 24px; color: #222; }
+        h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ccc; }
+        table { border-collapse: collapse; font-size: 13px; } td, th { padding: 3px 10px; text-align: left; }
+        th { background: #eee; } tr:nth-child(even) td { background: #f7f7f7; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
+        .bad { color: #b00; font-weight: bold; } .good { color: #070; font-weight: bold; } .note { color: #666; font-size: 13px; }
+        </style></head><body>
+        <h1>perfprobe \(escape(report.target.mode)): \(escape(report.target.name)) (pid \(report.target.pid))</h1>
+
+        """
+        page += summary(report, success: cpu.success && (memory?.success ?? true))
+        page += section("Hotspots", hotspots(report))
+        page += section("Flame graph", FlameGraphFormat.svg(report, standalone: false)
+                        + "<p class=\"note\">Hover for details, click a frame to zoom, Search to highlight.</p>")
+        let timeline = report.timeline.dropFirst()
+        page += section("CPU over time", chart(timeline.map { ($0.t, $0.cpuUserPercent + $0.cpuSystemPercent) }, unit: "% of one core",
+                                               format: { String(format: "%.0f%%", $0) }))
+        page += section("Resident memory over time", chart(report.timeline.map { ($0.t, Double($0.rssBytes)) }, unit: "RSS",
+                                                           format: MemoryResultsFormat.bytes))
+        if let memoryReport = report.memory, let memory {
+            let growth = memoryReport.growth
+            page += section("Anonymous memory (heap) over time", chart(memoryReport.timeline.map { ($0.t, Double($0.anonymousBytes)) },
+                                                                       unit: "anonymous", format: MemoryResultsFormat.bytes)
+                + "<p>Verdict: <b>\(growth.verdict.rawValue)</b> · \(MemoryResultsFormat.bytes(growth.slopeBytesPerSecond))/s (R² \(String(format: "%.2f", growth.rSquared))) after a \(String(format: "%.1f", growth.warmupSeconds)) s warm-up · peak RSS \(MemoryResultsFormat.bytes(Double(memoryReport.peakRssBytes)))</p>"
+                + leaks(memory))
+        }
+        if let heap = report.heap { page += section("Allocations by stack", allocations(heap)) }
+        page += section("Optimization opportunities", list(cpu.optimizationOpportunities + (memory?.optimizationOpportunities ?? []),
+                                                          empty: "None: no rule's threshold was reached."))
+        page += section("Counters", table(["counter", "value"], report.counters.map { counter in
+            [escape(counter.name), counter.value.map { "\($0)" + (counter.scaled ? " (scaled)" : "") } ?? "not supported"]
+        }))
+        let quality = report.stackQuality
+        page += section("Stack quality", table(["measure", "value"], [
+            ["unwound to a thread root", percent(quality.unwoundToRootPercent)], ["truncated", percent(quality.truncatedPercent)],
+            ["unwind errors", percent(quality.unwindErrorPercent)], ["unsymbolized frames", percent(quality.unsymbolizedFramesPercent)],
+            ["lost records", "\(report.samples.lostRecords)"], ["mean unwind", String(format: "%.1f µs", quality.meanUnwindMicroseconds)],
+        ]))
+        page += "<p class=\"note\">perfprobe itself: \(String(format: "%.2f", report.agent.cpuSeconds)) s CPU, \(MemoryResultsFormat.bytes(Double(report.agent.peakRssBytes))) peak RSS. Started \(escape(report.startedAt)).</p>\n</body></html>\n"
+        return Data(page.utf8)
+    }
+
+    private func summary(_ report: ProfileReport, success: Bool) -> String {
+        let outcome = report.target.outcome
+        var rows = [
+            ["command", escape(report.target.command.joined(separator: " "))],
+            ["outcome", escape(outcome.description)],
+            ["duration", String(format: "%.2f s", report.durationSeconds)],
+            ["samples", "\(report.profile.totalSamples) at \(report.sampling.frequencyHz) Hz (\(escape(report.sampling.event)), \(escape(report.sampling.unwind)) unwinding)"],
+            ["CPU", report.cpu.utilisationPercent.map { String(format: "%.1f%% of one core", $0) } ?? "unknown"],
+            ["result", success ? "<span class=\"good\">success</span>" : "<span class=\"bad\">failed</span>"],
+        ]
+        for gate in report.gates ?? [] { rows.append(["gate", "<span class=\"bad\">\(escape(gate.message))</span>"]) }
+        return table(["", ""], rows)
+    }
+
+    private func hotspots(_ report: ProfileReport) -> String {
+        table(["self %", "total %", "function", "module"], report.hotspots.prefix(25).map { hotspot in
+            [percent(hotspot.selfPercent), percent(hotspot.totalPercent), escape(hotspot.function), escape(hotspot.module)]
+        }, numeric: 2)
+    }
+
+    private func leaks(_ memory: MemoryResultsFormat.Results) -> String {
+        guard !memory.memoryLeaks.isEmpty else { return "<p class=\"good\">No leak detected.</p>" }
+        return table(["type", "severity", "growth", "description"], memory.memoryLeaks.map { leak in
+            [escape(leak.type), escape(leak.severity), MemoryResultsFormat.bytes(leak.growthRate) + "/s", escape(leak.description)]
+        })
+    }
+
+    private func allocations(_ heap: HeapReport) -> String {
+        table(["kind", "outstanding", "growth", "allocs/s", "stack (innermost first)"], heap.stacks.prefix(20).map { stack in
+            [escape(stack.kind.rawValue), MemoryResultsFormat.bytes(Double(stack.outstandingBytes)),
+             MemoryResultsFormat.bytes(stack.growthBytesPerSecond) + "/s", String(format: "%.0f", stack.allocationsPerSecond),
+             escape(MemoryResultsFormat.chain(stack.functions, depth: 6))]
+        })
+    }
+
+    /// A line chart of `points` (seconds, value) as inline SVG.
+    private func chart(_ points: [(Double, Double)], unit: String, format: (Double) -> String) -> String {
+        guard points.count >= 2, let last = points.last?.0, last > 0 else { return "<p class=\"note\">Too few readings to plot.</p>" }
+        let width = 900.0, height = 220.0, left = 80.0, bottom = 30.0
+        let top = max(points.map(\.1).max() ?? 1, 1e-9)
+        let x = { (t: Double) in left + t / last * (width - left - 10) }
+        let y = { (v: Double) in height - bottom - v / top * (height - bottom - 10) }
+        let line = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+        return """
+        <svg width="\(Int(width))" height="\(Int(height))" role="img" aria-label="\(escape(unit)) over time">
+        <rect x="\(left)" y="10" width="\(width - left - 10)" height="\(height - bottom - 10)" fill="#fafafa" stroke="#ccc"/>
+        <polyline fill="none" stroke="#c33" stroke-width="1.5" points="\(line)"/>
+        <text x="\(left - 6)" y="16" text-anchor="end" font-size="11">\(escape(format(top)))</text>
+        <text x="\(left - 6)" y="\(height - bottom)" text-anchor="end" font-size="11">0</text>
+        <text x="\(left)" y="\(height - 10)" font-size="11">0 s</text>
+        <text x="\(width - 10)" y="\(height - 10)" text-anchor="end" font-size="11">\(String(format: "%.1f s", last))</text>
+        <text x="\(width / 2)" y="\(height - 10)" text-anchor="middle" font-size="11">\(escape(unit))</text>
+        </svg>
+        """
+    }
+
+    private func section(_ title: String, _ body: String) -> String {
+        "<h2>\(escape(title))</h2>\n\(body)\n"
+    }
+
+    /// Cells are HTML already; the first `numeric` columns align right.
+    private func table(_ headers: [String], _ rows: [[String]], numeric: Int = 0) -> String {
+        let head = headers.allSatisfy(\.isEmpty) ? "" : "<tr>" + headers.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+        let body = rows.map { row in
+            "<tr>" + row.enumerated().map { $0.offset < numeric ? "<td class=\"n\">\($0.element)</td>" : "<td>\($0.element)</td>" }.joined() + "</tr>"
+        }.joined(separator: "\n")
+        return "<table>\(head)\n\(body)</table>"
+    }
+
+    private func list(_ items: [String], empty: String) -> String {
+        items.isEmpty ? "<p class=\"note\">\(escape(empty))</p>" : "<ul>" + items.map { "<li>\(escape($0))</li>" }.joined() + "</ul>"
+    }
+
+    private func percent(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    private func escape(_ text: String) -> String { FlameGraph.escape(text) }
+}
