@@ -252,6 +252,30 @@ extension BinaryTests {
         ExitStatusTests.expectSetupError(try Harness.perfprobe(["report", outcome.directory, "--format", "png"]), mentioning: "unknown format 'png'")
     }
 
+    /// Each rule fires on the sample written to trip it, citing its figures,
+    /// and not on the others.
+    @Test func opportunitiesComeFromEvidence() throws {
+        let split = try CPUProfileTests.cpuResults(try Self.cpuSplit().directory).optimizationOpportunities
+        #expect(split.count == 1 && split[0].hasPrefix("shared_leaf [cpu_split] takes"), "\(split)")
+
+        let contention = try Harness.perfprobe(["run", "--frequency", "499", "--", Harness.samples + "/contention", "1.5"])
+        let handOffs = try CPUProfileTests.cpuResults(contention.directory).optimizationOpportunities
+        #expect(handOffs.contains { $0.contains("context switches a second (≥ 1000)") }, "\(handOffs)")
+        #expect(handOffs.contains { $0.contains("in futex calls (≥ 5%): lock contention") }, "\(handOffs)")
+        #expect(!handOffs.contains { $0.contains("major page faults") || $0.contains("storage I/O") })
+
+        // pagein faults in 16,384 pages of a file it dropped from the page cache, per round.
+        let directory = "/var/tmp/perfprobe-pagein-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pagein = try Harness.perfprobe(["run", "--", Harness.samples + "/pagein", "1.5", directory])
+        let disk = try CPUProfileTests.cpuResults(pagein.directory).optimizationOpportunities
+        let faults = try #require(disk.first { $0.contains("major page faults (≥ 100)") }, "\(disk)")
+        #expect((Int(faults.prefix { $0.isNumber }) ?? 0) >= 16_384, "\(faults)")
+        #expect(disk.contains { $0.hasPrefix("storage I/O of ") }, "\(disk)")
+        #expect(!disk.contains { $0.contains("futex") })
+    }
+
     @Test func badGateValuesAreUsageErrors() throws {
         ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--max-cpu", "abc", "--", "true"]), mentioning: "--max-cpu")
         ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--max-regression", "5", "--", "true"]), mentioning: "needs --baseline")

@@ -61,13 +61,8 @@ public struct CPUResultsFormat: ReportFormat {
         public var failedGates: [String]
     }
 
-    /// Shares that make a function a bottleneck (self %), and the allocator's
-    /// share of CPU that makes allocation churn worth reporting.
+    /// The self share that makes a function a bottleneck.
     static let bottleneckPercent = 10.0
-    static let allocatorPercent = 5.0
-    static let allocatorFunctions: Set<String> = ["malloc", "free", "calloc", "realloc", "__libc_malloc", "__libc_free",
-                                                  "_int_malloc", "_int_free", "malloc_consolidate", "operator new(unsigned long)",
-                                                  "operator delete(void*)", "operator delete(void*, unsigned long)", "cfree"]
 
     public static func decode(_ data: Data) throws -> Results {
         try ReportJSON.decode(Results.self, from: data)
@@ -91,28 +86,13 @@ public struct CPUResultsFormat: ReportFormat {
             String(format: "%@ [%@]: %.1f%% of the samples in the function itself, %.1f%% with its callees",
                    $0.function, $0.module, $0.selfPercent, $0.totalPercent)
         }
-        var opportunities: [String] = []
-        if let top = report.hotspots.first, top.selfPercent >= 20, !top.kernel {
-            opportunities.append(String(format: "%@ [%@] takes %.1f%% of the CPU by itself (≥ 20%%): the first place to optimize.",
-                                        top.function, top.module, top.selfPercent))
-        }
-        let allocator = report.hotspots.filter { allocatorFunctions.contains($0.function) }
-        let allocatorShare = allocator.reduce(0) { $0 + $1.selfPercent }
-        if allocatorShare >= allocatorPercent {
-            opportunities.append(String(format: "the allocator takes %.1f%% of the CPU (%@; ≥ %.0f%%): allocation churn; reuse buffers or pool them.",
-                                        allocatorShare, allocator.map(\.function).joined(separator: ", "), allocatorPercent))
-        }
-        if report.cpu.systemPercent >= 30 && report.cpu.systemPercent >= report.cpu.userPercent {
-            opportunities.append(String(format: "system time is %.0f%% of a core against %.0f%% user (≥ 30%% and more than user): see the kernel frames of the hotspots.",
-                                        report.cpu.systemPercent, report.cpu.userPercent))
-        }
         let usage = report.timeline.dropFirst().map { $0.cpuUserPercent + $0.cpuSystemPercent }
         let mean = usage.isEmpty ? 0 : usage.reduce(0, +) / Double(usage.count)
         let variance = usage.isEmpty ? 0 : usage.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(usage.count)
         return Results(
             success: !report.target.outcome.failed && (report.gates ?? []).isEmpty,
             cpuUsage: Results.Usage(min: usage.min() ?? 0, max: usage.max() ?? 0, average: mean, variance: variance),
-            hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: opportunities, samples: samples,
+            hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: OptimizationRules.cpu(report), samples: samples,
             callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls",
             failedGates: (report.gates ?? []).map(\.message))
     }
