@@ -258,6 +258,13 @@ extension BinaryTests {
         let split = try CPUProfileTests.cpuResults(try Self.cpuSplit().directory).optimizationOpportunities
         #expect(split.count == 1 && split[0].hasPrefix("shared_leaf [cpu_split] takes"), "\(split)")
 
+        // malloc_storm does nothing but malloc and free.
+        let storm = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/malloc_storm", "5000"])
+        let churn = try CPUProfileTests.cpuResults(storm.directory).optimizationOpportunities
+        let allocator = try #require(churn.first { $0.hasPrefix("the allocator takes ") }, "\(churn)")
+        #expect((Double(allocator.dropFirst("the allocator takes ".count).prefix { $0.isNumber || $0 == "." }) ?? 0) >= 50, "\(allocator)")
+        #expect(!split.contains { $0.hasPrefix("the allocator") })
+
         let contention = try Harness.perfprobe(["run", "--frequency", "499", "--", Harness.samples + "/contention", "1.5"])
         let handOffs = try CPUProfileTests.cpuResults(contention.directory).optimizationOpportunities
         #expect(handOffs.contains { $0.contains("context switches a second (≥ 1000)") }, "\(handOffs)")
