@@ -55,6 +55,11 @@ int CPerfProbe_event_set_period(int fd, uint64_t period);
 /// buffer at `*out`. Returns its size, or -1.
 long CPerfProbe_gzip(const void *data, size_t length, void **out);
 
+/// A listening TCP socket on IPv4 `host`:`port` (0: any free port),
+/// close-on-exec; `*bound_port` is the port it got. Returns the fd, or -1
+/// and errno (EINVAL for a host that is not a dotted IPv4 address).
+int CPerfProbe_listen_tcp(const char *host, int port, int *bound_port);
+
 /// gettid(2): Swift's Glibc import does not set _GNU_SOURCE.
 pid_t CPerfProbe_thread_id(void);
 

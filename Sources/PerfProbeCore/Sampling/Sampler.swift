@@ -8,6 +8,9 @@ import Synchronization
 /// exec — and `finish` stops and hands back the `Capture`.
 public final class Sampler: Sendable {
     private let stopRequested = Atomic<Bool>(false)
+    private let sliceRequested = Atomic<Bool>(false)
+    private let slice = Mutex<Capture?>(nil)
+    private let sliceSignal = DispatchSemaphore(value: 0)
     private let state = Mutex<(ready: Result<Void, SamplingError>?, capture: Capture?)>((nil, nil))
     private let readySignal = DispatchSemaphore(value: 0)
     private let doneSignal = DispatchSemaphore(value: 0)
@@ -46,6 +49,19 @@ public final class Sampler: Sendable {
         Syscalls.close(wakeFD)
     }
 
+    /// What was sampled since the previous slice; sampling goes on. Nil once stopped.
+    public func takeSlice() -> Capture? {
+        guard !stopRequested.load(ordering: .acquiring) else { return nil }
+        sliceRequested.store(true, ordering: .releasing)
+        Syscalls.signalEventFD(wakeFD)
+        // Bounded: a slice asked for just as sampling stops may never be served.
+        _ = sliceSignal.wait(timeout: .now() + 5)
+        return slice.withLock { current in
+            defer { current = nil }
+            return current
+        }
+    }
+
     /// Stops sampling, drains what is left in the rings and returns the capture.
     public func finish() -> Capture {
         stopRequested.store(true, ordering: .releasing)
@@ -67,7 +83,14 @@ public final class Sampler: Sendable {
                     reportedExit = true
                     onTargetExit()
                 }
+                if sliceRequested.exchange(false, ordering: .acquiringAndReleasing) {
+                    let taken = loop.takeSlice()
+                    slice.withLock { $0 = taken }
+                    sliceSignal.signal()
+                }
             }
+            // A slice asked for as sampling stopped gets nothing.
+            if sliceRequested.exchange(false, ordering: .acquiringAndReleasing) { sliceSignal.signal() }
             let capture = loop.finish()
             state.withLock { $0.capture = capture }
         } catch {

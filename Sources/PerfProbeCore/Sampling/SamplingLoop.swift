@@ -28,6 +28,8 @@ struct SamplingLoop: ~Copyable {
     private var matcher: AllocatorCallMatcher?
     private var armedAt: UInt64?
     private var callsAtLastTick = 0
+    /// Timeline time (s) up to which points went into a slice.
+    private var sliceStart = -1.0
     private var returnPeriod: UInt64 = 1
     private var returnsEnabled = false
     /// The latest changes of that period (CLOCK_MONOTONIC ns, as records):
@@ -117,6 +119,30 @@ struct SamplingLoop: ~Copyable {
         snapshotPerfMaps()
         guard case .attached = configuration.scope else { return true }
         return point != nil
+    }
+
+    /// What was sampled since the previous slice (stacks, counts, the
+    /// timeline points read meanwhile, and the modules so far), leaving the
+    /// loop running: the sidecar's unit of time, which keeps its memory
+    /// bounded however long it runs.
+    mutating func takeSlice() -> Capture {
+        process(events.drain())
+        var slice = capture
+        slice.timeline = timeline.points.filter { $0.t > sliceStart }
+        if configuration.trackMemory { slice.memoryTimeline = memoryTimeline.points.filter { $0.t > sliceStart } }
+        slice.endNanoseconds = Syscalls.monotonicNanoseconds()
+        slice.modules = spaces.modules
+        slice.counters = counters.read()
+        sliceStart = slice.timeline.last?.t ?? sliceStart
+        capture.stacks = [:]
+        capture.samples = 0
+        capture.lostRecords = 0
+        capture.lostSamples = 0
+        capture.throttles = 0
+        capture.unwindOutcomes = [:]
+        capture.unwindNanoseconds = 0
+        capture.startNanoseconds = slice.endNanoseconds
+        return slice
     }
 
     consuming func finish() -> Capture {

@@ -74,6 +74,41 @@ enum Syscalls {
         return Array(UnsafeRawBufferPointer(start: out, count: size))
     }
 
+    static func listenTCP(host: String, port: Int) throws(Errno) -> (fd: Int32, port: Int) {
+        var bound: Int32 = 0
+        let fd = try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_listen_tcp(host, Int32(port), &bound) }
+        return (fd, Int(bound))
+    }
+
+    /// A connection from a listening socket, or nil (none pending, or an error).
+    static func accept(_ fd: Int32) -> Int32? {
+        let connection = Glibc.accept(fd, nil, nil)
+        guard connection >= 0 else { return nil }
+        _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+        return connection
+    }
+
+    /// Reads what is there within `milliseconds`: nil on timeout, error or end.
+    static func receive(_ fd: Int32, upTo count: Int, timeoutMilliseconds: Int32) -> [UInt8]? {
+        var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard Glibc.poll(&poll, 1, timeoutMilliseconds) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: count)
+        let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, count, 0) } as Int
+        return n > 0 ? Array(buffer[0..<n]) : nil
+    }
+
+    /// Sends all of `bytes` (a peer that stops reading costs at most `timeoutMilliseconds` per wait).
+    static func send(_ fd: Int32, _ bytes: [UInt8], timeoutMilliseconds: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            var poll = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard Glibc.poll(&poll, 1, timeoutMilliseconds) == 1 else { return }
+            let n: Int = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { return }
+            offset += n
+        }
+    }
+
     static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }
 
     /// Device and inode of a file (following links): to tell whether two paths are one file.
