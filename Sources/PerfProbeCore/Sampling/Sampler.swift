@@ -84,6 +84,7 @@ public final class Sampler: Sendable {
                     onTargetExit()
                 }
                 if sliceRequested.exchange(false, ordering: .acquiringAndReleasing) {
+                    Syscalls.drainEventFD(wakeFD)
                     let taken = loop.takeSlice()
                     slice.withLock { $0 = taken }
                     sliceSignal.signal()

@@ -161,8 +161,8 @@ struct SamplingLoop: ~Copyable {
         }
         snapshotPerfMaps()
         capture.counters = counters.read()
-        capture.timeline = timeline.points
-        if configuration.trackMemory { capture.memoryTimeline = memoryTimeline.points }
+        capture.timeline = timeline.points.filter { $0.t > sliceStart }
+        if configuration.trackMemory { capture.memoryTimeline = memoryTimeline.points.filter { $0.t > sliceStart } }
         capture.endNanoseconds = Syscalls.monotonicNanoseconds()
         capture.modules = spaces.modules
         capture.modulesWithoutUnwindInfo = unwinder.modulesWithoutUnwindInfo.sorted()

@@ -109,6 +109,8 @@ enum Syscalls {
         }
     }
 
+    static func currentProcessID() -> Int32 { getpid() }
+
     static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }
 
     /// Device and inode of a file (following links): to tell whether two paths are one file.
@@ -147,6 +149,12 @@ enum Syscalls {
     /// An eventfd that another thread writes to wake a poller.
     static func eventFD() throws(Errno) -> Int32 {
         try valueOrErrno { CPerfProbe_wake_fd() }
+    }
+
+    /// Resets a non-blocking eventfd, so that poll stops reporting it.
+    static func drainEventFD(_ fd: Int32) {
+        var count: UInt64 = 0
+        _ = Glibc.read(fd, &count, 8)
     }
 
     static func signalEventFD(_ fd: Int32) {

@@ -22,6 +22,13 @@ final class StopLatch: Sendable {
         if first { semaphore.signal() }
     }
 
+    /// The stop, if one comes within `seconds`; nil otherwise (and nothing is signalled).
+    func poll(seconds: Double) -> StopReason? {
+        guard semaphore.wait(timeout: .now() + seconds) == .success else { return nil }
+        semaphore.signal() // for whoever waits next
+        return reason.withLock { $0 }
+    }
+
     /// Waits for the first stop; `.duration` once `seconds` pass.
     func wait(seconds: Double?) -> StopReason {
         if let seconds {

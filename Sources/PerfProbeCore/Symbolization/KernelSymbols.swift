@@ -1,8 +1,12 @@
 /// Kernel function symbols from /proc/kallsyms, kept compact: the file's
 /// bytes plus a sorted index of (address, name position), since it has 100k+
 /// lines and a profile names a few dozen of them.
-struct KernelSymbols {
-    private struct Entry {
+struct KernelSymbols: Sendable {
+    /// The running kernel's, read once per process: a sidecar symbolizes
+    /// every window, and kallsyms takes a good part of a second to parse.
+    static let running = read()
+
+    private struct Entry: Sendable {
         var address: UInt64
         var nameStart: UInt32
         var nameLength: UInt16

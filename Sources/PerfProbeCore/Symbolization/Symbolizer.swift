@@ -39,7 +39,6 @@ public struct Symbolizer {
 
     private let modules: [Module]
     private var loaded: [Int32: ModuleSymbols?] = [:]
-    private var kernelTable: KernelSymbols?
     private var cache: [Frame: SymbolizedFrame] = [:]
     /// Symbol tables by build-id: the same library mapped from two paths
     /// (two containers, a copy) is read once.
@@ -83,10 +82,7 @@ public struct Symbolizer {
     }
 
     private mutating func symbolizeKernel(_ address: UInt64) -> SymbolizedFrame {
-        if kernelTable == nil {
-            kernelTable = KernelSymbols.read()
-        }
-        if let name = kernelTable?.lookup(address) {
+        if let name = KernelSymbols.running.lookup(address) {
             return SymbolizedFrame(function: name, module: "[kernel]", kernel: true, symbolized: true)
         }
         return SymbolizedFrame(function: "0x" + String(address, radix: 16), module: "[kernel]", kernel: true, symbolized: false)

@@ -1,0 +1,45 @@
+/// The Prometheus text exposition of `/metrics`: HELP and TYPE for every
+/// metric, target metrics under `perfprobe_target_`. Pure.
+struct MetricsText {
+    var cpuUserSeconds: Double
+    var cpuSystemSeconds: Double
+    var residentBytes: UInt64
+    var threads: Int
+    var voluntarySwitches: UInt64
+    var involuntarySwitches: UInt64
+    var minorFaults: UInt64
+    var majorFaults: UInt64
+    var samples: Int
+    var lost: UInt64
+    var phase: String
+    var agentResidentBytes: UInt64
+    var agentCPUSeconds: Double
+
+    func render() -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ values: [(labels: String, value: String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in values { out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(value)\n" }
+        }
+        metric("perfprobe_target_cpu_seconds_total", "counter", "CPU time of the target process, by mode.",
+               [("mode=\"user\"", "\(cpuUserSeconds)"), ("mode=\"system\"", "\(cpuSystemSeconds)")])
+        metric("perfprobe_target_resident_memory_bytes", "gauge", "Resident set size of the target process.", [("", "\(residentBytes)")])
+        metric("perfprobe_target_threads", "gauge", "Threads of the target process.", [("", "\(threads)")])
+        metric("perfprobe_target_context_switches_total", "counter", "Context switches of the target's threads, by kind.",
+               [("kind=\"voluntary\"", "\(voluntarySwitches)"), ("kind=\"involuntary\"", "\(involuntarySwitches)")])
+        metric("perfprobe_target_page_faults_total", "counter", "Page faults of the target process, by kind.",
+               [("kind=\"minor\"", "\(minorFaults)"), ("kind=\"major\"", "\(majorFaults)")])
+        metric("perfprobe_samples_total", "counter", "CPU samples taken of the target.", [("", "\(samples)")])
+        metric("perfprobe_lost_samples_total", "counter", "Samples and records the kernel dropped.", [("", "\(lost)")])
+        metric("perfprobe_phase_info", "gauge", "The current load phase (value always 1).", [("phase=\"\(Self.escape(phase))\"", "1")])
+        metric("perfprobe_agent_peak_resident_memory_bytes", "gauge", "Peak resident set size of perfprobe itself.", [("", "\(agentResidentBytes)")])
+        metric("perfprobe_agent_cpu_seconds_total", "counter", "CPU time of perfprobe itself.", [("", "\(agentCPUSeconds)")])
+        return out
+    }
+
+    /// A label value: backslash, quote and newline escaped.
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// The sidecar's HTTP endpoints: `/healthz`, `/metrics` (Prometheus),
+/// `POST /phase`, `/debug/pprof/profile?seconds=N` (as Go's net/http/pprof
+/// serves it). Each runs on its request's own thread.
+struct SidecarEndpoints: Sendable {
+    let pid: ProcessID
+    let state: SidecarState
+    let target: ProfileReport.Target
+    let configuration: SamplerConfiguration
+    let options: ProfileOptions
+
+    static let maxProfileSeconds = 300
+
+    func respond(_ request: HTTPRequest) -> HTTPResponse {
+        switch (request.method, request.path) {
+        case ("GET", "/healthz"):
+            return HTTPResponse(status: 200, text: "ok\n")
+        case ("GET", "/metrics"):
+            return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(metrics().utf8))
+        case ("POST", "/phase"):
+            return setPhase(request.body)
+        case ("GET", "/debug/pprof/profile"):
+            return profile(seconds: request.query["seconds"])
+        case (_, "/healthz"), (_, "/metrics"), (_, "/phase"), (_, "/debug/pprof/profile"):
+            return HTTPResponse(status: 405, text: "method not allowed\n")
+        default:
+            return HTTPResponse(status: 404, text: "not found: /healthz, /metrics, POST /phase, /debug/pprof/profile?seconds=N\n")
+        }
+    }
+
+    private func metrics() -> String {
+        let stat = (try? Syscalls.readFile("/proc/\(pid)/stat")).flatMap { ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }
+        let ticks = Double(Syscalls.clockTicksPerSecond())
+        let totals = state.totals
+        let agent = AgentUsage.measure()
+        return MetricsText(
+            cpuUserSeconds: Double(stat?.userTicks ?? 0) / ticks, cpuSystemSeconds: Double(stat?.systemTicks ?? 0) / ticks,
+            residentBytes: (stat?.residentPages ?? 0) * UInt64(Syscalls.pageSize()), threads: stat?.threads ?? 0,
+            voluntarySwitches: totals.latest?.voluntaryContextSwitches ?? 0,
+            involuntarySwitches: totals.latest?.involuntaryContextSwitches ?? 0,
+            minorFaults: stat?.minorFaults ?? 0, majorFaults: stat?.majorFaults ?? 0, samples: totals.samples, lost: totals.lost,
+            phase: state.phase, agentResidentBytes: agent.peakRssBytes, agentCPUSeconds: agent.cpuSeconds).render()
+    }
+
+    /// `{"name": "peak_load"}`.
+    private func setPhase(_ body: [UInt8]) -> HTTPResponse {
+        struct Phase: Decodable { var name: String }
+        guard let phase = try? JSONDecoder().decode(Phase.self, from: Data(body)) else {
+            return HTTPResponse(status: 400, text: "expected {\"name\": \"PHASE\"}\n")
+        }
+        guard PhaseSchedule.isValidName(phase.name) else {
+            return HTTPResponse(status: 400, text: "a phase name is 1-64 letters, digits, _ . or -\n")
+        }
+        state.setPhase(phase.name)
+        return HTTPResponse(status: 200, text: "phase \(phase.name)\n")
+    }
+
+    /// The CPU profile of the next `seconds` (30 by default), as pprof.
+    private func profile(seconds text: String?) -> HTTPResponse {
+        guard let seconds = Int(text ?? "30"), (1...Self.maxProfileSeconds).contains(seconds) else {
+            return HTTPResponse(status: 400, text: "seconds must be 1 to \(Self.maxProfileSeconds)\n")
+        }
+        let from = Syscalls.monotonicNanoseconds()
+        // Slices are taken every second: wait for the one that covers the end.
+        Thread.sleep(forTimeInterval: Double(seconds) + 1.2)
+        guard let capture = state.merged(since: from) else { return HTTPResponse(status: 503, text: "sampling has stopped\n") }
+        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),
+                                         perThread: false, demangle: options.demangle)
+        guard let data = try? PprofCPUFormat().render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }
+        return HTTPResponse(status: 200, contentType: "application/octet-stream", body: Array(data))
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+/// How the sidecar runs besides the sampling options.
+public struct SidecarOptions: Sendable {
+    public var host: String
+    public var port: Int
+    /// Seconds per window.
+    public var window: Double
+    public var schedule: PhaseSchedule?
+    /// A load tool to start as a child: profiling lasts exactly its lifetime.
+    public var loadCommand: [String]
+
+    public init(host: String = "127.0.0.1", port: Int = 0, window: Double = 10, schedule: PhaseSchedule? = nil,
+                loadCommand: [String] = []) {
+        self.host = host
+        self.port = port
+        self.window = window
+        self.schedule = schedule
+        self.loadCommand = loadCommand
+    }
+}
+
+/// What a sidecar run produced: the overall report, one per phase, the
+/// windows, and how the load tool (if any) ended.
+public struct SidecarResult: Sendable {
+    public var overall: ProfileReport
+    public var phases: [(name: String, report: ProfileReport)]
+    public var windows: [WindowSummary]
+    public var loadOutcome: TargetOutcome?
+}
+
+/// `perfprobe sidecar`: attaches to a process and samples it continuously,
+/// a one-second slice at a time, filing slices under the current load phase
+/// and serving live endpoints, until the process exits, a stop signal
+/// arrives, or the load tool it started exits.
+public enum SidecarSession {
+    public static let defaultPhase = "default"
+
+    public static func run(pid: ProcessID, options: ProfileOptions, sidecar: SidecarOptions,
+                           announce: @escaping @Sendable (String) -> Void) throws(SessionError) -> SidecarResult {
+        guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue) else { throw .noSuchProcess(pid.rawValue) }
+        Syscalls.blockStopSignals()
+        let configuration = options.configuration(for: .attached(pid))
+        let latch = StopLatch()
+        let startedAt = Date()
+        let sampler: Sampler
+        do {
+            sampler = try Sampler.start(configuration, onTargetExit: { latch.signal(.targetExited) })
+        } catch .targetGone {
+            throw .noSuchProcess(pid.rawValue)
+        } catch {
+            throw .sampling(error)
+        }
+        let start = Syscalls.monotonicNanoseconds()
+        let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase)
+        let name = (try? Syscalls.readFile("/proc/\(pid)/comm")).map { String(decoding: $0, as: UTF8.self).trimmingNewline } ?? "?"
+        let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
+            .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
+        let target = ProfileReport.Target(mode: "sidecar", pid: pid, command: command, name: name, outcome: .running)
+        let endpoints = SidecarEndpoints(pid: pid, state: state, target: target, configuration: configuration, options: options)
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(host: sidecar.host, port: sidecar.port) { endpoints.respond($0) }
+        } catch {
+            _ = sampler.finish()
+            throw .launch("cannot listen on \(sidecar.host):\(sidecar.port)", error)
+        }
+        defer { server.stop() }
+        announce("sidecar on pid \(pid) (\(name)): http://\(sidecar.host):\(server.port)/metrics, /debug/pprof/profile, /phase, /healthz")
+
+        Thread.detachNewThread {
+            let (signal, _) = Syscalls.waitStopSignal()
+            latch.signal(.interrupted(signal: signal))
+        }
+        let load = try startLoad(sidecar.loadCommand, port: server.port, latch: latch)
+
+        var windowStart = start
+        while latch.poll(seconds: 1) == nil {
+            let elapsed = Double(Syscalls.monotonicNanoseconds() - start) / 1e9
+            if let scheduled = sidecar.schedule?.phase(at: elapsed), scheduled != state.phase { state.setPhase(scheduled) }
+            if let slice = sampler.takeSlice() { state.add(slice) }
+            if let limit = options.duration, elapsed >= limit { latch.signal(.duration) }
+            if Double(Syscalls.monotonicNanoseconds() - windowStart) / 1e9 >= sidecar.window {
+                summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration)
+                windowStart = Syscalls.monotonicNanoseconds()
+            }
+        }
+        state.add(sampler.finish())
+        summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration)
+        let loadOutcome = load?.waitForExit()
+
+        let build = { (capture: Capture) in
+            ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: startedAt,
+                                perThread: options.perThread, demangle: options.demangle)
+        }
+        let phases = state.phaseCaptures
+        var overall = phases.first?.capture ?? Capture()
+        for phase in phases.dropFirst() { overall.absorb(phase.capture) }
+        // Counters are cumulative since attach: the whole run's are the last reading.
+        overall.counters = phases.last?.capture.counters ?? []
+        return SidecarResult(overall: build(overall), phases: phases.map { ($0.name, build($0.capture)) },
+                             windows: state.windows, loadOutcome: loadOutcome)
+    }
+
+    private static func summarizeWindow(state: SidecarState, since: UInt64, start: UInt64, target: ProfileReport.Target,
+                                        configuration: SamplerConfiguration) {
+        guard let capture = state.merged(since: since) else { return }
+        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),
+                                         perThread: false, demangle: true)
+        let cpu = capture.timeline.map { $0.cpuUserPercent + $0.cpuSystemPercent }
+        state.addWindow(WindowSummary(phase: state.phase, start: Double(since - start) / 1e9,
+                                      end: Double(capture.endNanoseconds - start) / 1e9, samples: capture.samples,
+                                      cpuPercent: cpu.isEmpty ? 0 : cpu.reduce(0, +) / Double(cpu.count),
+                                      rssBytes: capture.timeline.last?.rssBytes ?? 0, hotspots: Array(report.hotspots.prefix(5))))
+    }
+
+    /// Starts the load tool, told the endpoint in PERFPROBE_SIDECAR_URL; its
+    /// exit ends profiling.
+    private static func startLoad(_ command: [String], port: Int, latch: StopLatch) throws(SessionError) -> LoadProcess? {
+        guard let executable = command.first else { return nil }
+        let path = try CommandLocator.resolve(executable)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PERFPROBE_SIDECAR_URL"] = "http://127.0.0.1:\(port)"
+        let child: (pid: Int32, gate: Int32, status: Int32)
+        do {
+            child = try Syscalls.spawnGated(path: path, arguments: command, environment: environment.map { "\($0.key)=\($0.value)" })
+            try Syscalls.openGate(child.gate, status: child.status)
+        } catch {
+            throw .launch("cannot start \(executable)", error)
+        }
+        let exit = ExitBox()
+        Thread.detachNewThread {
+            exit.set(Syscalls.waitForExit(child.pid))
+            latch.signal(.targetExited)
+        }
+        return LoadProcess(exit: exit)
+    }
+
+    private struct LoadProcess {
+        let exit: ExitBox
+        func waitForExit() -> TargetOutcome { exit.wait() }
+    }
+}

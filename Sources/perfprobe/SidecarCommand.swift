@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import PerfProbeCore
+
+struct SidecarCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sidecar",
+        abstract: "Profile a process beside a load run: continuous sampling, load phases, live endpoints.",
+        discussion: """
+        Serves /metrics (Prometheus), /debug/pprof/profile?seconds=N (pprof), POST /phase {"name": "..."} and /healthz. \
+        Stops when the process exits, on Ctrl-C/SIGTERM, after --duration, or when the load command given after -- exits; \
+        then writes the overall report, one per phase under phases/NAME/, phases.json and windows.json. \
+        With a load command, the exit status is the load command's.
+        """
+    )
+
+    @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var gates: GateOptions
+
+    @Option(help: "The process to profile.")
+    var pid: Int32?
+
+    @Option(help: "Profile the process with this name (its comm, or its command's file name); the oldest if several.")
+    var match: String?
+
+    @Option(help: "Where the endpoints listen, IPv4 HOST:PORT (port 0: any free one).")
+    var listen = "127.0.0.1:0"
+
+    @Option(help: "Seconds per window.")
+    var window = 10.0
+
+    @Option(help: "A file of load phases, one 'NAME OFFSET_SECONDS' per line.")
+    var phases: String?
+
+    @Argument(parsing: .postTerminator, help: "A load command to run (after --); profiling lasts as long as it does.")
+    var loadCommand: [String] = []
+
+    func validate() throws {
+        guard (pid == nil) != (match == nil) else { throw ValidationError("give the target with exactly one of --pid PID or --match NAME") }
+        if let pid, pid <= 0 { throw ValidationError("the pid must be a positive number, got \(pid)") }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1 second, got \(window)") }
+        guard listenAddress != nil else { throw ValidationError("--listen must be IPv4 HOST:PORT, got \(listen)") }
+    }
+
+    private var listenAddress: (host: String, port: Int)? {
+        let parts = listen.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) else { return nil }
+        return (String(parts[0]), port)
+    }
+
+    func run() throws {
+        var schedule: PhaseSchedule?
+        if let phases {
+            guard let text = try? String(contentsOfFile: phases, encoding: .utf8) else { throw ValidationError("cannot read --phases \(phases)") }
+            do {
+                schedule = try PhaseSchedule.parse(text)
+            } catch {
+                throw ValidationError("--phases \(phases), \(error)")
+            }
+        }
+        let target: ProcessID
+        if let pid {
+            target = ProcessID(pid)
+        } else if let found = ProcessFinder.oldest(named: match!) {
+            target = found
+        } else {
+            throw ValidationError("no process named \(match!)")
+        }
+        let address = listenAddress!
+        let started = Date()
+        let result = try SidecarSession.run(
+            pid: target, options: sampling.profileOptions,
+            sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule, loadCommand: loadCommand)
+        ) { line in FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8)) }
+        let tripped = try output.write(result.overall, started: started, gates: gates)
+        let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
+        try writePhases(result, directory: directory)
+        if let outcome = result.loadOutcome {
+            if outcome.state == "killed" { PerfProbe.fail("load command \(outcome.description)", code: 1) }
+            if let code = outcome.exitCode, code != 0 { throw ExitCode(code) }
+        }
+        if tripped { throw ExitCode(1) }
+    }
+
+    /// Each phase's reports under phases/NAME/, the phases side by side in
+    /// phases.json and on stdout, and the windows in windows.json.
+    private func writePhases(_ result: SidecarResult, directory: String) throws {
+        let root = URL(fileURLWithPath: directory)
+        var comparison: [PhaseComparison] = []
+        for (name, report) in result.phases {
+            try ReportFormats.write(report, to: root.appendingPathComponent("phases").appendingPathComponent(name))
+            comparison.append(PhaseComparison(report: report, phase: name))
+        }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(comparison).write(to: root.appendingPathComponent("phases.json"), options: .atomic)
+        try encoder.encode(result.windows).write(to: root.appendingPathComponent("windows.json"), options: .atomic)
+        print("\nphases:")
+        for phase in comparison {
+            let top = phase.hotspots.first.map { String(format: "%@ %.1f%%", $0.function, $0.selfPercent) } ?? "-"
+            print(String(format: "  %@  %.1f s  CPU %.1f%%  RSS %+.0f B/s  top: %@", phase.phase, phase.seconds, phase.cpuPercent,
+                         phase.rssGrowthBytesPerSecond, top))
+        }
+    }
+}
+
+/// One phase's figures, side by side with the others in phases.json.
+struct PhaseComparison: Codable {
+    var phase: String
+    var seconds: Double
+    var samples: Int
+    var cpuPercent: Double
+    var rssGrowthBytesPerSecond: Double
+    var hotspots: [Hotspot]
+
+    init(report: ProfileReport, phase: String) {
+        self.phase = phase
+        seconds = report.durationSeconds
+        samples = report.profile.totalSamples
+        cpuPercent = report.cpu.utilisationPercent ?? report.cpu.userPercent + report.cpu.systemPercent
+        let rss = report.timeline.map { ($0.t, Double($0.rssBytes)) }
+        rssGrowthBytesPerSecond = LinearFit(x: rss.map(\.0), y: rss.map(\.1))?.slope ?? 0
+        hotspots = Array(report.hotspots.prefix(10))
+    }
+}
