@@ -16,9 +16,10 @@ demo: deps
 
 # Unit tests against fixtures, integration tests of the binary against samples/;
 # the pprof files are read back with the real pprof (golang-go's go tool pprof),
-# report.html is opened in headless Chromium.
+# report.html is opened in headless Chromium, the sidecar's endpoints are read
+# with curl and its metrics checked by promtool (Debian's prometheus).
 test: deps
-	scripts/install-deps.sh golang-go chromium
+	scripts/install-deps.sh golang-go chromium curl prometheus
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/debug

@@ -11,6 +11,8 @@ public final class Sampler: Sendable {
     private let sliceRequested = Atomic<Bool>(false)
     private let slice = Mutex<Capture?>(nil)
     private let sliceSignal = DispatchSemaphore(value: 0)
+    /// One slice at a time (the sidecar's loop and its phase endpoint both take them).
+    private let sliceLock = Mutex<Void>(())
     private let state = Mutex<(ready: Result<Void, SamplingError>?, capture: Capture?)>((nil, nil))
     private let readySignal = DispatchSemaphore(value: 0)
     private let doneSignal = DispatchSemaphore(value: 0)
@@ -51,6 +53,10 @@ public final class Sampler: Sendable {
 
     /// What was sampled since the previous slice; sampling goes on. Nil once stopped.
     public func takeSlice() -> Capture? {
+        sliceLock.withLock { _ in sliceOnce() }
+    }
+
+    private func sliceOnce() -> Capture? {
         guard !stopRequested.load(ordering: .acquiring) else { return nil }
         sliceRequested.store(true, ordering: .releasing)
         Syscalls.signalEventFD(wakeFD)

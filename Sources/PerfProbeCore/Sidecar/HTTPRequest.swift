@@ -2,6 +2,13 @@ import Foundation
 
 /// One HTTP/1.1 request, as the sidecar's endpoints need it.
 public struct HTTPRequest: Hashable, Sendable {
+    public init(method: String, path: String, query: [String: String], body: [UInt8]) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body
+    }
+
     public var method: String
     public var path: String
     public var query: [String: String]

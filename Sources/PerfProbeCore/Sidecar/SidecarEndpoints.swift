@@ -6,6 +6,7 @@ import Foundation
 struct SidecarEndpoints: Sendable {
     let pid: ProcessID
     let state: SidecarState
+    let sampler: Sampler
     let target: ProfileReport.Target
     let configuration: SamplerConfiguration
     let options: ProfileOptions
@@ -52,6 +53,8 @@ struct SidecarEndpoints: Sendable {
         guard PhaseSchedule.isValidName(phase.name) else {
             return HTTPResponse(status: 400, text: "a phase name is 1-64 letters, digits, _ . or -\n")
         }
+        // What was sampled so far belongs to the phase that is ending.
+        if let slice = sampler.takeSlice() { state.add(slice) }
         state.setPhase(phase.name)
         return HTTPResponse(status: 200, text: "phase \(phase.name)\n")
     }

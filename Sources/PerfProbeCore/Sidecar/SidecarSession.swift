@@ -57,7 +57,8 @@ public enum SidecarSession {
         let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
             .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
         let target = ProfileReport.Target(mode: "sidecar", pid: pid, command: command, name: name, outcome: .running)
-        let endpoints = SidecarEndpoints(pid: pid, state: state, target: target, configuration: configuration, options: options)
+        let endpoints = SidecarEndpoints(pid: pid, state: state, sampler: sampler, target: target, configuration: configuration,
+                                         options: options)
         let server: HTTPServer
         do {
             server = try HTTPServer(host: sidecar.host, port: sidecar.port) { endpoints.respond($0) }
@@ -75,11 +76,15 @@ public enum SidecarSession {
         let load = try startLoad(sidecar.loadCommand, port: server.port, latch: latch)
 
         var windowStart = start
-        while latch.poll(seconds: 1) == nil {
-            let elapsed = Double(Syscalls.monotonicNanoseconds() - start) / 1e9
-            if let scheduled = sidecar.schedule?.phase(at: elapsed), scheduled != state.phase { state.setPhase(scheduled) }
+        let elapsed = { Double(Syscalls.monotonicNanoseconds() - start) / 1e9 }
+        // A slice a second, and one at each scheduled phase change, so that
+        // each is filed under the phase it was taken in.
+        let nextChange = { (now: Double) in sidecar.schedule?.entries.map(\.offset).first { $0 > now } ?? .infinity }
+        while latch.poll(seconds: max(0.01, min(1, nextChange(elapsed()) - elapsed(), (options.duration ?? .infinity) - elapsed()))) == nil {
             if let slice = sampler.takeSlice() { state.add(slice) }
-            if let limit = options.duration, elapsed >= limit { latch.signal(.duration) }
+            let now = elapsed()
+            if let scheduled = sidecar.schedule?.phase(at: now), scheduled != state.phase { state.setPhase(scheduled) }
+            if let limit = options.duration, now >= limit { latch.signal(.duration) }
             if Double(Syscalls.monotonicNanoseconds() - windowStart) / 1e9 >= sidecar.window {
                 summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration)
                 windowStart = Syscalls.monotonicNanoseconds()

@@ -1,0 +1,125 @@
+import Foundation
+import PerfProbeCore
+import Testing
+
+/// The sidecar beside a load: phases, live endpoints read by the tools that
+/// scrape them (promtool, go tool pprof), and the load tool's exit status.
+extension BinaryTests {
+@Suite struct SidecarTests {
+    /// Runs `path` with `arguments` (and `input` on stdin); its status and output.
+    static func run(_ path: String, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe(), stdin = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(input) }
+        try stdin.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    struct Phase: Decodable {
+        var phase: String
+        var seconds: Double
+        var cpuPercent: Double
+        var hotspots: [Hotspot]
+    }
+
+    static func phases(_ directory: String) throws -> [Phase] {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode([Phase].self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/phases.json")))
+    }
+
+    /// cpu_split (70/30, one busy thread) beside a load script that moves the
+    /// phase over HTTP and reads every endpoint, then exits 3.
+    @Test func phasesEndpointsAndTheLoadStatus() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        let scratch = Harness.scratch()
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let script = """
+        curl -sf -X POST -d '{"name": "warm"}' "$PERFPROBE_SIDECAR_URL/phase" || exit 10
+        curl -sf "$PERFPROBE_SIDECAR_URL/healthz" > \(scratch)/healthz || exit 11
+        sleep 2.5
+        curl -sf "$PERFPROBE_SIDECAR_URL/metrics" > \(scratch)/metrics || exit 12
+        curl -sf -X POST -d '{"name": "peak"}' "$PERFPROBE_SIDECAR_URL/phase" || exit 13
+        curl -sf -o \(scratch)/profile.pb.gz "$PERFPROBE_SIDECAR_URL/debug/pprof/profile?seconds=2" || exit 14
+        curl -s -o /dev/null -w '%{http_code}' -X POST -d 'nope' "$PERFPROBE_SIDECAR_URL/phase" > \(scratch)/bad
+        exit 3
+        """
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--window", "1",
+                                             "--", "/bin/sh", "-c", script])
+        #expect(outcome.status == 3, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("/metrics"))
+        #expect(try String(contentsOfFile: scratch + "/healthz", encoding: .utf8) == "ok\n")
+        #expect(try String(contentsOfFile: scratch + "/bad", encoding: .utf8) == "400")
+
+        let metrics = try Data(contentsOf: URL(fileURLWithPath: scratch + "/metrics"))
+        let promtool = try Self.run("/usr/bin/promtool", ["check", "metrics"], input: metrics)
+        #expect(promtool.status == 0, "\(promtool.output)")
+        let text = String(decoding: metrics, as: UTF8.self)
+        #expect(text.contains("perfprobe_phase_info{phase=\"warm\"} 1"))
+        let user = text.split(separator: "\n").first { $0.hasPrefix("perfprobe_target_cpu_seconds_total{mode=\"user\"}") }
+        #expect((user?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 2, "\(text)") // one busy core for 2.5 s and more
+
+        let profile = try ReportFormatTests.pprof(["-top", scratch + "/profile.pb.gz"])
+        #expect((ReportFormatTests.topRow(profile, "shared_leaf")?.flat ?? 0) >= 90, "\(profile)")
+
+        // Before the script's first POST the phase is "default": a moment at most.
+        let all = try Self.phases(outcome.directory)
+        #expect(all.allSatisfy { $0.phase != "default" || $0.seconds < 0.5 }, "\(all.map(\.seconds))")
+        let phases = all.filter { $0.phase != "default" }
+        #expect(phases.map(\.phase) == ["warm", "peak"])
+        for phase in phases {
+            #expect(phase.cpuPercent > 80, "\(phase.phase): \(phase.cpuPercent)%")
+            #expect(phase.hotspots.first?.function == "shared_leaf")
+            let report = try JSONReportFormat.decode(Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/phases/\(phase.phase)/report.json")))
+            let heavy = Double(Harness.inclusive(report, "heavy_path")), light = Double(Harness.inclusive(report, "light_path"))
+            #expect(abs(heavy / (heavy + light) * 100 - 70) <= 5, "\(phase.phase)")
+        }
+        let windows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/windows.json"))) as? [[String: Any]]
+        #expect((windows?.count ?? 0) >= 4)
+        let labels = Set(windows?.compactMap { $0["phase"] as? String } ?? [])
+        #expect(labels.isSubset(of: ["default", "warm", "peak"]) && labels.contains("peak"), "\(labels)")
+        #expect(try outcome.report.target.mode == "sidecar")
+    }
+
+    @Test func phasesFromAFileAndMatchByName() throws {
+        // A name no other process has: a copy of cpu_split.
+        let name = "match-\(UInt32.random(in: 100_000...999_999))"
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        try FileManager.default.copyItem(atPath: Harness.samples + "/cpu_split", toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let target = Process()
+        target.executableURL = URL(fileURLWithPath: copy)
+        target.arguments = ["0"]
+        try target.run()
+        defer { Harness.stop(target) }
+        let schedule = Harness.scratch()
+        try "# two phases\nfirst 0\nsecond 1.5\n".write(toFile: schedule, atomically: true, encoding: .utf8)
+        let outcome = try Harness.perfprobe(["sidecar", "--match", name, "--phases", schedule, "--duration", "3.5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(try outcome.report.target.pid.rawValue == target.processIdentifier)
+        let phases = try Self.phases(outcome.directory)
+        #expect(phases.map(\.phase) == ["first", "second"])
+        // 0–1.5 s and 1.5–3.5 s.
+        #expect(abs(phases[0].seconds - 1.5) <= 0.3 && abs(phases[1].seconds - 2) <= 0.3, "\(phases.map(\.seconds))")
+    }
+
+    @Test func badInvocationsAreSetupErrors() throws {
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar"]), mentioning: "exactly one of --pid PID or --match NAME")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar", "--pid", "999999"]), mentioning: "no process with pid 999999")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar", "--pid", "1", "--listen", "localhost"]), mentioning: "--listen")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar", "--match", "no-such-process-name"]), mentioning: "no process named")
+        let schedule = Harness.scratch()
+        try "peak later\n".write(toFile: schedule, atomically: true, encoding: .utf8)
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar", "--pid", "1", "--phases", schedule]), mentioning: "line 1")
+    }
+}
+}
