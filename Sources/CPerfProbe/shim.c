@@ -13,6 +13,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -138,6 +141,40 @@ int CPerfProbe_listen_tcp(const char *host, int port, int *bound_port) {
         return -1;
     }
     *bound_port = ntohs(address.sin_port);
+    return fd;
+}
+
+int CPerfProbe_connect_tcp(const char *host, int port, int timeout_ms) {
+    struct addrinfo hints, *found = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    char service[16];
+    snprintf(service, sizeof(service), "%d", port);
+    if (getaddrinfo(host, service, &hints, &found) != 0) {
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *entry = found; entry && fd < 0; entry = entry->ai_next) {
+        fd = socket(entry->ai_family, entry->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, entry->ai_protocol);
+        if (fd < 0)
+            continue;
+        if (connect(fd, entry->ai_addr, entry->ai_addrlen) != 0 && errno != EINPROGRESS) {
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        struct pollfd wait = {.fd = fd, .events = POLLOUT};
+        int error = 0;
+        socklen_t length = sizeof(error);
+        if (poll(&wait, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0) {
+            close(fd);
+            fd = -1;
+            errno = error ? error : ETIMEDOUT;
+        }
+    }
+    freeaddrinfo(found);
     return fd;
 }
 

@@ -33,6 +33,9 @@ struct SidecarCommand: ParsableCommand {
     @Option(help: "A file of load phases, one 'NAME OFFSET_SECONDS' per line.")
     var phases: String?
 
+    @Option(help: "Push each window's CPU profile to this Pyroscope-compatible server (http://HOST:PORT; POST /ingest).")
+    var push: String?
+
     @Argument(parsing: .postTerminator, help: "A load command to run (after --); profiling lasts as long as it does.")
     var loadCommand: [String] = []
 
@@ -41,6 +44,9 @@ struct SidecarCommand: ParsableCommand {
         if let pid, pid <= 0 { throw ValidationError("the pid must be a positive number, got \(pid)") }
         guard window >= 1 else { throw ValidationError("--window must be at least 1 second, got \(window)") }
         guard listenAddress != nil else { throw ValidationError("--listen must be IPv4 HOST:PORT, got \(listen)") }
+        if let push, URLComponents(string: push)?.scheme != "http" || URLComponents(string: push)?.host == nil {
+            throw ValidationError("--push must be an http://HOST[:PORT] URL, got \(push)")
+        }
     }
 
     private var listenAddress: (host: String, port: Int)? {
@@ -69,12 +75,15 @@ struct SidecarCommand: ParsableCommand {
         }
         let address = listenAddress!
         let started = Date()
+        let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
         let result = try SidecarSession.run(
             pid: target, options: sampling.profileOptions,
-            sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule, loadCommand: loadCommand)
+            sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule,
+                                    loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl")
         ) { line in FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8)) }
-        let tripped = try output.write(result.overall, started: started, gates: gates)
-        let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
+        var destination = output
+        destination.output = directory
+        let tripped = try destination.write(result.overall, started: started, gates: gates)
         try writePhases(result, directory: directory)
         if let outcome = result.loadOutcome {
             if outcome.state == "killed" { PerfProbe.fail("load command \(outcome.description)", code: 1) }
@@ -84,7 +93,7 @@ struct SidecarCommand: ParsableCommand {
     }
 
     /// Each phase's reports under phases/NAME/, the phases side by side in
-    /// phases.json and on stdout, and the windows in windows.json.
+    /// phases.json and on stdout (the windows are in windows.jsonl already).
     private func writePhases(_ result: SidecarResult, directory: String) throws {
         let root = URL(fileURLWithPath: directory)
         var comparison: [PhaseComparison] = []
@@ -96,7 +105,6 @@ struct SidecarCommand: ParsableCommand {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(comparison).write(to: root.appendingPathComponent("phases.json"), options: .atomic)
-        try encoder.encode(result.windows).write(to: root.appendingPathComponent("windows.json"), options: .atomic)
         print("\nphases:")
         for phase in comparison {
             let top = phase.hotspots.first.map { String(format: "%@ %.1f%%", $0.function, $0.selfPercent) } ?? "-"

@@ -123,3 +123,8 @@ enum Harness {
         report.hotspots.first { $0.function == function }?.totalSamples ?? 0
     }
 }
+
+extension String {
+    /// Nil for the empty string.
+    var nilIfEmpty: String? { isEmpty ? nil : self }
+}

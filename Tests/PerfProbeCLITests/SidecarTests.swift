@@ -83,9 +83,10 @@ extension BinaryTests {
             let heavy = Double(Harness.inclusive(report, "heavy_path")), light = Double(Harness.inclusive(report, "light_path"))
             #expect(abs(heavy / (heavy + light) * 100 - 70) <= 5, "\(phase.phase)")
         }
-        let windows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/windows.json"))) as? [[String: Any]]
-        #expect((windows?.count ?? 0) >= 4)
-        let labels = Set(windows?.compactMap { $0["phase"] as? String } ?? [])
+        let windows = try String(contentsOfFile: outcome.directory + "/windows.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(windows.count >= 4)
+        let labels = Set(windows.compactMap { $0?["phase"] as? String })
         #expect(labels.isSubset(of: ["default", "warm", "peak"]) && labels.contains("peak"), "\(labels)")
         #expect(try outcome.report.target.mode == "sidecar")
     }
@@ -110,6 +111,65 @@ extension BinaryTests {
         #expect(phases.map(\.phase) == ["first", "second"])
         // 0–1.5 s and 1.5–3.5 s.
         #expect(abs(phases[0].seconds - 1.5) <= 0.3 && abs(phases[1].seconds - 2) <= 0.3, "\(phases.map(\.seconds))")
+    }
+
+    /// A Pyroscope-like receiver: saves each /ingest's multipart `profile`
+    /// field with its query, answers 200.
+    static let receiver = """
+    import cgi, http.server, os, sys, urllib.parse
+    out = sys.argv[1]
+    class Ingest(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            url = urllib.parse.urlparse(self.path)
+            form = cgi.FieldStorage(fp=self.rfile, headers=self.headers, environ={"REQUEST_METHOD": "POST"})
+            n = len(os.listdir(out))
+            open(os.path.join(out, "%d.pb.gz" % n), "wb").write(form["profile"].file.read())
+            open(os.path.join(out, "%d.query" % n), "w").write(url.path + "?" + url.query)
+            self.send_response(200); self.end_headers()
+        def log_message(self, *args): pass
+    server = http.server.HTTPServer(("127.0.0.1", 0), Ingest)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+    """
+
+    /// `--push`: each window's profile reaches the receiver as valid pprof,
+    /// named with its phase; and /debug/pprof/heap serves the leaker's live heap.
+    @Test func pushAndHeapEndpoint() throws {
+        let received = Harness.scratch()
+        try FileManager.default.createDirectory(atPath: received, withIntermediateDirectories: true)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = ["-W", "ignore", "-c", Self.receiver, received]
+        let portPipe = Pipe()
+        server.standardOutput = portPipe
+        // Not the test's own stderr: swift test waits for every writer of it to close.
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            // SIGKILL: processes the tests start inherit a blocked SIGTERM.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let port = try #require(String(decoding: portPipe.fileHandleForReading.availableData, as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines).nilIfEmpty)
+
+        let target = try Harness.launch("leaker", ["0"])
+        defer { Harness.stop(target) }
+        let heapFile = Harness.scratch() + ".pb.gz"
+        let script = "sleep 3; curl -sf -o \(heapFile) \"$PERFPROBE_SIDECAR_URL/debug/pprof/heap\""
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--heap", "--window", "1",
+                                             "--push", "http://127.0.0.1:\(port)", "--", "/bin/sh", "-c", script])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let queries = try FileManager.default.contentsOfDirectory(atPath: received).filter { $0.hasSuffix(".query") }
+        #expect(queries.count >= 2, "\(queries)")
+        let query = try String(contentsOfFile: received + "/0.query", encoding: .utf8)
+        #expect(query.hasPrefix("/ingest?") && query.contains("format=pprof") && query.contains("from=") && query.contains("until="), "\(query)")
+        #expect(query.contains("name=leaker.cpu%7Bphase%3Ddefault%7D"), "\(query)")
+        let pushed = try ReportFormatTests.pprof(["-top", received + "/0.pb.gz"])
+        #expect(pushed.contains("Type: cpu"), "\(pushed)")
+        // The leaker's live heap after ~3 s: all of it under leaky_cache_insert.
+        let heap = try ReportFormatTests.pprof(["-top", "-sample_index=inuse_space", heapFile])
+        #expect(ReportFormatTests.topRow(heap, "leaky_cache_insert")?.cumulative == 100, "\(heap)")
     }
 
     @Test func badInvocationsAreSetupErrors() throws {

@@ -60,6 +60,10 @@ long CPerfProbe_gzip(const void *data, size_t length, void **out);
 /// and errno (EINVAL for a host that is not a dotted IPv4 address).
 int CPerfProbe_listen_tcp(const char *host, int port, int *bound_port);
 
+/// A TCP connection to `host` (a name or address) and `port`, made within
+/// `timeout_ms`; close-on-exec. Returns the fd, or -1 and errno.
+int CPerfProbe_connect_tcp(const char *host, int port, int timeout_ms);
+
 /// gettid(2): Swift's Glibc import does not set _GNU_SOURCE.
 pid_t CPerfProbe_thread_id(void);
 

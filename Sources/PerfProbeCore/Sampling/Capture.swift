@@ -36,9 +36,9 @@ public struct Capture: Sendable {
 
     /// Adds a later capture of the same target (a sampler slice): counts
     /// add up, timelines append (thinned to every other point past
-    /// `timelineCapacity`, so that a long run stays bounded), and what
+    /// `timelineCapacity` points, so that a long run stays bounded), and what
     /// describes the target (modules, names, counters) is taken from the later one.
-    mutating func absorb(_ later: Capture) {
+    mutating func absorb(_ later: Capture, timelineCapacity: Int = SamplerConfiguration.sidecarTimelineCapacity) {
         if samples == 0 && stacks.isEmpty && timeline.isEmpty { startNanoseconds = later.startNanoseconds }
         stacks.merge(later.stacks, uniquingKeysWith: +)
         samples += later.samples
@@ -47,19 +47,20 @@ public struct Capture: Sendable {
         throttles += later.throttles
         unwindOutcomes.merge(later.unwindOutcomes, uniquingKeysWith: +)
         unwindNanoseconds += later.unwindNanoseconds
-        timeline = Self.bounded(timeline + later.timeline)
-        if let points = later.memoryTimeline { memoryTimeline = Self.bounded((memoryTimeline ?? []) + points) }
+        timeline = Self.bounded(timeline + later.timeline, capacity: timelineCapacity)
+        if let points = later.memoryTimeline { memoryTimeline = Self.bounded((memoryTimeline ?? []) + points, capacity: timelineCapacity) }
         modules = later.modules
         threadNames.merge(later.threadNames) { $1 }
         processNames.merge(later.processNames) { $1 }
         perfMaps.merge(later.perfMaps) { $1 }
         modulesWithoutUnwindInfo = later.modulesWithoutUnwindInfo
         counters = later.counters
+        heap = later.heap ?? heap
         endNanoseconds = later.endNanoseconds
     }
 
-    private static func bounded<Point>(_ points: [Point]) -> [Point] {
-        guard points.count > SamplerConfiguration.timelineCapacity else { return points }
+    private static func bounded<Point>(_ points: [Point], capacity: Int) -> [Point] {
+        guard points.count > capacity else { return points }
         return points.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
     }
 }

@@ -29,8 +29,11 @@ public struct SamplerConfiguration: Sendable {
         self.trackMemory = trackMemory
     }
 
-    /// Timeline points kept before halving their density: 30 minutes at 100 ms.
-    static let timelineCapacity = 18_000
+    /// Timeline points kept before halving their density: 30 minutes at
+    /// 100 ms. The sidecar keeps fewer (`sidecarTimelineCapacity`): its memory
+    /// must stop growing within minutes, however long it runs.
+    public var timelineCapacity = 18_000
+    static let sidecarTimelineCapacity = 1_200
 
     var layout: SampleLayout { unwind == .fp ? .callchain : .userStack(stackSize) }
 

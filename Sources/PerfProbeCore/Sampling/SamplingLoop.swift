@@ -11,8 +11,8 @@ struct SamplingLoop: ~Copyable {
     private var telemetry: ProcessTelemetry
     private var capture = Capture()
     private var nextTick: UInt64
-    private var timeline = BoundedTimeline<TelemetryPoint>(capacity: SamplerConfiguration.timelineCapacity)
-    private var memoryTimeline = BoundedTimeline<MemoryPoint>(capacity: SamplerConfiguration.timelineCapacity)
+    private var timeline: BoundedTimeline<TelemetryPoint>
+    private var memoryTimeline: BoundedTimeline<MemoryPoint>
     private var heap = HeapTracker()
     /// Which modules are the heap probe itself, whose frames head every
     /// sampled allocation's stack and are dropped.
@@ -28,6 +28,8 @@ struct SamplingLoop: ~Copyable {
     private var matcher: AllocatorCallMatcher?
     private var armedAt: UInt64?
     private var callsAtLastTick = 0
+    /// When sampling began (CLOCK_MONOTONIC ns): slices move the capture's start, not this.
+    private var sessionStart: UInt64
     /// Timeline time (s) up to which points went into a slice.
     private var sliceStart = -1.0
     private var returnPeriod: UInt64 = 1
@@ -40,6 +42,8 @@ struct SamplingLoop: ~Copyable {
     init(_ configuration: SamplerConfiguration, wakeFD: Int32) throws(SamplingError) {
         self.configuration = configuration
         self.wakeFD = wakeFD
+        timeline = BoundedTimeline(capacity: configuration.timelineCapacity)
+        memoryTimeline = BoundedTimeline(capacity: configuration.timelineCapacity)
         let pid = configuration.scope.pid
         parser = PerfRecordParser(layout: configuration.layout)
         // Both may throw: make them before initializing any noncopyable member.
@@ -64,6 +68,7 @@ struct SamplingLoop: ~Copyable {
         counters.add(thread: ThreadID(pid.rawValue))
         let now = Syscalls.monotonicNanoseconds()
         capture.startNanoseconds = now
+        sessionStart = now
         telemetry = ProcessTelemetry(pid: pid, startNanoseconds: now)
         nextTick = now
         if let settings = configuration.heapProbes, !settings.armOnGrowth { armedAt = now }
@@ -110,7 +115,7 @@ struct SamplingLoop: ~Copyable {
         if let point { timeline.append(point) }
         if configuration.trackMemory, point != nil, let memory = telemetry.readMemory() { memoryTimeline.append(memory) }
         if configuration.heapChannel != nil || (armedAt != nil && disarmedAt == nil) {
-            heap.tick(Double(Syscalls.monotonicNanoseconds() - capture.startNanoseconds) / 1e9)
+            heap.tick(Double(Syscalls.monotonicNanoseconds() - sessionStart) / 1e9)
         }
         if configuration.heapProbes != nil {
             updateArming()
@@ -133,6 +138,11 @@ struct SamplingLoop: ~Copyable {
         slice.endNanoseconds = Syscalls.monotonicNanoseconds()
         slice.modules = spaces.modules
         slice.counters = counters.read()
+        if let settings = configuration.heapProbes, let matcher {
+            // Allocations so far (not only this slice's): outstanding bytes are a state, not a count.
+            slice.heap = heap.finish(now: slice.endNanoseconds, start: sessionStart, sampleBytes: 0)
+            slice.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, armedAtSeconds: nil, disarmedAtSeconds: nil)
+        }
         sliceStart = slice.timeline.last?.t ?? sliceStart
         capture.stacks = [:]
         capture.samples = 0
@@ -150,12 +160,12 @@ struct SamplingLoop: ~Copyable {
         process(events.drain())
         receiveHeapRecords()
         if let channel = configuration.heapChannel {
-            capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: capture.startNanoseconds,
+            capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart,
                                        sampleBytes: channel.sampleBytes)
         }
         if let matcher, let settings = configuration.heapProbes {
-            let seconds = { (time: UInt64?) in time.map { Double($0 - self.capture.startNanoseconds) / 1e9 } }
-            capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: capture.startNanoseconds, sampleBytes: 0)
+            let seconds = { (time: UInt64?) in time.map { Double($0 - self.sessionStart) / 1e9 } }
+            capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart, sampleBytes: 0)
             capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings,
                                                          armedAtSeconds: seconds(armedAt), disarmedAtSeconds: seconds(disarmedAt))
         }

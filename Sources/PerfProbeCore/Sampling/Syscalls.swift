@@ -80,6 +80,10 @@ enum Syscalls {
         return (fd, Int(bound))
     }
 
+    static func connectTCP(host: String, port: Int, timeoutMilliseconds: Int32) throws(Errno) -> Int32 {
+        try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_connect_tcp(host, Int32(port), timeoutMilliseconds) }
+    }
+
     /// A connection from a listening socket, or nil (none pending, or an error).
     static func accept(_ fd: Int32) -> Int32? {
         let connection = Glibc.accept(fd, nil, nil)

@@ -90,18 +90,7 @@ public enum ProfileSession {
         if pid.rawValue == getpid() { throw .cannotProfileSelf }
         Syscalls.blockStopSignals()
         var configuration = options.configuration(for: .attached(pid))
-        if options.heap {
-            do {
-                let probes = try heapProbes(pid: pid, options: options)
-                configuration.heapProbes = probes
-                announce(probes.description)
-            } catch .noAllocator(let pid, let known) {
-                // A static binary or an unknown allocator: memory growth is still worth having.
-                announce("allocations not traced, memory growth only: " + HeapProbeError.noAllocator(pid: pid, known: known).description)
-            } catch {
-                throw .heapProbes(error)
-            }
-        }
+        if options.heap { configuration.heapProbes = try heapProbes(pid: pid, options: options, announce: announce) }
         let latch = StopLatch()
         let startedAt = Date()
         let sampler: Sampler
@@ -129,6 +118,22 @@ public enum ProfileSession {
 }
 
 extension ProfileSession {
+    /// The allocator probes of an attached process, announced; nil (growth
+    /// only, said why) when it maps no allocator perfprobe knows.
+    static func heapProbes(pid: ProcessID, options: ProfileOptions, announce: (String) -> Void) throws(SessionError) -> HeapProbeSettings? {
+        do {
+            let probes = try heapProbes(pid: pid, options: options)
+            announce(probes.description)
+            return probes
+        } catch .noAllocator(let pid, let known) {
+            // A static binary or an unknown allocator: memory growth is still worth having.
+            announce("allocations not traced, memory growth only: " + HeapProbeError.noAllocator(pid: pid, known: known).description)
+            return nil
+        } catch {
+            throw .heapProbes(error)
+        }
+    }
+
     /// Finds the allocator of an attached process and measures what its probes cost.
     static func heapProbes(pid: ProcessID, options: ProfileOptions) throws(HeapProbeError) -> HeapProbeSettings {
         let pmu = try UprobePMU.read()

@@ -14,6 +14,9 @@ struct MetricsText {
     var phase: String
     var agentResidentBytes: UInt64
     var agentCPUSeconds: Double
+    /// With --push: windows delivered, and dropped (queue full or failed).
+    var pushed: Int?
+    var pushDropped: Int?
 
     func render() -> String {
         var out = ""
@@ -34,6 +37,10 @@ struct MetricsText {
         metric("perfprobe_phase_info", "gauge", "The current load phase (value always 1).", [("phase=\"\(Self.escape(phase))\"", "1")])
         metric("perfprobe_agent_peak_resident_memory_bytes", "gauge", "Peak resident set size of perfprobe itself.", [("", "\(agentResidentBytes)")])
         metric("perfprobe_agent_cpu_seconds_total", "counter", "CPU time of perfprobe itself.", [("", "\(agentCPUSeconds)")])
+        if let pushed, let pushDropped {
+            metric("perfprobe_push_windows_total", "counter", "Window profiles pushed, by outcome.",
+                   [("outcome=\"sent\"", "\(pushed)"), ("outcome=\"dropped\"", "\(pushDropped)")])
+        }
         return out
     }
 

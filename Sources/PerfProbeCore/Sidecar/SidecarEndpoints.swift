@@ -7,6 +7,7 @@ struct SidecarEndpoints: Sendable {
     let pid: ProcessID
     let state: SidecarState
     let sampler: Sampler
+    let pusher: ProfilePusher?
     let target: ProfileReport.Target
     let configuration: SamplerConfiguration
     let options: ProfileOptions
@@ -23,10 +24,12 @@ struct SidecarEndpoints: Sendable {
             return setPhase(request.body)
         case ("GET", "/debug/pprof/profile"):
             return profile(seconds: request.query["seconds"])
-        case (_, "/healthz"), (_, "/metrics"), (_, "/phase"), (_, "/debug/pprof/profile"):
+        case ("GET", "/debug/pprof/heap"):
+            return heap()
+        case (_, "/healthz"), (_, "/metrics"), (_, "/phase"), (_, "/debug/pprof/profile"), (_, "/debug/pprof/heap"):
             return HTTPResponse(status: 405, text: "method not allowed\n")
         default:
-            return HTTPResponse(status: 404, text: "not found: /healthz, /metrics, POST /phase, /debug/pprof/profile?seconds=N\n")
+            return HTTPResponse(status: 404, text: "not found: /healthz, /metrics, POST /phase, /debug/pprof/profile?seconds=N, /debug/pprof/heap\n")
         }
     }
 
@@ -41,7 +44,8 @@ struct SidecarEndpoints: Sendable {
             voluntarySwitches: totals.latest?.voluntaryContextSwitches ?? 0,
             involuntarySwitches: totals.latest?.involuntaryContextSwitches ?? 0,
             minorFaults: stat?.minorFaults ?? 0, majorFaults: stat?.majorFaults ?? 0, samples: totals.samples, lost: totals.lost,
-            phase: state.phase, agentResidentBytes: agent.peakRssBytes, agentCPUSeconds: agent.cpuSeconds).render()
+            phase: state.phase, agentResidentBytes: agent.peakRssBytes, agentCPUSeconds: agent.cpuSeconds,
+            pushed: pusher.map { $0.sent.load(ordering: .relaxed) }, pushDropped: pusher.map { $0.dropped.load(ordering: .relaxed) }).render()
     }
 
     /// `{"name": "peak_load"}`.
@@ -57,6 +61,20 @@ struct SidecarEndpoints: Sendable {
         if let slice = sampler.takeSlice() { state.add(slice) }
         state.setPhase(phase.name)
         return HTTPResponse(status: 200, text: "phase \(phase.name)\n")
+    }
+
+    /// The live heap by allocating stack so far (with --heap and a known allocator), as pprof.
+    private func heap() -> HTTPResponse {
+        guard configuration.heapProbes != nil else {
+            return HTTPResponse(status: 404, text: "allocations are not traced: start the sidecar with --heap (on a process with a known allocator)\n")
+        }
+        guard let capture = state.merged(since: Syscalls.monotonicNanoseconds() - 2_000_000_000), capture.heap != nil else {
+            return HTTPResponse(status: 503, text: "no allocations sampled yet\n")
+        }
+        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),
+                                         perThread: false, demangle: options.demangle)
+        guard let data = try? PprofHeapFormat().render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }
+        return HTTPResponse(status: 200, contentType: "application/octet-stream", body: Array(data))
     }
 
     /// The CPU profile of the next `seconds` (30 by default), as pprof.

@@ -9,9 +9,15 @@ public struct SidecarOptions: Sendable {
     public var schedule: PhaseSchedule?
     /// A load tool to start as a child: profiling lasts exactly its lifetime.
     public var loadCommand: [String]
+    /// Where to push each window's profile (Pyroscope's /ingest below it).
+    public var pushURL: String?
+    /// Where each window's summary is appended as a JSON line as it closes.
+    public var windowsFile: String?
 
     public init(host: String = "127.0.0.1", port: Int = 0, window: Double = 10, schedule: PhaseSchedule? = nil,
-                loadCommand: [String] = []) {
+                loadCommand: [String] = [], pushURL: String? = nil, windowsFile: String? = nil) {
+        self.pushURL = pushURL
+        self.windowsFile = windowsFile
         self.host = host
         self.port = port
         self.window = window
@@ -20,12 +26,11 @@ public struct SidecarOptions: Sendable {
     }
 }
 
-/// What a sidecar run produced: the overall report, one per phase, the
-/// windows, and how the load tool (if any) ended.
+/// What a sidecar run produced: the overall report, one per phase, and how
+/// the load tool (if any) ended.
 public struct SidecarResult: Sendable {
     public var overall: ProfileReport
     public var phases: [(name: String, report: ProfileReport)]
-    public var windows: [WindowSummary]
     public var loadOutcome: TargetOutcome?
 }
 
@@ -40,7 +45,9 @@ public enum SidecarSession {
                            announce: @escaping @Sendable (String) -> Void) throws(SessionError) -> SidecarResult {
         guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue) else { throw .noSuchProcess(pid.rawValue) }
         Syscalls.blockStopSignals()
-        let configuration = options.configuration(for: .attached(pid))
+        var configuration = options.configuration(for: .attached(pid))
+        configuration.timelineCapacity = SamplerConfiguration.sidecarTimelineCapacity
+        if options.heap { configuration.heapProbes = try ProfileSession.heapProbes(pid: pid, options: options, announce: announce) }
         let latch = StopLatch()
         let startedAt = Date()
         let sampler: Sampler
@@ -52,13 +59,14 @@ public enum SidecarSession {
             throw .sampling(error)
         }
         let start = Syscalls.monotonicNanoseconds()
-        let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase)
+        let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase, windowsFile: sidecar.windowsFile)
         let name = (try? Syscalls.readFile("/proc/\(pid)/comm")).map { String(decoding: $0, as: UTF8.self).trimmingNewline } ?? "?"
         let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
             .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
         let target = ProfileReport.Target(mode: "sidecar", pid: pid, command: command, name: name, outcome: .running)
-        let endpoints = SidecarEndpoints(pid: pid, state: state, sampler: sampler, target: target, configuration: configuration,
-                                         options: options)
+        let pusher = sidecar.pushURL.flatMap(ProfilePusher.init(url:))
+        let endpoints = SidecarEndpoints(pid: pid, state: state, sampler: sampler, pusher: pusher, target: target,
+                                         configuration: configuration, options: options)
         let server: HTTPServer
         do {
             server = try HTTPServer(host: sidecar.host, port: sidecar.port) { endpoints.respond($0) }
@@ -86,12 +94,13 @@ public enum SidecarSession {
             if let scheduled = sidecar.schedule?.phase(at: now), scheduled != state.phase { state.setPhase(scheduled) }
             if let limit = options.duration, now >= limit { latch.signal(.duration) }
             if Double(Syscalls.monotonicNanoseconds() - windowStart) / 1e9 >= sidecar.window {
-                summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration)
+                summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration, pusher: pusher)
                 windowStart = Syscalls.monotonicNanoseconds()
             }
         }
         state.add(sampler.finish())
-        summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration)
+        summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration, pusher: pusher)
+        pusher?.finish(seconds: 5)
         let loadOutcome = load?.waitForExit()
 
         let build = { (capture: Capture) in
@@ -103,15 +112,20 @@ public enum SidecarSession {
         for phase in phases.dropFirst() { overall.absorb(phase.capture) }
         // Counters are cumulative since attach: the whole run's are the last reading.
         overall.counters = phases.last?.capture.counters ?? []
-        return SidecarResult(overall: build(overall), phases: phases.map { ($0.name, build($0.capture)) },
-                             windows: state.windows, loadOutcome: loadOutcome)
+        return SidecarResult(overall: build(overall), phases: phases.map { ($0.name, build($0.capture)) }, loadOutcome: loadOutcome)
     }
 
+    /// Files the window's summary, and queues its profile for the pusher.
     private static func summarizeWindow(state: SidecarState, since: UInt64, start: UInt64, target: ProfileReport.Target,
-                                        configuration: SamplerConfiguration) {
+                                        configuration: SamplerConfiguration, pusher: ProfilePusher?) {
         guard let capture = state.merged(since: since) else { return }
         let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),
                                          perThread: false, demangle: true)
+        if let pusher, let profile = try? PprofCPUFormat().render(report) {
+            let now = Date()
+            pusher.enqueue(ProfilePusher.Window(name: "\(target.name).cpu{phase=\(state.phase)}",
+                                                from: now.addingTimeInterval(-capture.durationSeconds), until: now, profile: profile))
+        }
         let cpu = capture.timeline.map { $0.cpuUserPercent + $0.cpuSystemPercent }
         state.addWindow(WindowSummary(phase: state.phase, start: Double(since - start) / 1e9,
                                       end: Double(capture.endNanoseconds - start) / 1e9, samples: capture.samples,

@@ -1,10 +1,12 @@
+import Foundation
 import Synchronization
 
 /// What the sidecar has gathered, shared by its sampling loop and its
 /// endpoint threads: the current phase, per phase the merged slices, the
-/// last five minutes of slices (for `/debug/pprof/profile?seconds=N`), and a
-/// summary per window. Everything is bounded: stacks by the program's
-/// distinct stacks, timelines by thinning, slices and windows by count.
+/// last five minutes of slices (for `/debug/pprof/profile?seconds=N`).
+/// Everything is bounded: stacks by the program's distinct stacks,
+/// timelines by thinning, slices by count; window summaries go to a file as
+/// they close.
 final class SidecarState: Sendable {
     struct Slice: Sendable {
         var phase: String
@@ -17,19 +19,21 @@ final class SidecarState: Sendable {
         var totals: [String: Capture] = [:]
         var countersAtStart: [String: [CounterReading]] = [:]
         var recent: [Slice] = []
-        var windows: [WindowSummary] = []
         var samples = 0
         var lost: UInt64 = 0
         var latest: TelemetryPoint?
     }
 
     static let recentSlices = 300
-    static let maxWindows = 2000
 
     private let inner: Mutex<Inner>
+    private let windowsPath: String?
+    /// Opened with the first window (a setup error leaves no output behind).
+    private let windowsFile = Mutex<FileHandle?>(nil)
 
-    init(phase: String) {
+    init(phase: String, windowsFile: String?) {
         inner = Mutex(Inner(phase: phase))
+        windowsPath = windowsFile
     }
 
     var phase: String {
@@ -44,6 +48,8 @@ final class SidecarState: Sendable {
     func add(_ slice: Capture) {
         inner.withLock { state in
             let phase = state.phase
+            // A phase named before anything was sampled under the previous one leaves no empty trace.
+            if state.totals[phase] == nil && slice.samples == 0 && slice.durationSeconds < 0.05 { return }
             if state.totals[phase] == nil {
                 state.phases.append(phase)
                 state.countersAtStart[phase] = state.recent.last?.capture.counters ?? []
@@ -68,14 +74,22 @@ final class SidecarState: Sendable {
         }
     }
 
+    /// Appends the window to the windows file, one JSON object a line.
     func addWindow(_ window: WindowSummary) {
-        inner.withLock { state in
-            state.windows.append(window)
-            if state.windows.count > Self.maxWindows { state.windows.removeFirst() }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        guard let line = try? encoder.encode(window) else { return }
+        windowsFile.withLock { handle in
+            if handle == nil, let windowsPath {
+                try? FileManager.default.createDirectory(atPath: (windowsPath as NSString).deletingLastPathComponent,
+                                                         withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: windowsPath, contents: nil)
+                handle = FileHandle(forWritingAtPath: windowsPath)
+            }
+            handle?.write(line + Data("\n".utf8))
         }
     }
-
-    var windows: [WindowSummary] { inner.withLock { $0.windows } }
 
     var totals: (samples: Int, lost: UInt64, latest: TelemetryPoint?) {
         inner.withLock { ($0.samples, $0.lost, $0.latest) }

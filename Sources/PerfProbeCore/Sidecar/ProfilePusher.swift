@@ -1,0 +1,97 @@
+import Foundation
+import Synchronization
+
+/// Pushes each window's CPU profile to a Pyroscope-compatible `/ingest`
+/// (`format=pprof`, `name`, `from`, `until`; the profile as the multipart
+/// field `profile`), over plain HTTP from a thread of its own. Sampling never
+/// waits on it: the queue holds 16 windows, the oldest is dropped (and
+/// counted) past that, and a push that fails three times, 0.5/1/2 s apart, is
+/// dropped too.
+final class ProfilePusher: Sendable {
+    struct Window: Sendable {
+        var name: String
+        var from: Date
+        var until: Date
+        var profile: Data
+    }
+
+    private let host: String
+    private let port: Int
+    private let path: String
+    private let queue = Mutex<[Window]>([])
+    private let ready = DispatchSemaphore(value: 0)
+    private let running = Atomic<Bool>(true)
+    let sent = Atomic<Int>(0)
+    let dropped = Atomic<Int>(0)
+
+    static let capacity = 16
+
+    /// Nil when `url` is not `http://HOST[:PORT][/PATH]`.
+    init?(url: String) {
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host else { return nil }
+        self.host = host
+        port = components.port ?? 80
+        path = (components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path) + "/ingest"
+        let thread = Thread { [self] in run() }
+        thread.name = "perfprobe-push"
+        thread.start()
+    }
+
+    func enqueue(_ window: Window) {
+        let overflow = queue.withLock { queue -> Bool in
+            queue.append(window)
+            guard queue.count > Self.capacity else { return false }
+            queue.removeFirst()
+            return true
+        }
+        if overflow { dropped.wrappingAdd(1, ordering: .relaxed) }
+        ready.signal()
+    }
+
+    /// Sends what is queued (waiting up to `seconds` in all), then stops.
+    func finish(seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while queue.withLock({ !$0.isEmpty }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        running.store(false, ordering: .releasing)
+        ready.signal()
+    }
+
+    private func run() {
+        while running.load(ordering: .acquiring) {
+            ready.wait()
+            while let window = queue.withLock({ $0.isEmpty ? nil : $0.first }) {
+                var delivered = false
+                for delay in [0.5, 1.0, 2.0] {
+                    if send(window) {
+                        delivered = true
+                        break
+                    }
+                    guard running.load(ordering: .acquiring) else { break }
+                    Thread.sleep(forTimeInterval: delay)
+                }
+                queue.withLock { if !$0.isEmpty { $0.removeFirst() } }
+                if delivered { sent.wrappingAdd(1, ordering: .relaxed) } else { dropped.wrappingAdd(1, ordering: .relaxed) }
+            }
+        }
+    }
+
+    /// One POST; true on a 2xx answer.
+    private func send(_ window: Window) -> Bool {
+        guard let fd = try? Syscalls.connectTCP(host: host, port: port, timeoutMilliseconds: 2000) else { return false }
+        defer { Syscalls.close(fd) }
+        let boundary = "perfprobe-\(UInt64.random(in: 0...UInt64.max))"
+        var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
+        body += Array(window.profile)
+        body += Array("\r\n--\(boundary)--\r\n".utf8)
+        var query = URLComponents()
+        query.queryItems = [URLQueryItem(name: "name", value: window.name), URLQueryItem(name: "format", value: "pprof"),
+                            URLQueryItem(name: "from", value: String(Int(window.from.timeIntervalSince1970))),
+                            URLQueryItem(name: "until", value: String(Int(window.until.timeIntervalSince1970))),
+                            URLQueryItem(name: "spyName", value: "perfprobe")]
+        let head = "POST \(path)?\(query.percentEncodedQuery ?? "") HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        Syscalls.send(fd, Array(head.utf8) + body, timeoutMilliseconds: 5000)
+        guard let answer = Syscalls.receive(fd, upTo: 512, timeoutMilliseconds: 5000) else { return false }
+        let status = String(decoding: answer.prefix(12), as: UTF8.self).split(separator: " ").dropFirst().first
+        return status?.hasPrefix("2") == true
+    }
+}
