@@ -82,25 +82,9 @@ public enum ProfileSession {
     /// `announce` receives one line about the allocator probes before sampling starts.
     public static func attach(pid: ProcessID, options: ProfileOptions,
                               announce: (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
-        guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
-              let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
-              let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)), stat.state != "Z"
-        else { throw .noSuchProcess(pid.rawValue) }
-        if stat.isKernelThread { throw .notUserProcess(pid.rawValue, stat.command) }
-        if pid.rawValue == getpid() { throw .cannotProfileSelf }
-        Syscalls.blockStopSignals()
-        var configuration = options.configuration(for: .attached(pid))
-        if options.heap { configuration.heapProbes = try heapProbes(pid: pid, options: options, announce: announce) }
         let latch = StopLatch()
         let startedAt = Date()
-        let sampler: Sampler
-        do {
-            sampler = try Sampler.start(configuration, onTargetExit: { latch.signal(.targetExited) })
-        } catch .targetGone {
-            throw .noSuchProcess(pid.rawValue)
-        } catch {
-            throw .sampling(error)
-        }
+        let (sampler, configuration, stat) = try startAttached(pid: pid, options: options, latch: latch, announce: announce)
         Thread.detachNewThread {
             let (signal, _) = Syscalls.waitStopSignal()
             latch.signal(.interrupted(signal: signal))
@@ -118,6 +102,30 @@ public enum ProfileSession {
 }
 
 extension ProfileSession {
+    /// Checks that `pid` is a user process other than this one, blocks the
+    /// stop signals (one thread takes them), sets up the allocator probes of
+    /// --heap and starts sampling; the target's exit signals `latch`.
+    static func startAttached(pid: ProcessID, options: ProfileOptions, timelineCapacity: Int? = nil, latch: StopLatch,
+                              announce: (String) -> Void) throws(SessionError) -> (Sampler, SamplerConfiguration, ProcessStat) {
+        guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
+              let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
+              let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)), stat.state != "Z"
+        else { throw .noSuchProcess(pid.rawValue) }
+        if stat.isKernelThread { throw .notUserProcess(pid.rawValue, stat.command) }
+        if pid.rawValue == getpid() { throw .cannotProfileSelf }
+        Syscalls.blockStopSignals()
+        var configuration = options.configuration(for: .attached(pid))
+        if let timelineCapacity { configuration.timelineCapacity = timelineCapacity }
+        if options.heap { configuration.heapProbes = try heapProbes(pid: pid, options: options, announce: announce) }
+        do {
+            return (try Sampler.start(configuration, onTargetExit: { latch.signal(.targetExited) }), configuration, stat)
+        } catch .targetGone {
+            throw .noSuchProcess(pid.rawValue)
+        } catch {
+            throw .sampling(error)
+        }
+    }
+
     /// The allocator probes of an attached process, announced; nil (growth
     /// only, said why) when it maps no allocator perfprobe knows.
     static func heapProbes(pid: ProcessID, options: ProfileOptions, announce: (String) -> Void) throws(SessionError) -> HeapProbeSettings? {

@@ -43,24 +43,13 @@ public enum SidecarSession {
 
     public static func run(pid: ProcessID, options: ProfileOptions, sidecar: SidecarOptions,
                            announce: @escaping @Sendable (String) -> Void) throws(SessionError) -> SidecarResult {
-        guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue) else { throw .noSuchProcess(pid.rawValue) }
-        Syscalls.blockStopSignals()
-        var configuration = options.configuration(for: .attached(pid))
-        configuration.timelineCapacity = SamplerConfiguration.sidecarTimelineCapacity
-        if options.heap { configuration.heapProbes = try ProfileSession.heapProbes(pid: pid, options: options, announce: announce) }
         let latch = StopLatch()
         let startedAt = Date()
-        let sampler: Sampler
-        do {
-            sampler = try Sampler.start(configuration, onTargetExit: { latch.signal(.targetExited) })
-        } catch .targetGone {
-            throw .noSuchProcess(pid.rawValue)
-        } catch {
-            throw .sampling(error)
-        }
+        let (sampler, configuration, stat) = try ProfileSession.startAttached(
+            pid: pid, options: options, timelineCapacity: SamplerConfiguration.sidecarTimelineCapacity, latch: latch, announce: announce)
         let start = Syscalls.monotonicNanoseconds()
         let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase, windowsFile: sidecar.windowsFile)
-        let name = (try? Syscalls.readFile("/proc/\(pid)/comm")).map { String(decoding: $0, as: UTF8.self).trimmingNewline } ?? "?"
+        let name = stat.command
         let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
             .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
         let target = ProfileReport.Target(mode: "sidecar", pid: pid, command: command, name: name, outcome: .running)
