@@ -53,7 +53,8 @@ extension BinaryTests {
         curl -s -o /dev/null -w '%{http_code}' -X POST -d 'nope' "$PERFPROBE_SIDECAR_URL/phase" > \(scratch)/bad
         exit 3
         """
-        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--window", "1",
+        // 999 Hz: ~2,500 samples a phase, for the ±5-point check of each phase's split.
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--window", "1", "--frequency", "999",
                                              "--", "/bin/sh", "-c", script])
         #expect(outcome.status == 3, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("/metrics"))

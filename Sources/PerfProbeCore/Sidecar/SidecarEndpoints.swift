@@ -68,7 +68,8 @@ struct SidecarEndpoints: Sendable {
         guard configuration.heapProbes != nil else {
             return HTTPResponse(status: 404, text: "allocations are not traced: start the sidecar with --heap (on a process with a known allocator)\n")
         }
-        guard let capture = state.merged(since: Syscalls.monotonicNanoseconds() - 2_000_000_000), capture.heap != nil else {
+        // The heap is a state: the latest slice carries all of it, however old.
+        guard let capture = state.latest, capture.heap != nil else {
             return HTTPResponse(status: 503, text: "no allocations sampled yet\n")
         }
         let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),

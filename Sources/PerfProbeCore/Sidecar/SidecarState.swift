@@ -64,6 +64,9 @@ final class SidecarState: Sendable {
         }
     }
 
+    /// The most recent slice.
+    var latest: Capture? { inner.withLock { $0.recent.last?.capture } }
+
     /// The slices that ended after `nanoseconds`, merged.
     func merged(since nanoseconds: UInt64) -> Capture? {
         inner.withLock { state in
