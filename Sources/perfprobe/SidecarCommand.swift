@@ -8,7 +8,8 @@ struct SidecarCommand: ParsableCommand {
         abstract: "Profile a process beside a load run: continuous sampling, load phases, live endpoints.",
         discussion: """
         Serves /metrics (Prometheus), /debug/pprof/profile?seconds=N (pprof), POST /phase {"name": "..."} and /healthz. \
-        Stops when the process exits, on Ctrl-C/SIGTERM, after --duration, or when the load command given after -- exits; \
+        Stops when the process exits (with --match: waits for the next process of that name instead), on Ctrl-C/SIGTERM, \
+        after --duration, or when the load command given after -- exits; \
         then writes the overall report, one per phase under phases/NAME/, phases.json and windows.json. \
         With a load command, the exit status is the load command's.
         """
@@ -21,7 +22,7 @@ struct SidecarCommand: ParsableCommand {
     @Option(help: "The process to profile.")
     var pid: Int32?
 
-    @Option(help: "Profile the process with this name (its comm, or its command's file name); the oldest if several.")
+    @Option(help: "Profile the process with this name (its comm, or its command's file name); the oldest if several. When it exits, the next process of that name is attached, until the sidecar is stopped.")
     var match: String?
 
     @Option(help: "Where the endpoints listen, IPv4 HOST:PORT (port 0: any free one).")
@@ -79,7 +80,8 @@ struct SidecarCommand: ParsableCommand {
         let result = try SidecarSession.run(
             pid: target, options: sampling.profileOptions,
             sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule,
-                                    loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl")
+                                    loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl",
+                                    follow: match)
         ) { line in FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8)) }
         var destination = output
         destination.output = directory

@@ -114,6 +114,54 @@ extension BinaryTests {
         #expect(abs(phases[0].seconds - 1.5) <= 0.3 && abs(phases[1].seconds - 2) <= 0.3, "\(phases.map(\.seconds))")
     }
 
+    /// --match follows the process across a restart: when it exits the sidecar
+    /// waits, then attaches to the next process of that name — here a new
+    /// version, another program — and the report holds both, each named by
+    /// its own symbols: cpu_split's 70/30, then threads' 4/7, 2/7, 1/7.
+    @Test func matchFollowsARestart() throws {
+        let name = "restart-\(UInt32.random(in: 100_000...999_999))"
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let launch = { (sample: String, arguments: [String]) in
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.copyItem(atPath: Harness.samples + "/" + sample, toPath: copy)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: copy)
+            process.arguments = arguments
+            try process.run()
+            return process
+        }
+        let first = try launch("cpu_split", ["0"])
+        defer { Harness.stop(first) }
+        let sidecar = try Harness.start(["sidecar", "--match", name, "--frequency", "999", "--duration", "6"])
+        Thread.sleep(forTimeInterval: 2)
+        Harness.stop(first)
+        Thread.sleep(forTimeInterval: 1)
+        let second = try launch("threads", ["10"])
+        defer { Harness.stop(second) }
+        let outcome = try Harness.finish(sidecar)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("attached again: pid \(second.processIdentifier)"), "\(outcome.stderr)")
+        let report = try outcome.report
+        let shares = { (process: Process, functions: [String]) -> (total: Int, percents: [Double]) in
+            let stacks = report.profile.stacks.filter { $0.pid.rawValue == process.processIdentifier }
+            let under = functions.map { function in
+                stacks.filter { $0.frames.contains { report.profile.functions[$0].function == function } }.reduce(0) { $0 + $1.count }
+            }
+            let named = max(under.reduce(0, +), 1)
+            return (stacks.reduce(0) { $0 + $1.count }, under.map { Double($0) * 100 / Double(named) })
+        }
+        // At 999 Hz; a quarter may be lost to attaching and noise.
+        let cpuSplit = shares(first, ["heavy_path", "light_path"])
+        #expect(Double(cpuSplit.total) >= 2 * 999 * 0.75, "\(cpuSplit)")
+        #expect(abs(cpuSplit.percents[0] - 70) <= 5, "\(cpuSplit)")
+        let threads = shares(second, ["alpha_work", "beta_work", "gamma_work"])
+        #expect(Double(threads.total) >= 3 * 1.05 * 999 * 0.75, "\(threads)")
+        for (measured, truth) in zip(threads.percents, [400.0 / 7, 200.0 / 7, 100.0 / 7]) {
+            #expect(abs(measured - truth) <= 5, "\(threads)")
+        }
+    }
+
     /// A Pyroscope-like receiver: saves each /ingest's multipart `profile`
     /// field with its query, answers 200.
     static let receiver = """

@@ -49,6 +49,12 @@ import Testing
         #expect(status["Threads"] == 1)
         #expect(status["voluntary_ctxt_switches"] != nil)
         #expect(status["Name"] == nil)
+        #expect(status["Cpus_allowed_list"] == nil && status["SigQ"] == nil) // "0-1", "0/94000": not numbers
+        #expect(status["Uid"] == 0)
+        // Only the keys asked for, with the same values.
+        let some = KeyValueFile.parse(Array(try FixtureFiles.text("status.txt").utf8), keys: ["VmRSS", "voluntary_ctxt_switches"])
+        #expect(some.values == ["VmRSS": rss, "voluntary_ctxt_switches": try #require(status["voluntary_ctxt_switches"])])
+        #expect(KeyValueFile.parse("a: 18446744073709551616\nb:7 kB\nc: 3kB\n").values == ["b": 7168])
     }
 
     @Test func ioCounters() throws {

@@ -26,6 +26,7 @@ import Testing
         #expect(table.lookup(0xffff_ffff_8225_a650 + 5) == "do_syscall_64")
         #expect(table.lookup(0xffff_ffff_c0a0_1004) == "nf_hook_thing")
         #expect(table.lookup(0xffff_ffff_8000_0000) == nil)
+        #expect(table.start(of: 0xffff_ffff_8225_a650 + 5) == 0xffff_ffff_8225_a650)
     }
 
     @Test func perfMapOfAJIT() {
@@ -89,6 +90,33 @@ import Testing
         let frame = symbolizer.symbolize(Frame(module: 0, address: 0x1234))
         #expect(frame.function == "\(URL(fileURLWithPath: binary).lastPathComponent)+0x1234")
         #expect(!frame.symbolized)
+    }
+
+    /// The sidecar merges stacks by function: every address inside a function
+    /// moves to its start, which names the same function.
+    @Test func framesMoveToTheirFunctionStart() throws {
+        let dir = try TemporaryDirectory()
+        let binary = try dir.compile("""
+            __attribute__((noinline)) int alpha(int x) { for (int i = 0; i < x; i++) x ^= i * 31; return x; }
+            __attribute__((noinline)) int beta(int x) { return alpha(x) * 7 + alpha(x + 1); }
+            int main(int argc, char **argv) { return beta(argc); }
+            """, flags: ["-O1"])
+        let elf = try ElfFile(path: binary)
+        let text = try #require(elf.loadSegments.first { $0.executable })
+        let offset = { (address: UInt64) in address - text.virtualAddress + text.offset }
+        let nm = try dir.nmAddresses(binary)
+        var symbolizer = Symbolizer(modules: [Module(path: binary, inode: 1, pid: ProcessID(getpid()))])
+        for name in ["alpha", "beta"] {
+            let start = Frame(module: 0, address: offset(try #require(nm[name])))
+            for inside in [start, Frame(module: 0, address: start.address + 3), Frame(module: 0, address: start.address + 9)] {
+                #expect(symbolizer.functionStart(inside) == start, "\(name)+\(inside.address - start.address)")
+                #expect(symbolizer.symbolize(symbolizer.functionStart(inside)).function == name)
+            }
+        }
+        // Past the end of the text, no symbol: the frame stays as it is.
+        let outside = Frame(module: 0, address: text.offset + text.fileSize + 0x100_000)
+        #expect(symbolizer.functionStart(outside) == outside)
+        #expect(symbolizer.functionStart(Frame(module: Frame.unknown, address: 42)) == Frame(module: Frame.unknown, address: 42))
     }
 
     @Test func unreadableModuleIsReportedNotFatal() {

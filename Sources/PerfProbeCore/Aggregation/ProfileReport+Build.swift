@@ -5,6 +5,15 @@ extension ProfileReport {
     public static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
                              startedAt: Date, perThread: Bool, demangle: Bool) -> ProfileReport {
         var symbolizer = Symbolizer(modules: capture.modules, perfMaps: capture.perfMaps, demangle: demangle)
+        return build(capture: capture, target: target, configuration: configuration, startedAt: startedAt, perThread: perThread,
+                     symbolizer: &symbolizer)
+    }
+
+    /// Assembles the report with a symbolizer that lives longer than one
+    /// report (the sidecar's), so that symbol tables are read once.
+    static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
+                      startedAt: Date, perThread: Bool, symbolizer: inout Symbolizer) -> ProfileReport {
+        symbolizer.update(modules: capture.modules, perfMaps: capture.perfMaps)
         // Every frame the report will name, CPU and heap, read in one pass per module.
         symbolizer.prepare(capture.stacks.keys.flatMap(\.frames) + (capture.heap?.stacks.flatMap(\.key.frames) ?? []))
         let profile = Profile.build(from: capture, symbolizer: &symbolizer)

@@ -121,7 +121,7 @@ public struct AgentUsage: Codable, Sendable {
 
     /// Measures the calling process.
     public static func measure() -> AgentUsage {
-        let status = (try? Syscalls.readFile("/proc/self/status")).map { KeyValueFile.parse(Substring(decoding: $0, as: UTF8.self)) }
+        let status = (try? Syscalls.readFile("/proc/self/status")).map { KeyValueFile.parse($0) }
         return AgentUsage(cpuSeconds: Syscalls.ownCPUSeconds(), peakRssBytes: status?["VmHWM"] ?? 0)
     }
 }

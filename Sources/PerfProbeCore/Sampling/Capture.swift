@@ -49,7 +49,8 @@ public struct Capture: Sendable {
         unwindNanoseconds += later.unwindNanoseconds
         timeline = Self.bounded(timeline + later.timeline, capacity: timelineCapacity)
         if let points = later.memoryTimeline { memoryTimeline = Self.bounded((memoryTimeline ?? []) + points, capacity: timelineCapacity) }
-        modules = later.modules
+        // Module lists only grow: the longer one holds every index either uses.
+        if later.modules.count >= modules.count { modules = later.modules }
         threadNames.merge(later.threadNames) { $1 }
         processNames.merge(later.processNames) { $1 }
         perfMaps.merge(later.perfMaps) { $1 }

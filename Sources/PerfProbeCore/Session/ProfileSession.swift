@@ -84,7 +84,9 @@ public enum ProfileSession {
                               announce: (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
         let latch = StopLatch()
         let startedAt = Date()
-        let (sampler, configuration, stat) = try startAttached(pid: pid, options: options, latch: latch, announce: announce)
+        let (sampler, configuration, stat) = try startAttached(pid: pid, options: options, announce: announce) {
+            latch.signal(.targetExited)
+        }
         Thread.detachNewThread {
             let (signal, _) = Syscalls.waitStopSignal()
             latch.signal(.interrupted(signal: signal))
@@ -104,9 +106,9 @@ public enum ProfileSession {
 extension ProfileSession {
     /// Checks that `pid` is a user process other than this one, blocks the
     /// stop signals (one thread takes them), sets up the allocator probes of
-    /// --heap and starts sampling; the target's exit signals `latch`.
-    static func startAttached(pid: ProcessID, options: ProfileOptions, timelineCapacity: Int? = nil, latch: StopLatch,
-                              announce: (String) -> Void) throws(SessionError) -> (Sampler, SamplerConfiguration, ProcessStat) {
+    /// --heap and starts sampling; `onTargetExit` is called when the target is found gone.
+    static func startAttached(pid: ProcessID, options: ProfileOptions, timelineCapacity: Int? = nil, announce: (String) -> Void,
+                              onTargetExit: @escaping @Sendable () -> Void) throws(SessionError) -> (Sampler, SamplerConfiguration, ProcessStat) {
         guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
               let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
               let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)), stat.state != "Z"
@@ -118,7 +120,7 @@ extension ProfileSession {
         if let timelineCapacity { configuration.timelineCapacity = timelineCapacity }
         if options.heap { configuration.heapProbes = try heapProbes(pid: pid, options: options, announce: announce) }
         do {
-            return (try Sampler.start(configuration, onTargetExit: { latch.signal(.targetExited) }), configuration, stat)
+            return (try Sampler.start(configuration, onTargetExit: onTargetExit), configuration, stat)
         } catch .targetGone {
             throw .noSuchProcess(pid.rawValue)
         } catch {

@@ -1,6 +1,9 @@
 /// The Prometheus text exposition of `/metrics`: HELP and TYPE for every
 /// metric, target metrics under `perfprobe_target_`. Pure.
 struct MetricsText {
+    /// Whether a process is attached (with --match, none while waiting for it to start again).
+    var attached: Bool
+    var attachments: Int
     var cpuUserSeconds: Double
     var cpuSystemSeconds: Double
     var residentBytes: UInt64
@@ -24,6 +27,10 @@ struct MetricsText {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for (labels, value) in values { out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(value)\n" }
         }
+        metric("perfprobe_target_attached", "gauge", "1 while a target process is attached, 0 while waiting for one.",
+               [("", attached ? "1" : "0")])
+        metric("perfprobe_target_attachments_total", "counter", "Processes attached so far (a --match'ed process restarting adds one).",
+               [("", "\(attachments)")])
         metric("perfprobe_target_cpu_seconds_total", "counter", "CPU time of the target process, by mode.",
                [("mode=\"user\"", "\(cpuUserSeconds)"), ("mode=\"system\"", "\(cpuSystemSeconds)")])
         metric("perfprobe_target_resident_memory_bytes", "gauge", "Resident set size of the target process.", [("", "\(residentBytes)")])

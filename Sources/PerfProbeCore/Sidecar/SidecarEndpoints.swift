@@ -4,13 +4,12 @@ import Foundation
 /// `POST /phase`, `/debug/pprof/profile?seconds=N` (as Go's net/http/pprof
 /// serves it). Each runs on its request's own thread.
 struct SidecarEndpoints: Sendable {
-    let pid: ProcessID
+    let following: SidecarTarget
     let state: SidecarState
-    let sampler: Sampler
+    let symbolizer: SidecarSymbolizer
     let pusher: ProfilePusher?
     let target: ProfileReport.Target
     let configuration: SamplerConfiguration
-    let options: ProfileOptions
 
     static let maxProfileSeconds = 300
 
@@ -34,11 +33,13 @@ struct SidecarEndpoints: Sendable {
     }
 
     private func metrics() -> String {
-        let stat = (try? Syscalls.readFile("/proc/\(pid)/stat")).flatMap { ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }
+        let pid = following.current?.pid
+        let stat = pid.flatMap { try? Syscalls.readFile("/proc/\($0)/stat") }.flatMap { ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }
         let ticks = Double(Syscalls.clockTicksPerSecond())
         let totals = state.totals
         let agent = AgentUsage.measure()
         return MetricsText(
+            attached: pid != nil, attachments: following.attachments,
             cpuUserSeconds: Double(stat?.userTicks ?? 0) / ticks, cpuSystemSeconds: Double(stat?.systemTicks ?? 0) / ticks,
             residentBytes: (stat?.residentPages ?? 0) * UInt64(Syscalls.pageSize()), threads: stat?.threads ?? 0,
             voluntarySwitches: totals.latest?.voluntaryContextSwitches ?? 0,
@@ -58,22 +59,22 @@ struct SidecarEndpoints: Sendable {
             return HTTPResponse(status: 400, text: "a phase name is 1-64 letters, digits, _ . or -\n")
         }
         // What was sampled so far belongs to the phase that is ending.
-        if let slice = sampler.takeSlice() { state.add(slice) }
+        if let slice = following.takeSlice() { state.add(slice) }
         state.setPhase(phase.name)
         return HTTPResponse(status: 200, text: "phase \(phase.name)\n")
     }
 
     /// The live heap by allocating stack so far (with --heap and a known allocator), as pprof.
     private func heap() -> HTTPResponse {
-        guard configuration.heapProbes != nil else {
+        guard let attached = following.current else { return HTTPResponse(status: 503, text: "no process attached\n") }
+        guard attached.configuration.heapProbes != nil else {
             return HTTPResponse(status: 404, text: "allocations are not traced: start the sidecar with --heap (on a process with a known allocator)\n")
         }
         // The heap is a state: the latest slice carries all of it, however old.
         guard let capture = state.latest, capture.heap != nil else {
             return HTTPResponse(status: 503, text: "no allocations sampled yet\n")
         }
-        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),
-                                         perThread: false, demangle: options.demangle)
+        let report = symbolizer.report(capture, target: target, configuration: configuration)
         guard let data = try? PprofHeapFormat().render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }
         return HTTPResponse(status: 200, contentType: "application/octet-stream", body: Array(data))
     }
@@ -87,8 +88,7 @@ struct SidecarEndpoints: Sendable {
         // Slices are taken every second: wait for the one that covers the end.
         Thread.sleep(forTimeInterval: Double(seconds) + 1.2)
         guard let capture = state.merged(since: from) else { return HTTPResponse(status: 503, text: "sampling has stopped\n") }
-        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),
-                                         perThread: false, demangle: options.demangle)
+        let report = symbolizer.report(capture, target: target, configuration: configuration)
         guard let data = try? PprofCPUFormat().render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }
         return HTTPResponse(status: 200, contentType: "application/octet-stream", body: Array(data))
     }

@@ -13,9 +13,13 @@ public struct SidecarOptions: Sendable {
     public var pushURL: String?
     /// Where each window's summary is appended as a JSON line as it closes.
     public var windowsFile: String?
+    /// With `--match`: the name of the process to attach to again when the
+    /// one followed exits (the sidecar then runs until it is stopped).
+    public var follow: String?
 
     public init(host: String = "127.0.0.1", port: Int = 0, window: Double = 10, schedule: PhaseSchedule? = nil,
-                loadCommand: [String] = [], pushURL: String? = nil, windowsFile: String? = nil) {
+                loadCommand: [String] = [], pushURL: String? = nil, windowsFile: String? = nil, follow: String? = nil) {
+        self.follow = follow
         self.pushURL = pushURL
         self.windowsFile = windowsFile
         self.host = host
@@ -45,22 +49,36 @@ public enum SidecarSession {
                            announce: @escaping @Sendable (String) -> Void) throws(SessionError) -> SidecarResult {
         let latch = StopLatch()
         let startedAt = Date()
-        let (sampler, configuration, stat) = try ProfileSession.startAttached(
-            pid: pid, options: options, timelineCapacity: SamplerConfiguration.sidecarTimelineCapacity, latch: latch, announce: announce)
+        let following = SidecarTarget()
+        let attach = { (pid: ProcessID) throws(SessionError) -> ProcessStat in
+            let exited = SidecarTarget.ExitFlag()
+            let (sampler, configuration, stat) = try ProfileSession.startAttached(
+                pid: pid, options: options, timelineCapacity: SamplerConfiguration.sidecarTimelineCapacity, announce: announce
+            ) {
+                // Without --match the sidecar ends with its process.
+                if sidecar.follow == nil { latch.signal(.targetExited) } else { exited.set() }
+            }
+            following.attach(.init(pid: pid, sampler: sampler, configuration: configuration, exited: exited))
+            return stat
+        }
+        let stat = try attach(pid)
+        let configuration = following.current!.configuration
         let start = Syscalls.monotonicNanoseconds()
-        let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase, windowsFile: sidecar.windowsFile)
+        let symbolizer = SidecarSymbolizer(demangle: options.demangle)
+        let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase, windowsFile: sidecar.windowsFile,
+                                 symbolizer: symbolizer)
         let name = stat.command
         let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
             .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
         let target = ProfileReport.Target(mode: "sidecar", pid: pid, command: command, name: name, outcome: .running)
         let pusher = sidecar.pushURL.flatMap(ProfilePusher.init(url:))
-        let endpoints = SidecarEndpoints(pid: pid, state: state, sampler: sampler, pusher: pusher, target: target,
-                                         configuration: configuration, options: options)
+        let endpoints = SidecarEndpoints(following: following, state: state, symbolizer: symbolizer, pusher: pusher, target: target,
+                                         configuration: configuration)
         let server: HTTPServer
         do {
             server = try HTTPServer(host: sidecar.host, port: sidecar.port) { endpoints.respond($0) }
         } catch {
-            _ = sampler.finish()
+            _ = following.finish()
             throw .launch("cannot listen on \(sidecar.host):\(sidecar.port)", error)
         }
         defer { server.stop() }
@@ -73,43 +91,60 @@ public enum SidecarSession {
         let load = try startLoad(sidecar.loadCommand, port: server.port, latch: latch)
 
         var windowStart = start
+        var refused: Set<ProcessID> = []
         let elapsed = { Double(Syscalls.monotonicNanoseconds() - start) / 1e9 }
         // A slice a second, and one at each scheduled phase change, so that
-        // each is filed under the phase it was taken in.
+        // each is filed under the phase it was taken in; while waiting for a
+        // matched process to start again, a look five times a second.
         let nextChange = { (now: Double) in sidecar.schedule?.entries.map(\.offset).first { $0 > now } ?? .infinity }
-        while latch.poll(seconds: max(0.01, min(1, nextChange(elapsed()) - elapsed(), (options.duration ?? .infinity) - elapsed()))) == nil {
-            if let slice = sampler.takeSlice() { state.add(slice) }
+        let pause = { following.current == nil ? 0.2 : 1.0 }
+        while latch.poll(seconds: max(0.01, min(pause(), nextChange(elapsed()) - elapsed(), (options.duration ?? .infinity) - elapsed()))) == nil {
+            if let slice = following.takeSlice() { state.add(slice) }
+            if let follow = sidecar.follow {
+                if let gone = following.current, gone.exited.isSet, let last = following.finish() {
+                    state.add(last)
+                    announce("pid \(gone.pid) exited; waiting for the next process named \(follow)")
+                }
+                if following.current == nil, let next = ProcessFinder.oldest(named: follow), !refused.contains(next) {
+                    do {
+                        _ = try attach(next)
+                        announce("attached again: pid \(next) (\(follow))")
+                    } catch {
+                        refused.insert(next)
+                        announce("cannot attach to pid \(next) (\(follow)): \(error)")
+                    }
+                }
+            }
             let now = elapsed()
             if let scheduled = sidecar.schedule?.phase(at: now), scheduled != state.phase { state.setPhase(scheduled) }
             if let limit = options.duration, now >= limit { latch.signal(.duration) }
             if Double(Syscalls.monotonicNanoseconds() - windowStart) / 1e9 >= sidecar.window {
-                summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration, pusher: pusher)
+                summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration,
+                                symbolizer: symbolizer, pusher: pusher)
                 windowStart = Syscalls.monotonicNanoseconds()
             }
         }
-        state.add(sampler.finish())
-        summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration, pusher: pusher)
+        if let last = following.finish() { state.add(last) }
+        summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration,
+                        symbolizer: symbolizer, pusher: pusher)
         pusher?.finish(seconds: 5)
         let loadOutcome = load?.waitForExit()
 
         let build = { (capture: Capture) in
-            ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: startedAt,
-                                perThread: options.perThread, demangle: options.demangle)
+            symbolizer.report(capture, target: target, configuration: configuration, startedAt: startedAt, perThread: options.perThread)
         }
         let phases = state.phaseCaptures
         var overall = phases.first?.capture ?? Capture()
         for phase in phases.dropFirst() { overall.absorb(phase.capture) }
-        // Counters are cumulative since attach: the whole run's are the last reading.
-        overall.counters = phases.last?.capture.counters ?? []
+        overall.counters = state.runCounters
         return SidecarResult(overall: build(overall), phases: phases.map { ($0.name, build($0.capture)) }, loadOutcome: loadOutcome)
     }
 
     /// Files the window's summary, and queues its profile for the pusher.
     private static func summarizeWindow(state: SidecarState, since: UInt64, start: UInt64, target: ProfileReport.Target,
-                                        configuration: SamplerConfiguration, pusher: ProfilePusher?) {
+                                        configuration: SamplerConfiguration, symbolizer: SidecarSymbolizer, pusher: ProfilePusher?) {
         guard let capture = state.merged(since: since) else { return }
-        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration, startedAt: Date(),
-                                         perThread: false, demangle: true)
+        let report = symbolizer.report(capture, target: target, configuration: configuration)
         if let pusher, let profile = try? PprofCPUFormat().render(report) {
             let now = Date()
             pusher.enqueue(ProfilePusher.Window(name: "\(target.name).cpu{phase=\(state.phase)}",

@@ -4,8 +4,8 @@ import Synchronization
 /// What the sidecar has gathered, shared by its sampling loop and its
 /// endpoint threads: the current phase, per phase the merged slices, the
 /// last five minutes of slices (for `/debug/pprof/profile?seconds=N`).
-/// Everything is bounded: stacks by the program's distinct stacks,
-/// timelines by thinning, slices by count; window summaries go to a file as
+/// Everything is bounded: stacks by the program's call paths (frames are
+/// merged by function as slices arrive), timelines by thinning, slices by count; window summaries go to a file as
 /// they close.
 final class SidecarState: Sendable {
     struct Slice: Sendable {
@@ -17,7 +17,10 @@ final class SidecarState: Sendable {
         var phase: String
         var phases: [String] = []
         var totals: [String: Capture] = [:]
-        var countersAtStart: [String: [CounterReading]] = [:]
+        /// The counters as the latest slice read them: since attach.
+        var counters: [CounterReading] = []
+        /// Per phase, what its slices counted.
+        var phaseCounters: [String: [CounterReading]] = [:]
         var recent: [Slice] = []
         var samples = 0
         var lost: UInt64 = 0
@@ -30,10 +33,15 @@ final class SidecarState: Sendable {
     private let windowsPath: String?
     /// Opened with the first window (a setup error leaves no output behind).
     private let windowsFile = Mutex<FileHandle?>(nil)
+    private let symbolizer: SidecarSymbolizer
+    /// Slices are merged by function and filed here, in order, so that
+    /// symbolizing new frames never delays when the next slice is cut.
+    private let filing = DispatchQueue(label: "perfprobe.sidecar.filing")
 
-    init(phase: String, windowsFile: String?) {
+    init(phase: String, windowsFile: String?, symbolizer: SidecarSymbolizer) {
         inner = Mutex(Inner(phase: phase))
         windowsPath = windowsFile
+        self.symbolizer = symbolizer
     }
 
     var phase: String {
@@ -44,18 +52,37 @@ final class SidecarState: Sendable {
         inner.withLock { $0.phase = name }
     }
 
-    /// Files a slice under the current phase.
+    /// Files a slice under the current phase, soon: `settle` waits for it.
     func add(_ slice: Capture) {
+        let phase = self.phase
+        filing.async { self.file(self.symbolizer.mergeByFunction(slice), under: phase) }
+    }
+
+    /// Waits for the slices added so far to be filed.
+    func settle() {
+        filing.sync {}
+    }
+
+    private func file(_ slice: Capture, under phase: String) {
         inner.withLock { state in
-            let phase = state.phase
             // A phase named before anything was sampled under the previous one leaves no empty trace.
             if state.totals[phase] == nil && slice.samples == 0 && slice.durationSeconds < 0.05 { return }
             if state.totals[phase] == nil {
                 state.phases.append(phase)
-                state.countersAtStart[phase] = state.recent.last?.capture.counters ?? []
                 state.totals[phase] = Capture()
             }
             state.totals[phase]!.absorb(slice)
+            if !slice.counters.isEmpty {
+                // Slices read counters since attach: a phase adds up what each of its slices counted.
+                let before = Dictionary(state.counters.map { ($0.name, $0.value ?? 0) }, uniquingKeysWith: { a, _ in a })
+                let counted = Dictionary((state.phaseCounters[phase] ?? []).map { ($0.name, $0.value ?? 0) }, uniquingKeysWith: { a, _ in a })
+                state.phaseCounters[phase] = slice.counters.map { counter in
+                    var counter = counter
+                    if let value = counter.value { counter.value = (counted[counter.name] ?? 0) + (value &- (before[counter.name] ?? 0)) }
+                    return counter
+                }
+                state.counters = slice.counters
+            }
             state.recent.append(Slice(phase: phase, capture: slice))
             if state.recent.count > Self.recentSlices { state.recent.removeFirst(state.recent.count - Self.recentSlices) }
             state.samples += slice.samples
@@ -65,11 +92,15 @@ final class SidecarState: Sendable {
     }
 
     /// The most recent slice.
-    var latest: Capture? { inner.withLock { $0.recent.last?.capture } }
+    var latest: Capture? {
+        settle()
+        return inner.withLock { $0.recent.last?.capture }
+    }
 
     /// The slices that ended after `nanoseconds`, merged.
     func merged(since nanoseconds: UInt64) -> Capture? {
-        inner.withLock { state in
+        settle()
+        return inner.withLock { state in
             let slices = state.recent.filter { $0.capture.endNanoseconds > nanoseconds }
             guard var merged = slices.first?.capture else { return nil }
             for slice in slices.dropFirst() { merged.absorb(slice.capture) }
@@ -87,7 +118,7 @@ final class SidecarState: Sendable {
             if handle == nil, let windowsPath {
                 try? FileManager.default.createDirectory(atPath: (windowsPath as NSString).deletingLastPathComponent,
                                                          withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: windowsPath, contents: nil)
+                _ = FileManager.default.createFile(atPath: windowsPath, contents: nil)
                 handle = FileHandle(forWritingAtPath: windowsPath)
             }
             handle?.write(line + Data("\n".utf8))
@@ -99,20 +130,22 @@ final class SidecarState: Sendable {
     }
 
     /// Per phase in order of first appearance, its merged capture with the
-    /// counters turned into what the phase itself counted.
+    /// counters it counted.
     var phaseCaptures: [(name: String, capture: Capture)] {
-        inner.withLock { state in
+        settle()
+        return inner.withLock { state in
             state.phases.compactMap { name in
                 guard var capture = state.totals[name] else { return nil }
-                let before = Dictionary((state.countersAtStart[name] ?? []).map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
-                capture.counters = capture.counters.map { counter in
-                    var counter = counter
-                    if let value = counter.value, let start = before[counter.name] ?? nil { counter.value = value &- start }
-                    return counter
-                }
+                capture.counters = state.phaseCounters[name] ?? []
                 return (name, capture)
             }
         }
+    }
+
+    /// The counters of the whole run so far.
+    var runCounters: [CounterReading] {
+        settle()
+        return inner.withLock { $0.counters }
     }
 }
 

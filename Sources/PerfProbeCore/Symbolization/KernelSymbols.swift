@@ -81,6 +81,11 @@ struct KernelSymbols: Sendable {
         return String(decoding: text[start..<start + Int(entry.nameLength)], as: UTF8.self)
     }
 
+    /// Where the function containing `address` starts.
+    func start(of address: UInt64) -> UInt64? {
+        entries.last(atOrBelow: address, by: \.address)?.address
+    }
+
     var names: [String] { entries.indices.map { lookup(entries[$0].address) ?? "" } }
 
     private static func hexValue(_ c: UInt8) -> UInt8? {

@@ -28,18 +28,30 @@ public struct Symbolizer {
             return offset
         }
 
+        /// The inverse of `virtualAddress(forFileOffset:)`.
+        func fileOffset(forVirtualAddress address: UInt64) -> UInt64 {
+            for segment in segments where address >= segment.virtualAddress && address < segment.virtualAddress + max(segment.fileSize, 1) {
+                return address - segment.virtualAddress + segment.offset
+            }
+            return address
+        }
+
         /// Adds the symbols covering `offsets` not yet resolved.
         func resolve(fileOffsets offsets: [UInt64]) {
-            let addresses = offsets.map(virtualAddress).filter { !resolved.contains($0) }
+            // An address inside a sized symbol already read needs no new pass over the file.
+            let addresses = offsets.map(virtualAddress).filter { address in
+                !resolved.contains(address) && !(table.lookup(address).map { $0.size > 0 } ?? false)
+            }
             guard let symbolFile, !addresses.isEmpty, let elf = try? ElfFile(path: symbolFile) else { return }
             table = SymbolTable(table.symbols + elf.functionSymbols(covering: addresses))
             resolved.formUnion(addresses)
         }
     }
 
-    private let modules: [Module]
+    private var modules: [Module]
     private var loaded: [Int32: ModuleSymbols?] = [:]
     private var cache: [Frame: SymbolizedFrame] = [:]
+    private var starts: [Frame: Frame] = [:]
     /// Symbol tables by build-id: the same library mapped from two paths
     /// (two containers, a copy) is read once.
     private var byBuildID: [[UInt8]: ModuleSymbols] = [:]
@@ -48,7 +60,7 @@ public struct Symbolizer {
     /// GNU build-ids (hex) of the module files read, by path.
     public private(set) var buildIDs: [String: String] = [:]
     private let demangle: Bool
-    private let perfMaps: [ProcessID: [UInt8]]
+    private var perfMaps: [ProcessID: [UInt8]]
 
     /// `perfMaps`: JIT symbol files captured while their processes ran.
     /// `demangle: false` keeps linker names (`_ZN3Foo3barEv`).
@@ -56,6 +68,40 @@ public struct Symbolizer {
         self.modules = modules
         self.perfMaps = perfMaps
         self.demangle = demangle
+    }
+
+    /// Takes in the modules a sampler found since: its module list only grows,
+    /// so indices already known keep their meaning.
+    public mutating func update(modules: [Module], perfMaps: [ProcessID: [UInt8]]) {
+        if modules.count > self.modules.count { self.modules = modules }
+        self.perfMaps.merge(perfMaps) { $1 }
+    }
+
+    /// Whether `functionStart` has seen `frame` already.
+    public func knowsStart(of frame: Frame) -> Bool { starts[frame] != nil }
+
+    /// The frame at the start of `frame`'s function: it symbolizes the same,
+    /// and stacks that differ only in where within their functions they were
+    /// sampled become one (what a long-running aggregate needs to stay as
+    /// small as the program's call paths). Frames no symbol covers stay.
+    public mutating func functionStart(_ frame: Frame) -> Frame {
+        if let known = starts[frame] { return known }
+        var start = frame
+        switch frame.module {
+        case Frame.kernel:
+            if let address = KernelSymbols.running.start(of: frame.address) { start.address = address }
+        case Frame.unknown:
+            break
+        default:
+            if let symbols = symbols(of: frame.module) {
+                symbols.resolve(fileOffsets: [frame.address])
+                if let symbol = symbols.table.lookup(symbols.virtualAddress(forFileOffset: frame.address)) {
+                    start.address = symbols.fileOffset(forVirtualAddress: symbol.address)
+                }
+            }
+        }
+        starts[frame] = start
+        return start
     }
 
     /// Reads every module's symbols for all of `frames` at once. Optional:

@@ -1,12 +1,13 @@
 /// Finds processes by name in /proc, for `sidecar --match`.
 public enum ProcessFinder {
     /// The process whose comm or command file name is `name`, the lowest pid
-    /// (usually the oldest) when several match; never perfprobe itself.
+    /// (usually the oldest) when several match; never perfprobe itself, nor
+    /// a process that has exited and is waiting to be reaped.
     public static func oldest(named name: String) -> ProcessID? {
         let own = Syscalls.currentProcessID()
         return Syscalls.listDirectory("/proc").compactMap(Int32.init).sorted().first { pid in
             guard pid != own, let stat = (try? Syscalls.readFile("/proc/\(pid)/stat")).flatMap({ ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }),
-                  !stat.isKernelThread else { return false }
+                  !stat.isKernelThread, stat.state != "Z" else { return false }
             let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))?.split(separator: 0).first
                 .map { String(decoding: $0, as: UTF8.self).split(separator: "/").last.map(String.init) ?? "" }
             return stat.command == name || command == name

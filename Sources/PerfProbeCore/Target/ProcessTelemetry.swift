@@ -15,9 +15,9 @@ struct ProcessTelemetry {
     /// The process's memory now; nil once it is gone.
     func readMemory() -> MemoryPoint? {
         guard let status = try? Syscalls.readFile("/proc/\(pid)/status") else { return nil }
-        let rollup = (try? Syscalls.readFile("/proc/\(pid)/smaps_rollup")).map { KeyValueFile.parse(Substring(decoding: $0, as: UTF8.self)) }
+        let rollup = (try? Syscalls.readFile("/proc/\(pid)/smaps_rollup")).map { KeyValueFile.parse($0) }
         let t = Double(Syscalls.monotonicNanoseconds() - startNanoseconds) / 1e9
-        return MemoryPoint.from(status: KeyValueFile.parse(Substring(decoding: status, as: UTF8.self)), rollup: rollup, t: t)
+        return MemoryPoint.from(status: KeyValueFile.parse(status), rollup: rollup, t: t)
     }
 
     /// Nil once the process is gone (or has become a zombie).
@@ -32,11 +32,11 @@ struct ProcessTelemetry {
         var involuntary: UInt64 = 0
         for task in Syscalls.listDirectory(base + "/task") {
             guard let bytes = try? Syscalls.readFile("\(base)/task/\(task)/status") else { continue }
-            let status = KeyValueFile.parse(Substring(decoding: bytes, as: UTF8.self))
+            let status = KeyValueFile.parse(bytes, keys: ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"])
             voluntary += status["voluntary_ctxt_switches"] ?? 0
             involuntary += status["nonvoluntary_ctxt_switches"] ?? 0
         }
-        let io = (try? Syscalls.readFile(base + "/io")).map { KeyValueFile.parse(Substring(decoding: $0, as: UTF8.self)) }
+        let io = (try? Syscalls.readFile(base + "/io")).map { KeyValueFile.parse($0, keys: ["read_bytes", "write_bytes"]) }
         var userPercent = 0.0
         var systemPercent = 0.0
         if let previous, now > previous.nanoseconds {
