@@ -34,6 +34,17 @@ public struct SamplerConfiguration: Sendable {
     /// must stop growing within minutes, however long it runs.
     public var timelineCapacity = 18_000
     static let sidecarTimelineCapacity = 1_200
+    /// How often each thread's status is read for its context switches (0:
+    /// at every telemetry tick). The kernel writes out the whole status file
+    /// for each thread: ten times a second it was most of the sidecar's CPU.
+    public var threadStatusIntervalNanoseconds: UInt64 = 0
+
+    /// What a sidecar running for hours needs: fewer timeline points, thread
+    /// status once a second.
+    mutating func boundForSidecar() {
+        timelineCapacity = Self.sidecarTimelineCapacity
+        threadStatusIntervalNanoseconds = 1_000_000_000
+    }
 
     var layout: SampleLayout { unwind == .fp ? .callchain : .userStack(stackSize) }
 

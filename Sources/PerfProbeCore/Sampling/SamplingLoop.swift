@@ -69,7 +69,8 @@ struct SamplingLoop: ~Copyable {
         let now = Syscalls.monotonicNanoseconds()
         capture.startNanoseconds = now
         sessionStart = now
-        telemetry = ProcessTelemetry(pid: pid, startNanoseconds: now)
+        telemetry = ProcessTelemetry(pid: pid, startNanoseconds: now,
+                                     threadStatusInterval: configuration.threadStatusIntervalNanoseconds)
         nextTick = now
         if let settings = configuration.heapProbes, !settings.armOnGrowth { armedAt = now }
     }

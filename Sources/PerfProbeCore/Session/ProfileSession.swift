@@ -107,7 +107,7 @@ extension ProfileSession {
     /// Checks that `pid` is a user process other than this one, blocks the
     /// stop signals (one thread takes them), sets up the allocator probes of
     /// --heap and starts sampling; `onTargetExit` is called when the target is found gone.
-    static func startAttached(pid: ProcessID, options: ProfileOptions, timelineCapacity: Int? = nil, announce: (String) -> Void,
+    static func startAttached(pid: ProcessID, options: ProfileOptions, sidecar: Bool = false, announce: (String) -> Void,
                               onTargetExit: @escaping @Sendable () -> Void) throws(SessionError) -> (Sampler, SamplerConfiguration, ProcessStat) {
         guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
               let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
@@ -117,7 +117,7 @@ extension ProfileSession {
         if pid.rawValue == getpid() { throw .cannotProfileSelf }
         Syscalls.blockStopSignals()
         var configuration = options.configuration(for: .attached(pid))
-        if let timelineCapacity { configuration.timelineCapacity = timelineCapacity }
+        if sidecar { configuration.boundForSidecar() }
         if options.heap { configuration.heapProbes = try heapProbes(pid: pid, options: options, announce: announce) }
         do {
             return (try Sampler.start(configuration, onTargetExit: onTargetExit), configuration, stat)

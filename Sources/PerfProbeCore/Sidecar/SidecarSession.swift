@@ -53,7 +53,7 @@ public enum SidecarSession {
         let attach = { (pid: ProcessID) throws(SessionError) -> ProcessStat in
             let exited = SidecarTarget.ExitFlag()
             let (sampler, configuration, stat) = try ProfileSession.startAttached(
-                pid: pid, options: options, timelineCapacity: SamplerConfiguration.sidecarTimelineCapacity, announce: announce
+                pid: pid, options: options, sidecar: true, announce: announce
             ) {
                 // Without --match the sidecar ends with its process.
                 if sidecar.follow == nil { latch.signal(.targetExited) } else { exited.set() }

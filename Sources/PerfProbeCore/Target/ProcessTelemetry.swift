@@ -6,10 +6,16 @@ struct ProcessTelemetry {
     private let ticksPerSecond = Double(Syscalls.clockTicksPerSecond())
     private let pageSize = UInt64(Syscalls.pageSize())
     private var previous: (nanoseconds: UInt64, user: UInt64, system: UInt64)?
+    private let threadStatusInterval: UInt64
+    /// The threads' context switches as last read, and when.
+    private var switches: (nanoseconds: UInt64, voluntary: UInt64, involuntary: UInt64)?
 
-    init(pid: ProcessID, startNanoseconds: UInt64) {
+    /// `threadStatusInterval`: nanoseconds between readings of the threads'
+    /// context switches (0: every reading).
+    init(pid: ProcessID, startNanoseconds: UInt64, threadStatusInterval: UInt64 = 0) {
         self.pid = pid
         self.startNanoseconds = startNanoseconds
+        self.threadStatusInterval = threadStatusInterval
     }
 
     /// The process's memory now; nil once it is gone.
@@ -28,13 +34,16 @@ struct ProcessTelemetry {
               let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)),
               stat.state != "Z", stat.state != "X"
         else { return nil }
-        var voluntary: UInt64 = 0
-        var involuntary: UInt64 = 0
-        for task in Syscalls.listDirectory(base + "/task") {
-            guard let bytes = try? Syscalls.readFile("\(base)/task/\(task)/status") else { continue }
-            let status = KeyValueFile.parse(bytes, keys: ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"])
-            voluntary += status["voluntary_ctxt_switches"] ?? 0
-            involuntary += status["nonvoluntary_ctxt_switches"] ?? 0
+        if switches == nil || now - switches!.nanoseconds >= threadStatusInterval {
+            var voluntary: UInt64 = 0
+            var involuntary: UInt64 = 0
+            for task in Syscalls.listDirectory(base + "/task") {
+                guard let bytes = try? Syscalls.readFile("\(base)/task/\(task)/status") else { continue }
+                let status = KeyValueFile.parse(bytes, keys: ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"])
+                voluntary += status["voluntary_ctxt_switches"] ?? 0
+                involuntary += status["nonvoluntary_ctxt_switches"] ?? 0
+            }
+            switches = (now, voluntary, involuntary)
         }
         let io = (try? Syscalls.readFile(base + "/io")).map { KeyValueFile.parse($0, keys: ["read_bytes", "write_bytes"]) }
         var userPercent = 0.0
@@ -49,7 +58,7 @@ struct ProcessTelemetry {
             t: Double(now - startNanoseconds) / 1e9,
             cpuUserPercent: userPercent, cpuSystemPercent: systemPercent,
             threads: stat.threads, rssBytes: stat.residentPages * pageSize,
-            voluntaryContextSwitches: voluntary, involuntaryContextSwitches: involuntary,
+            voluntaryContextSwitches: switches?.voluntary ?? 0, involuntaryContextSwitches: switches?.involuntary ?? 0,
             minorFaults: stat.minorFaults, majorFaults: stat.majorFaults,
             readBytes: io?["read_bytes"], writeBytes: io?["write_bytes"])
     }
