@@ -114,6 +114,52 @@ extension BinaryTests {
         #expect(abs(phases[0].seconds - 1.5) <= 0.3 && abs(phases[1].seconds - 2) <= 0.3, "\(phases.map(\.seconds))")
     }
 
+    /// Slow and malicious clients: 20 connections that never send a request,
+    /// one that sends 64 KiB of header that never ends. The endpoints refuse
+    /// (503) at once while all 16 places are taken (not after the idle ones' 2 s deadline), are back when
+    /// the deadline has passed, and sampling carries on throughout.
+    @Test func slowClientsCannotStallTheSidecar() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        let script = """
+        import os, socket, sys, time, urllib.parse
+        url = urllib.parse.urlparse(os.environ["PERFPROBE_SIDECAR_URL"])
+        address = (url.hostname, url.port)
+        def get(path):
+            start = time.monotonic()
+            with socket.create_connection(address, timeout=10) as s:
+                s.sendall(f"GET {path} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n".encode())
+                reply = b""
+                while chunk := s.recv(65536):
+                    reply += chunk
+            return int(reply.split()[1]), time.monotonic() - start
+        idle = [socket.create_connection(address) for _ in range(20)]
+        time.sleep(0.3)
+        status, seconds = get("/healthz")
+        print(f"while 20 connections idle: /healthz {status} in {seconds:.3f} s", file=sys.stderr)
+        if status != 503 or seconds > 1: sys.exit(10)
+        time.sleep(2.5)
+        # Exactly the 64 KiB cap, never finished: all of it is read, so the
+        # connection closes cleanly after the answer.
+        head = b"GET /healthz HTTP/1.1\\r\\nX-Filler: "
+        big = socket.create_connection(address, timeout=10)
+        big.sendall(head + b"a" * (65536 - len(head)))
+        reply = big.recv(65536)
+        print(f"64 KiB of header: {reply[:12]!r}", file=sys.stderr)
+        if b" 413 " not in reply: sys.exit(11)
+        status, seconds = get("/healthz")
+        print(f"after the deadline: /healthz {status} in {seconds:.3f} s", file=sys.stderr)
+        if status != 200: sys.exit(12)
+        """
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--frequency", "999",
+                                             "--", "/usr/bin/python3", "-c", script])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        // One busy thread for the script's ~3.5 s at 999 Hz: a quarter may be lost to attaching and noise.
+        let report = try outcome.report
+        #expect(Double(report.samples.total) >= report.durationSeconds * 999 * 0.75,
+                "\(report.samples.total) samples in \(report.durationSeconds) s")
+    }
+
     /// --match follows the process across a restart: when it exits the sidecar
     /// waits, then attaches to the next process of that name — here a new
     /// version, another program — and the report holds both, each named by

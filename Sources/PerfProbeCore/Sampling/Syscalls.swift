@@ -113,6 +113,24 @@ enum Syscalls {
         }
     }
 
+    /// Closes a connection without resetting it: ends this side, then reads
+    /// and drops what the peer still sends (64 KiB, `milliseconds` at most).
+    /// Closing with request bytes unread makes the kernel send a reset, which
+    /// can destroy the answer before the peer has read it.
+    static func closeConnection(_ fd: Int32, lingerMilliseconds milliseconds: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+        let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
+        var drained = 0
+        while drained < 1 << 16 {
+            let now = monotonicNanoseconds()
+            guard now < deadline,
+                  let bytes = receive(fd, upTo: 16 * 1024, timeoutMilliseconds: Int32((deadline - now) / 1_000_000) + 1)
+            else { break }
+            drained += bytes.count
+        }
+        close(fd)
+    }
+
     static func currentProcessID() -> Int32 { getpid() }
 
     static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }

@@ -31,13 +31,14 @@ final class HTTPServer: Sendable {
             guard running.load(ordering: .acquiring), let connection = Syscalls.accept(fd) else { continue }
             if inFlight.wrappingAdd(1, ordering: .relaxed).newValue > Self.maxInFlight {
                 Syscalls.send(connection, HTTPResponse(status: 503, text: "busy\n").bytes, timeoutMilliseconds: 100)
-                Syscalls.close(connection)
+                // Short: this is the accept loop's own time.
+                Syscalls.closeConnection(connection, lingerMilliseconds: 20)
                 inFlight.wrappingSubtract(1, ordering: .relaxed)
                 continue
             }
             Thread.detachNewThread { [self] in
                 Syscalls.send(connection, respond(connection, handler).bytes, timeoutMilliseconds: 2000)
-                Syscalls.close(connection)
+                Syscalls.closeConnection(connection, lingerMilliseconds: 500)
                 inFlight.wrappingSubtract(1, ordering: .relaxed)
             }
         }
