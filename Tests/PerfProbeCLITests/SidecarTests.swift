@@ -116,8 +116,9 @@ extension BinaryTests {
 
     /// Slow and malicious clients: 20 connections that never send a request,
     /// one that sends 64 KiB of header that never ends. The endpoints refuse
-    /// (503) at once while all 16 places are taken (not after the idle ones' 2 s deadline), are back when
-    /// the deadline has passed, and sampling carries on throughout.
+    /// (503) at once while all 16 places are taken, not after the idle ones'
+    /// 2 s deadline; they are back once it has passed, and sampling carries
+    /// on throughout.
     @Test func slowClientsCannotStallTheSidecar() throws {
         let target = try Harness.launch("cpu_split", ["0"])
         defer { Harness.stop(target) }
