@@ -17,9 +17,10 @@ demo: deps
 # Unit tests against fixtures, integration tests of the binary against samples/;
 # the pprof files are read back with the real pprof (golang-go's go tool pprof),
 # report.html is opened in headless Chromium, the sidecar's endpoints are read
-# with curl and its metrics checked by promtool (Debian's prometheus).
+# with curl and its metrics checked by promtool (Debian's prometheus), and the
+# sample server is driven through load phases by wrk.
 test: deps
-	scripts/install-deps.sh golang-go chromium curl prometheus
+	scripts/install-deps.sh golang-go chromium curl prometheus wrk
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/debug

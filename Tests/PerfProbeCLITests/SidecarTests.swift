@@ -114,6 +114,34 @@ extension BinaryTests {
         #expect(abs(phases[0].seconds - 1.5) <= 0.3 && abs(phases[1].seconds - 2) <= 0.3, "\(phases.map(\.seconds))")
     }
 
+    /// The README's example: samples/http_server (8 worker threads) driven by
+    /// samples/load_phases.sh, wrk through idle (GET /static), peak and stress
+    /// (GET /hash, 4 and 16 connections), 3 s each. hash_handler, the known
+    /// hot handler, is never called in idle and tops peak and stress, which
+    /// burn far more CPU than idle.
+    @Test func wrkThroughThePhasesOfTheSampleServer() throws {
+        let port = String(Int.random(in: 20_000...29_999))
+        let server = try Harness.launch("http_server", [port, "8"])
+        defer { Harness.stop(server) }
+        Thread.sleep(forTimeInterval: 0.3)
+        let outcome = try Harness.finish(Harness.start(
+            ["sidecar", "--pid", String(server.processIdentifier), "--frequency", "499",
+             "--", Harness.repository.appendingPathComponent("samples/load_phases.sh").path, port],
+            environment: ["PHASE_SECONDS": "3"]))
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let phases = try Self.phases(outcome.directory).filter { $0.phase != "default" }
+        try #require(phases.map(\.phase) == ["idle", "peak", "stress"], "\(phases.map(\.phase))")
+        let idle = phases[0]
+        #expect(phases.allSatisfy { abs($0.seconds - 3) <= 1 }, "\(phases.map(\.seconds))")
+        let idleReport = try JSONReportFormat.decode(Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/phases/idle/report.json")))
+        #expect(Harness.inclusive(idleReport, "hash_handler") == 0)
+        for phase in phases.dropFirst() {
+            let top = try #require(phase.hotspots.first)
+            #expect(top.function == "hash_handler" && top.selfPercent >= 40, "\(phase.phase): \(top.function) \(top.selfPercent)%")
+            #expect(phase.cpuPercent >= idle.cpuPercent + 40, "\(phase.phase) \(phase.cpuPercent)% against idle \(idle.cpuPercent)%")
+        }
+    }
+
     /// Slow and malicious clients: 20 connections that never send a request,
     /// one that sends 64 KiB of header that never ends. The endpoints refuse
     /// (503) at once while all 16 places are taken, not after the idle ones'
