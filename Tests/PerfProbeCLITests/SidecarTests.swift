@@ -189,6 +189,18 @@ extension BinaryTests {
                 "\(report.samples.total) samples in \(report.durationSeconds) s")
     }
 
+    /// With --pid the sidecar ends with its process, and says it is gone.
+    @Test func endsWithItsProcess() throws {
+        let target = try Harness.launch("cpu_split", ["1.5"])
+        defer { Harness.stop(target) }
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--frequency", "999"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        #expect(report.target.outcome == .gone)
+        // 1.5 CPU seconds at 999 Hz; a quarter may be lost to attaching.
+        #expect(Double(report.samples.total) >= 1.5 * 999 * 0.75, "\(report.samples.total)")
+    }
+
     /// --match follows the process across a restart: when it exits the sidecar
     /// waits, then attaches to the next process of that name — here a new
     /// version, another program — and the report holds both, each named by
@@ -218,6 +230,8 @@ extension BinaryTests {
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("attached again: pid \(second.processIdentifier)"), "\(outcome.stderr)")
         let report = try outcome.report
+        // The header names the process followed last, still running at the end.
+        #expect(report.target.pid.rawValue == second.processIdentifier && report.target.outcome == .running)
         let shares = { (process: Process, functions: [String]) -> (total: Int, percents: [Double]) in
             let stacks = report.profile.stacks.filter { $0.pid.rawValue == process.processIdentifier }
             let under = functions.map { function in

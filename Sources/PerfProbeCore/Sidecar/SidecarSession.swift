@@ -55,8 +55,9 @@ public enum SidecarSession {
             let (sampler, configuration, stat) = try ProfileSession.startAttached(
                 pid: pid, options: options, sidecar: true, announce: announce
             ) {
+                exited.set()
                 // Without --match the sidecar ends with its process.
-                if sidecar.follow == nil { latch.signal(.targetExited) } else { exited.set() }
+                if sidecar.follow == nil { latch.signal(.targetExited) }
             }
             following.attach(.init(pid: pid, sampler: sampler, configuration: configuration, exited: exited))
             return stat
@@ -124,6 +125,14 @@ public enum SidecarSession {
                 windowStart = Syscalls.monotonicNanoseconds()
             }
         }
+        // The report names the process followed last, and whether it is gone.
+        var reported = target
+        if let last = following.current {
+            reported.pid = last.pid
+            if last.exited.isSet { reported.outcome = .gone }
+        } else {
+            reported.outcome = .gone
+        }
         if let last = following.finish() { state.add(last) }
         summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration,
                         symbolizer: symbolizer, pusher: pusher)
@@ -131,7 +140,7 @@ public enum SidecarSession {
         let loadOutcome = load?.waitForExit()
 
         let build = { (capture: Capture) in
-            symbolizer.report(capture, target: target, configuration: configuration, startedAt: startedAt, perThread: options.perThread)
+            symbolizer.report(capture, target: reported, configuration: configuration, startedAt: startedAt, perThread: options.perThread)
         }
         let phases = state.phaseCaptures
         var overall = phases.first?.capture ?? Capture()
