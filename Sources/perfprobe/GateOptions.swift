@@ -12,7 +12,7 @@ struct GateOptions: ParsableArguments {
     var failOn: FailCondition?
 
     @Option(help: "Exit 1 when the target's peak RSS exceeds this many bytes (K, M, G suffixes: powers of 1024).")
-    var maxRss: ByteCount?
+    var maxRss: String?
 
     @Option(help: "Exit 1 when the target's average CPU exceeds this % of one core.")
     var maxCpu: Double?
@@ -24,6 +24,9 @@ struct GateOptions: ParsableArguments {
     var maxRegression: Double?
 
     func validate() throws {
+        if let maxRss, ByteCount(argument: maxRss) == nil {
+            throw ValidationError("--max-rss must be a positive whole number of bytes up to 4 EiB, with an optional K, M or G suffix, got \(maxRss)")
+        }
         if let maxCpu, !(maxCpu > 0) { throw ValidationError("--max-cpu must be a positive percentage, got \(maxCpu)") }
         if let maxRegression, !(maxRegression >= 0) { throw ValidationError("--max-regression must be a percentage ≥ 0, got \(maxRegression)") }
         if maxRegression != nil && baseline == nil { throw ValidationError("--max-regression needs --baseline DIR") }
@@ -36,7 +39,7 @@ struct GateOptions: ParsableArguments {
     func settings() throws -> GateSettings {
         var settings = GateSettings()
         settings.failOnLeak = failOn == .leak
-        settings.maxRSSBytes = maxRss?.bytes
+        settings.maxRSSBytes = maxRss.flatMap(ByteCount.init(argument:))?.bytes
         settings.maxCPUPercent = maxCpu
         settings.maxRegressionPercent = maxRegression
         if let baseline { settings.baseline = try SavedRun.load(baseline) }
@@ -45,7 +48,7 @@ struct GateOptions: ParsableArguments {
 }
 
 /// A byte count with an optional K, M or G suffix (powers of 1024).
-struct ByteCount: ExpressibleByArgument {
+struct ByteCount {
     var bytes: UInt64
 
     init?(argument: String) {
@@ -57,18 +60,38 @@ struct ByteCount: ExpressibleByArgument {
             text.removeLast()
         }
         guard let value = UInt64(text), value > 0 else { return nil }
-        bytes = value * scale
+        let (product, overflow) = value.multipliedReportingOverflow(by: scale)
+        // Beyond 2^62 bytes no machine has the memory; the report's numbers stay exact.
+        guard !overflow, product <= 1 << 62 else { return nil }
+        bytes = product
     }
 }
 
-/// A run's report.json, read back.
+/// A run's report.json, read back: a file anyone could have written, so
+/// size-capped, decoded, then validated before anything is rendered from it.
 enum SavedRun {
+    /// Far above any report perfprobe writes (a long sidecar run's is tens of MiB).
+    static let maxBytes = 512 << 20
+
     static func load(_ directory: String) throws -> ProfileReport {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw ValidationError("\(directory) does not exist: give the output directory of an earlier run")
+        }
+        guard isDirectory.boolValue else {
+            throw ValidationError("\(directory) is not a directory: give the output directory of an earlier run (it holds report.json)")
+        }
         let path = directory + "/report.json"
         do {
-            return try JSONReportFormat.decode(Data(contentsOf: URL(fileURLWithPath: path)))
+            return try JSONReportFormat.load(path, maxBytes: maxBytes)
+        } catch let error as UntrustedFileError {
+            throw ValidationError("cannot read \(path): \(error)")
+        } catch let error as ReportValidationError {
+            throw ValidationError("\(path) is not a valid report: \(error)")
+        } catch let error as DecodingError {
+            throw ValidationError("\(path) is not a valid report: \(JSONReportFormat.describe(error))")
         } catch {
-            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+            throw ValidationError("\(path) is not a valid report: \(error)")
         }
     }
 }

@@ -10,6 +10,17 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Also write the test-performance-*-results.json files here.")
     var resultsDir: String?
 
+    /// Before the target starts: every directory a report will go to can be
+    /// written (the default one is made in the current directory).
+    func validate() throws {
+        do {
+            try OutputDirectory.checkWritable(output ?? ".")
+            if let resultsDir { try OutputDirectory.checkWritable(resultsDir) }
+        } catch {
+            throw ValidationError("\(error.description.replacingOccurrences(of: "cannot write \"\"", with: "--output")): choose another --output or --results-dir")
+        }
+    }
+
     /// Checks the gates, writes every report format (and the results files
     /// to --results-dir), prints the summary and, on stderr, one line per
     /// tripped gate. Returns whether a gate tripped.
@@ -19,14 +30,17 @@ struct OutputOptions: ParsableArguments {
         let settings = try gates.settings()
         if !settings.isEmpty { report.gates = settings.evaluate(report) }
         let directory = output ?? Self.defaultDirectory(pid: report.target.pid, started: started)
+        var failure: OutputError?
         do {
             try ReportFormats.write(report, to: URL(fileURLWithPath: directory),
                                     resultsDirectory: resultsDir.map { URL(fileURLWithPath: $0) }, formats: formats)
         } catch {
-            throw ValidationError("cannot write the report to \(directory): \(error.localizedDescription)")
+            failure = error
         }
-        print(SummaryText.render(report, outputDirectory: directory), terminator: "")
+        // The summary is printed even when the files could not be written.
+        print(SummaryText.render(report, outputDirectory: failure == nil ? directory : nil), terminator: "")
         for gate in report.gates ?? [] { FileHandle.standardError.write(Data("perfprobe: \(gate.message)\n".utf8)) }
+        if let failure { throw ReportNotWritten(failure: failure, outcome: report.target.outcome) }
         return !(report.gates ?? []).isEmpty
     }
 
@@ -35,5 +49,16 @@ struct OutputOptions: ParsableArguments {
         formatter.dateFormat = "yyyyMMdd-HHmmss"
         formatter.locale = Locale(identifier: "en_US_POSIX")
         return "./perfprobe-\(pid)-\(formatter.string(from: started))"
+    }
+}
+
+/// The report could not be written after profiling: exit 2, one line that
+/// also says how the target ended.
+struct ReportNotWritten: Error {
+    var failure: OutputError
+    var outcome: TargetOutcome
+
+    var message: String {
+        "\(failure.description) (nothing was written)" + (outcome.state == "running" ? "" : "; \(outcome.description)")
     }
 }

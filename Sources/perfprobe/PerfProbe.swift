@@ -19,6 +19,8 @@ struct PerfProbe: ParsableCommand {
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
+        } catch let error as ReportNotWritten {
+            fail(error.message, code: 2)
         } catch let error as SessionError {
             fail(error.description, code: 2)
         } catch {
@@ -26,8 +28,21 @@ struct PerfProbe: ParsableCommand {
                 print(fullMessage(for: error))
                 Foundation.exit(0)
             }
-            fail(message(for: error), code: 2)
+            fail(negativeValue() ?? message(for: error), code: 2)
         }
+    }
+
+    /// ArgumentParser reads `--frequency -5` as an option with no value and
+    /// says "Missing value": name the real problem instead.
+    private static func negativeValue() -> String? {
+        let arguments = CommandLine.arguments
+        for (index, argument) in arguments.enumerated().dropLast() where argument.hasPrefix("--") && argument != "--" {
+            let value = arguments[index + 1]
+            if value.hasPrefix("-"), Double(value) != nil {
+                return "\(argument) must be a positive number, got \(value)"
+            }
+        }
+        return nil
     }
 
     static func fail(_ message: String, code: Int32) -> Never {

@@ -23,8 +23,13 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let started = Date()
         let launched = try ProfileSession.run(command: command, options: sampling.profileOptions)
-        let tripped = try output.write(launched.report, started: started, gates: gates)
+        let written = Result { try output.write(launched.report, started: started, gates: gates) }
         let outcome = launched.report.target.outcome.state == "running" ? launched.waitForExit() : launched.report.target.outcome
+        if case .failure(var error as ReportNotWritten) = written {
+            error.outcome = outcome
+            PerfProbe.fail(error.message, code: 2)
+        }
+        let tripped = try written.get()
         if outcome.failed { PerfProbe.fail(outcome.description, code: 1) }
         if tripped { throw ExitCode(1) }
     }

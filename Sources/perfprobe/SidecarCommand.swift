@@ -25,8 +25,11 @@ struct SidecarCommand: ParsableCommand {
     @Option(help: "Profile the process with this name (its comm, or its command's file name); the oldest if several. When it exits, the next process of that name is attached, until the sidecar is stopped.")
     var match: String?
 
-    @Option(help: "Where the endpoints listen, IPv4 HOST:PORT (port 0: any free one).")
+    @Option(help: "Where the endpoints listen, IPv4 HOST:PORT or localhost:PORT (port 0: any free one). Other than loopback needs --token-file.")
     var listen = "127.0.0.1:0"
+
+    @Option(help: "A file (mode 600 or stricter) holding a bearer token: every endpoint but /healthz then wants 'Authorization: Bearer TOKEN'. Required to listen beyond loopback.")
+    var tokenFile: String?
 
     @Option(help: "Seconds per window.")
     var window = 10.0
@@ -44,15 +47,27 @@ struct SidecarCommand: ParsableCommand {
         guard (pid == nil) != (match == nil) else { throw ValidationError("give the target with exactly one of --pid PID or --match NAME") }
         if let pid, pid <= 0 { throw ValidationError("the pid must be a positive number, got \(pid)") }
         guard window >= 1 else { throw ValidationError("--window must be at least 1 second, got \(window)") }
-        guard listenAddress != nil else { throw ValidationError("--listen must be IPv4 HOST:PORT, got \(listen)") }
+        guard let address = listenAddress else {
+            throw ValidationError("--listen must be an IPv4 address or localhost, a colon and a port 0-65535 (e.g. 127.0.0.1:9090), got \(listen)")
+        }
+        if tokenFile == nil, !address.host.hasPrefix("127.") {
+            throw ValidationError("--listen \(listen) is beyond loopback: give --token-file FILE (mode 600) so that only holders of the token can read the profiles")
+        }
+        if let tokenFile {
+            do { _ = try BearerToken(file: tokenFile) } catch { throw ValidationError("--token-file \(tokenFile): \(error)") }
+        }
         if let push, URLComponents(string: push)?.scheme != "http" || URLComponents(string: push)?.host == nil {
             throw ValidationError("--push must be an http://HOST[:PORT] URL, got \(push)")
         }
     }
 
+    /// IPv4 dotted quad or `localhost` (127.0.0.1), and a port.
     private var listenAddress: (host: String, port: Int)? {
-        let parts = listen.split(separator: ":")
+        let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let port = Int(parts[1]), (0...65535).contains(port) else { return nil }
+        if parts[0] == "localhost" { return ("127.0.0.1", port) }
+        let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets.allSatisfy({ $0.count <= 3 && UInt8($0) != nil }) else { return nil }
         return (String(parts[0]), port)
     }
 
@@ -81,7 +96,9 @@ struct SidecarCommand: ParsableCommand {
             pid: target, options: sampling.profileOptions,
             sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule,
                                     loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl",
-                                    follow: match)
+                                    follow: match, token: try tokenFile.map { path in
+                                        do { return try BearerToken(file: path) } catch { throw ValidationError("--token-file \(path): \(error)") }
+                                    })
         ) { line in FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8)) }
         var destination = output
         destination.output = directory

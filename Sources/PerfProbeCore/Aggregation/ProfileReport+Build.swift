@@ -26,11 +26,11 @@ extension ProfileReport {
             byProcess[stack.pid, default: 0] += stack.count
         }
         let threads = byThread.map { tid, entry in
-            Thread(pid: entry.pid, tid: tid, name: capture.threadNames[tid] ?? capture.processNames[entry.pid] ?? "?",
+            Thread(pid: entry.pid, tid: tid, name: SymbolName.sanitized(capture.threadNames[tid] ?? capture.processNames[entry.pid] ?? "?"),
                    samples: entry.samples, percent: Double(entry.samples) * 100 / Double(total))
         }.sorted { ($0.samples, $1.tid) > ($1.samples, $0.tid) }
         let processes = byProcess.map { pid, samples in
-            Thread(pid: pid, tid: ThreadID(pid.rawValue), name: capture.processNames[pid] ?? capture.threadNames[ThreadID(pid.rawValue)] ?? "?",
+            Thread(pid: pid, tid: ThreadID(pid.rawValue), name: SymbolName.sanitized(capture.processNames[pid] ?? capture.threadNames[ThreadID(pid.rawValue)] ?? "?"),
                    samples: samples, percent: Double(samples) * 100 / Double(total))
         }.sorted { ($0.samples, $1.pid) > ($1.samples, $0.pid) }
 

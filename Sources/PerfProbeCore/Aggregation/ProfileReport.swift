@@ -8,6 +8,15 @@ public struct ProfileReport: Codable, Sendable {
         public var command: [String]
         public var name: String
         public var outcome: TargetOutcome
+
+        /// The name and an attached process's command line are the target's words: sanitized.
+        init(mode: String, pid: ProcessID, command: [String], name: String, outcome: TargetOutcome) {
+            self.mode = mode
+            self.pid = pid
+            self.command = command.map(SymbolName.sanitized)
+            self.name = SymbolName.sanitized(name)
+            self.outcome = outcome
+        }
     }
 
     public struct Sampling: Codable, Sendable {

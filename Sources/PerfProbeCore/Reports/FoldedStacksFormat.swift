@@ -24,8 +24,11 @@ public struct FoldedStacksFormat: ReportFormat {
         return Data(text.utf8)
     }
 
-    /// A frame may not contain the separator, nor end the line early.
+    /// A frame may not contain the separator, nor end the line early (by
+    /// scalars: "\r\n" is one Character).
     static func clean(_ name: String) -> String {
-        String(name.map { $0 == ";" ? ":" : ($0 == "\n" ? " " : $0) })
+        var scalars = SymbolName.sanitized(name).unicodeScalars
+        scalars.indices.filter { scalars[$0] == ";" }.reversed().forEach { scalars.replaceSubrange($0...$0, with: [":"]) }
+        return String(scalars)
     }
 }

@@ -14,4 +14,30 @@ public struct JSONReportFormat: ReportFormat {
     public static func decode(_ data: Data) throws -> ProfileReport {
         try ReportJSON.decode(ProfileReport.self, from: data)
     }
+
+    /// A saved report.json: size-capped, decoded, validated (see `validated()`).
+    public static func load(_ path: String, maxBytes: Int) throws -> ProfileReport {
+        try decode(Data(UntrustedFile.readAll(path, maxBytes: maxBytes))).validated()
+    }
+
+    /// One line for a decoding failure: the field's JSON path and what was wrong.
+    public static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.reduce("") { path, key in
+                if let index = key.intValue { return path + "[\(index)]" }
+                return path.isEmpty ? key.stringValue : path + "." + key.stringValue
+            }
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON (\(context.debugDescription))"
+                : "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
 }

@@ -29,20 +29,25 @@ public enum ReportFormats {
         HTMLReportFormat(),
     ]
 
-    /// Writes every format into `directory` (created if needed), and the
-    /// results files into `resultsDirectory` too; each file is written to a
-    /// temporary name and renamed, so a reader never sees half of one.
+    /// Writes every format into `directory`, and the results files into
+    /// `resultsDirectory` too. Everything is rendered and written into a
+    /// temporary directory beside each destination first, then renamed into
+    /// place: a failure (a full disk, a read-only file system) leaves no
+    /// partial file behind, only what was there before.
     public static func write(_ report: ProfileReport, to directory: URL, resultsDirectory: URL? = nil,
-                             formats: [any ReportFormat] = all) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        if let resultsDirectory { try FileManager.default.createDirectory(at: resultsDirectory, withIntermediateDirectories: true) }
+                             formats: [any ReportFormat] = all) throws(OutputError) {
+        var files: [(name: String, data: Data, results: Bool)] = []
         for format in formats {
-            guard let data = try format.render(report) else { continue }
-            try data.write(to: directory.appendingPathComponent(format.fileName), options: .atomic)
-            if format.isResultsFile, let resultsDirectory {
-                try data.write(to: resultsDirectory.appendingPathComponent(format.fileName), options: .atomic)
-            }
+            let data: Data?
+            do { data = try format.render(report) } catch { throw OutputError(path: format.fileName, reason: "cannot render: \(error)") }
+            if let data { files.append((format.fileName, data, format.isResultsFile)) }
         }
+        let staged = try OutputDirectory.stage(files.map { ($0.name, $0.data) }, into: directory.path)
+        let stagedResults = try resultsDirectory.map { results throws(OutputError) in
+            try OutputDirectory.stage(files.filter(\.results).map { ($0.name, $0.data) }, into: results.path)
+        }
+        try staged.commit()
+        try stagedResults?.commit()
     }
 }
 

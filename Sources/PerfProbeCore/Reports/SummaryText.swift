@@ -2,7 +2,8 @@ import Foundation
 
 /// The short summary printed on stdout at the end of a run.
 public enum SummaryText {
-    public static func render(_ report: ProfileReport, outputDirectory: String, top: Int = 15) -> String {
+    /// `outputDirectory` nil: the report could not be written.
+    public static func render(_ report: ProfileReport, outputDirectory: String?, top: Int = 15) -> String {
         var out = ""
         let target = report.target
         out += "perfprobe \(target.mode): \(target.name) (pid \(target.pid)) — \(target.outcome.description)\n"
@@ -74,7 +75,7 @@ public enum SummaryText {
         }
         out += String(format: "\nperfprobe itself: %.2f s CPU, %.1f MiB peak RSS\n", report.agent.cpuSeconds,
                       Double(report.agent.peakRssBytes) / 1_048_576)
-        out += "report: \(outputDirectory)\n"
+        if let outputDirectory { out += "report: \(outputDirectory)\n" }
         return out
     }
 

@@ -323,3 +323,70 @@ extension Syscalls {
         return names
     }
 }
+
+extension Syscalls {
+    /// open(2) of a file perfprobe does not trust: a final symlink is not
+    /// followed (ELOOP) and a FIFO or device does not block (O_NONBLOCK).
+    static func openUntrusted(_ path: String) throws(Errno) -> Int32 {
+        try valueOrErrno { Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) }
+    }
+
+    /// fstat(2): type, owner, size and identity.
+    static func fileStatus(_ fd: Int32) throws(Errno) -> (regular: Bool, owner: UInt32, size: UInt64, device: UInt64, inode: UInt64) {
+        var status = stat()
+        _ = try valueOrErrno { fstat(fd, &status) }
+        return ((status.st_mode & S_IFMT) == S_IFREG, status.st_uid, UInt64(max(status.st_size, 0)),
+                UInt64(status.st_dev), UInt64(status.st_ino))
+    }
+
+    /// The owner of a path (following links): a process's uid is its /proc/PID's owner.
+    static func owner(of path: String) -> UInt32? {
+        var status = stat()
+        return stat(path, &status) == 0 ? status.st_uid : nil
+    }
+
+    /// pread(2) of up to `count` bytes at `offset`, until EOF or `count`.
+    static func read(_ fd: Int32, at offset: Int, count: Int) throws(Errno) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = try valueOrErrno { bytes.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) } }
+            if n == 0 { break }
+            done += n
+        }
+        bytes.removeSubrange(done...)
+        return bytes
+    }
+}
+
+extension Syscalls {
+    /// Waits up to `milliseconds` for the peer of a connection to hang up:
+    /// true when it did (end of stream, reset or error). Bytes it sends
+    /// meanwhile are read and dropped.
+    /// POLLRDHUP (<poll.h> shows it only with _GNU_SOURCE).
+    private static let pollReadHangUp: Int16 = 0x2000
+
+    static func waitForHangUp(_ fd: Int32, milliseconds: Int32) -> Bool {
+        let deadline = monotonicNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { return false }
+            var poll = pollfd(fd: fd, events: Int16(POLLIN) | pollReadHangUp, revents: 0)
+            let ready = Glibc.poll(&poll, 1, Int32((deadline - now) / 1_000_000) + 1)
+            guard ready == 1 else { continue }
+            if poll.revents & (pollReadHangUp | Int16(POLLHUP | POLLERR)) != 0 { return true }
+            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } as Int
+            if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return true }
+        }
+    }
+}
+
+extension Syscalls {
+    /// A file's permission bits (st_mode & 07777).
+    static func fileMode(_ fd: Int32) throws(Errno) -> UInt32 {
+        var status = stat()
+        _ = try valueOrErrno { fstat(fd, &status) }
+        return status.st_mode & 0o7777
+    }
+}

@@ -2,24 +2,32 @@ import Foundation
 
 /// One HTTP/1.1 request, as the sidecar's endpoints need it.
 public struct HTTPRequest: Hashable, Sendable {
-    public init(method: String, path: String, query: [String: String], body: [UInt8]) {
+    public init(method: String, path: String, query: [String: String], body: [UInt8], authorization: String? = nil) {
         self.method = method
         self.path = path
         self.query = query
         self.body = body
+        self.authorization = authorization
     }
 
     public var method: String
     public var path: String
     public var query: [String: String]
     public var body: [UInt8]
+    /// The Authorization header's value, if sent.
+    public var authorization: String?
 
     public enum Parse: Hashable, Sendable {
         case complete(HTTPRequest)
         /// The head or body is not all there yet.
         case incomplete
         case malformed
+        /// A Content-Length over `maxBodyBytes`.
+        case tooLarge
     }
+
+    /// The largest body any endpoint takes (a phase name is a few bytes).
+    public static let maxBodyBytes = 16 * 1024
 
     /// Parses the bytes received so far. Pure: tested against fixtures.
     public static func parse(_ bytes: [UInt8]) -> Parse {
@@ -32,16 +40,24 @@ public struct HTTPRequest: Hashable, Sendable {
         let requestLine = lines[0].split(separator: " ")
         guard requestLine.count == 3, requestLine[2].hasPrefix("HTTP/1.") else { return .malformed }
         var length = 0
+        var authorization: String?
         for line in lines.dropFirst() {
             let parts = line.split(separator: ":", maxSplits: 1)
             guard parts.count == 2 else { return .malformed }
-            if parts[0].lowercased() == "content-length" {
+            switch parts[0].lowercased() {
+            case "content-length":
                 guard let value = Int(parts[1].trimmingCharacters(in: .whitespaces)), value >= 0 else { return .malformed }
                 length = value
+            case "authorization":
+                authorization = parts[1].trimmingCharacters(in: .whitespaces)
+            default:
+                break
             }
         }
         let bodyStart = headEnd + 4
-        guard bytes.count >= bodyStart + length else { return .incomplete }
+        // The length is the client's word: compared, never added to.
+        guard length <= maxBodyBytes else { return .tooLarge }
+        guard bytes.count - bodyStart >= length else { return .incomplete }
         let target = requestLine[1].split(separator: "?", maxSplits: 1)
         var query: [String: String] = [:]
         for pair in (target.count > 1 ? target[1] : "").split(separator: "&") {
@@ -49,7 +65,7 @@ public struct HTTPRequest: Hashable, Sendable {
             query[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
         return .complete(HTTPRequest(method: String(requestLine[0]), path: String(target.first ?? "/"), query: query,
-                                     body: Array(bytes[bodyStart..<bodyStart + length])))
+                                     body: Array(bytes[bodyStart..<bodyStart + length]), authorization: authorization))
     }
 }
 
@@ -59,20 +75,25 @@ public struct HTTPResponse: Sendable {
     public var contentType: String
     public var body: [UInt8]
 
-    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8]) {
+    /// Extra header lines (`WWW-Authenticate: Bearer`, `Retry-After: 5`).
+    public var headers: [String] = []
+
+    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: [UInt8], headers: [String] = []) {
         self.status = status
         self.contentType = contentType
         self.body = body
+        self.headers = headers
     }
 
-    public init(status: Int, text: String) {
-        self.init(status: status, body: Array(text.utf8))
+    public init(status: Int, text: String, headers: [String] = []) {
+        self.init(status: status, body: Array(text.utf8), headers: headers)
     }
 
     var bytes: [UInt8] {
-        let reasons = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
-                       503: "Service Unavailable"]
-        let head = "HTTP/1.1 \(status) \(reasons[status] ?? "Status")\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let reasons = [200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+                       413: "Content Too Large", 429: "Too Many Requests", 503: "Service Unavailable"]
+        let extra = headers.map { $0 + "\r\n" }.joined()
+        let head = "HTTP/1.1 \(status) \(reasons[status] ?? "Status")\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\(extra)Connection: close\r\n\r\n"
         return Array(head.utf8) + body
     }
 }

@@ -14,7 +14,11 @@ final class HTTPServer: Sendable {
     static let maxRequestBytes = 64 * 1024
     static let maxInFlight = 16
 
-    init(host: String, port: Int, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) throws(Errno) {
+    /// `handler` gets the request and a way to wait that ends early when
+    /// the client hangs up (a long request is then abandoned).
+    typealias Handler = @Sendable (HTTPRequest, HTTPClient) -> HTTPResponse
+
+    init(host: String, port: Int, handler: @escaping Handler) throws(Errno) {
         (fd, self.port) = try Syscalls.listenTCP(host: host, port: port)
         let thread = Thread { [self] in acceptLoop(handler) }
         thread.name = "perfprobe-http"
@@ -25,7 +29,7 @@ final class HTTPServer: Sendable {
         running.store(false, ordering: .releasing)
     }
 
-    private func acceptLoop(_ handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+    private func acceptLoop(_ handler: @escaping Handler) {
         while running.load(ordering: .acquiring) {
             Syscalls.pollReadable([fd], timeoutMilliseconds: 200)
             guard running.load(ordering: .acquiring), let connection = Syscalls.accept(fd) else { continue }
@@ -45,13 +49,14 @@ final class HTTPServer: Sendable {
         Syscalls.close(fd)
     }
 
-    private func respond(_ connection: Int32, _ handler: (HTTPRequest) -> HTTPResponse) -> HTTPResponse {
+    private func respond(_ connection: Int32, _ handler: Handler) -> HTTPResponse {
         var received: [UInt8] = []
         let deadline = Syscalls.monotonicNanoseconds() + 2_000_000_000
         while true {
             switch HTTPRequest.parse(received) {
-            case .complete(let request): return handler(request)
+            case .complete(let request): return handler(request, HTTPClient(fd: connection))
             case .malformed: return HTTPResponse(status: 400, text: "malformed request\n")
+            case .tooLarge: return HTTPResponse(status: 413, text: "request too large\n")
             case .incomplete: break
             }
             let now = Syscalls.monotonicNanoseconds()
@@ -61,5 +66,15 @@ final class HTTPServer: Sendable {
             else { return HTTPResponse(status: 400, text: "incomplete request\n") }
             received += more
         }
+    }
+}
+
+/// The client of one request, as a handler sees it.
+struct HTTPClient: Sendable {
+    let fd: Int32
+
+    /// Waits `seconds`; false if the client hung up first.
+    func wait(seconds: Double) -> Bool {
+        !Syscalls.waitForHangUp(fd, milliseconds: Int32(min(max(seconds, 0), 3600) * 1000))
     }
 }

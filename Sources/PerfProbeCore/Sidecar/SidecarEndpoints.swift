@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The sidecar's HTTP endpoints: `/healthz`, `/metrics` (Prometheus),
 /// `POST /phase`, `/debug/pprof/profile?seconds=N` (as Go's net/http/pprof
@@ -10,19 +11,32 @@ struct SidecarEndpoints: Sendable {
     let pusher: ProfilePusher?
     let target: ProfileReport.Target
     let configuration: SamplerConfiguration
+    let token: BearerToken?
+    /// Profile requests under way: each holds a connection for its seconds.
+    let profiling = ProfileRequests()
 
     static let maxProfileSeconds = 300
+    /// Profile requests at once; more get 429 at once, so that the server's
+    /// other connection slots stay free for /metrics and /healthz.
+    static let maxConcurrentProfiles = 3
 
-    func respond(_ request: HTTPRequest) -> HTTPResponse {
+    final class ProfileRequests: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    func respond(_ request: HTTPRequest, client: HTTPClient) -> HTTPResponse {
+        if request.path == "/healthz" && request.method == "GET" { return HTTPResponse(status: 200, text: "ok\n") }
+        if let token, !token.accepts(authorization: request.authorization) {
+            return HTTPResponse(status: 401, text: "unauthorized: send Authorization: Bearer TOKEN (the --token-file's)\n",
+                                headers: ["WWW-Authenticate: Bearer"])
+        }
         switch (request.method, request.path) {
-        case ("GET", "/healthz"):
-            return HTTPResponse(status: 200, text: "ok\n")
         case ("GET", "/metrics"):
             return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(metrics().utf8))
         case ("POST", "/phase"):
             return setPhase(request.body)
         case ("GET", "/debug/pprof/profile"):
-            return profile(seconds: request.query["seconds"])
+            return profile(seconds: request.query["seconds"], client: client)
         case ("GET", "/debug/pprof/heap"):
             return heap()
         case (_, "/healthz"), (_, "/metrics"), (_, "/phase"), (_, "/debug/pprof/profile"), (_, "/debug/pprof/heap"):
@@ -80,13 +94,20 @@ struct SidecarEndpoints: Sendable {
     }
 
     /// The CPU profile of the next `seconds` (30 by default), as pprof.
-    private func profile(seconds text: String?) -> HTTPResponse {
+    private func profile(seconds text: String?, client: HTTPClient) -> HTTPResponse {
         guard let seconds = Int(text ?? "30"), (1...Self.maxProfileSeconds).contains(seconds) else {
             return HTTPResponse(status: 400, text: "seconds must be 1 to \(Self.maxProfileSeconds)\n")
         }
+        guard profiling.count.wrappingAdd(1, ordering: .relaxed).newValue <= Self.maxConcurrentProfiles else {
+            profiling.count.wrappingSubtract(1, ordering: .relaxed)
+            return HTTPResponse(status: 429, text: "\(Self.maxConcurrentProfiles) profiles are being taken already\n",
+                                headers: ["Retry-After: \(seconds)"])
+        }
+        defer { profiling.count.wrappingSubtract(1, ordering: .relaxed) }
         let from = Syscalls.monotonicNanoseconds()
-        // Slices are taken every second: wait for the one that covers the end.
-        Thread.sleep(forTimeInterval: Double(seconds) + 1.2)
+        // Slices are taken every second: wait for the one that covers the end,
+        // unless the client goes away first.
+        guard client.wait(seconds: Double(seconds) + 1.2) else { return HTTPResponse(status: 400, text: "client gone\n") }
         guard let capture = state.merged(since: from) else { return HTTPResponse(status: 503, text: "sampling has stopped\n") }
         let report = symbolizer.report(capture, target: target, configuration: configuration)
         guard let data = try? PprofCPUFormat().render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }

@@ -16,10 +16,14 @@ public struct SidecarOptions: Sendable {
     /// With `--match`: the name of the process to attach to again when the
     /// one followed exits (the sidecar then runs until it is stopped).
     public var follow: String?
+    /// With a token, every endpoint but /healthz wants `Authorization: Bearer TOKEN`.
+    public var token: BearerToken?
 
     public init(host: String = "127.0.0.1", port: Int = 0, window: Double = 10, schedule: PhaseSchedule? = nil,
-                loadCommand: [String] = [], pushURL: String? = nil, windowsFile: String? = nil, follow: String? = nil) {
+                loadCommand: [String] = [], pushURL: String? = nil, windowsFile: String? = nil, follow: String? = nil,
+                token: BearerToken? = nil) {
         self.follow = follow
+        self.token = token
         self.pushURL = pushURL
         self.windowsFile = windowsFile
         self.host = host
@@ -74,10 +78,10 @@ public enum SidecarSession {
         let target = ProfileReport.Target(mode: "sidecar", pid: pid, command: command, name: name, outcome: .running)
         let pusher = sidecar.pushURL.flatMap(ProfilePusher.init(url:))
         let endpoints = SidecarEndpoints(following: following, state: state, symbolizer: symbolizer, pusher: pusher, target: target,
-                                         configuration: configuration)
+                                         configuration: configuration, token: sidecar.token)
         let server: HTTPServer
         do {
-            server = try HTTPServer(host: sidecar.host, port: sidecar.port) { endpoints.respond($0) }
+            server = try HTTPServer(host: sidecar.host, port: sidecar.port) { endpoints.respond($0, client: $1) }
         } catch {
             _ = following.finish()
             throw .launch("cannot listen on \(sidecar.host):\(sidecar.port)", error)

@@ -1,20 +1,44 @@
 /// Rust's v0 symbol mangling (RFC 2603, `_R…`), decoded into the path
 /// rustc-demangle prints in its short form: no crate hashes, closures as
 /// `{closure#N}`, generic arguments and types spelled out.
+///
+/// Names come from the target's files, so they are hostile input: numbers
+/// are checked, nesting is capped at `maxDepth` levels (backrefs included),
+/// the whole parse at `maxSteps` productions and the output at `maxOutput`
+/// bytes. Back-references let ~90 bytes expand to megabytes, each level
+/// tripling the last: past a limit the mangled name is kept.
 struct RustV0Demangler {
+    /// rustc-demangle allows 500 levels on its own stack; ours may be a
+    /// secondary thread's, so fewer.
+    static let maxDepth = 200
+    static let maxSteps = 100_000
+    /// rustc-demangle stops at 1 MB; a report name is capped far below that anyway.
+    static let maxOutput = 64 * 1024
+
     private let bytes: [UInt8]
     private var position: Int
     private var depth = 0
+    private var steps = 0
     /// Lifetimes bound by enclosing `for<…>` binders, for naming 'a, 'b, ….
     private var boundLifetimes: UInt64 = 0
 
-    /// Nil when `symbol` is not a well-formed v0 name.
+    /// Nil when `symbol` is not a well-formed v0 name, or exceeds a limit.
     static func demangle(_ symbol: String) -> String? {
         var parser = RustV0Demangler(bytes: Array(symbol.utf8), position: 2)
         // An optional encoding version (decimal) follows "_R".
         while let c = parser.peek, c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") { parser.position += 1 }
         guard let path = parser.path(inValue: true) else { return nil }
         return path
+    }
+
+    /// Runs one nested production within the depth, step and output limits.
+    private mutating func nested(_ body: (inout RustV0Demangler) -> String?) -> String? {
+        steps += 1
+        guard depth < Self.maxDepth, steps <= Self.maxSteps else { return nil }
+        depth += 1
+        defer { depth -= 1 }
+        guard let text = body(&self), text.utf8.count <= Self.maxOutput else { return nil }
+        return text
     }
 
     private var peek: UInt8? { position < bytes.count ? bytes[position] : nil }
@@ -36,7 +60,7 @@ struct RustV0Demangler {
         if eat("_") { return 0 }
         var value: UInt64 = 0
         while let c = next() {
-            if c == UInt8(ascii: "_") { return value &+ 1 }
+            if c == UInt8(ascii: "_") { return value == .max ? nil : value + 1 }
             let digit: UInt64
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(c - UInt8(ascii: "0"))
@@ -44,7 +68,10 @@ struct RustV0Demangler {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"): digit = UInt64(c - UInt8(ascii: "A")) + 36
             default: return nil
             }
-            value = value &* 62 &+ digit
+            let (scaled, overflow) = value.multipliedReportingOverflow(by: 62)
+            let (sum, carry) = scaled.addingReportingOverflow(digit)
+            guard !overflow, !carry else { return nil }
+            value = sum
         }
         return nil
     }
@@ -65,7 +92,9 @@ struct RustV0Demangler {
 
     /// An optional `tag` base-62 number: 0 when absent, the number plus one when present.
     private mutating func optionalBase62(_ tag: Character) -> UInt64? {
-        eat(tag) ? base62().map { $0 + 1 } : 0
+        guard eat(tag) else { return 0 }
+        guard let value = base62(), value < .max else { return nil }
+        return value + 1
     }
 
     private mutating func disambiguator() -> UInt64? {
@@ -81,7 +110,9 @@ struct RustV0Demangler {
 
     /// `for<'a, …> ` for a binder ("G"), with its lifetimes in scope for `body`.
     private mutating func binder(_ body: (inout RustV0Demangler) -> String?) -> String? {
-        guard let count = optionalBase62("G") else { return nil }
+        // More lifetimes than the name has bytes cannot be named by it.
+        guard let count = optionalBase62("G"), count <= UInt64(bytes.count),
+              boundLifetimes <= UInt64(bytes.count) else { return nil }
         var prefix = ""
         boundLifetimes += count
         if count > 0 {
@@ -98,7 +129,7 @@ struct RustV0Demangler {
         let punycode = eat("u")
         guard let length = decimal() else { return nil }
         _ = eat("_")
-        guard position + length <= bytes.count else { return nil }
+        guard length <= bytes.count - position else { return nil }
         let name = String(decoding: bytes[position..<position + length], as: UTF8.self)
         position += length
         return (punycode ? "punycode{\(name)}" : name, index)
@@ -107,16 +138,22 @@ struct RustV0Demangler {
     /// Follows a backref ("B" base62, an offset from the start of "_R"…) and
     /// parses what it points at with `body`.
     private mutating func backref<T>(_ body: (inout RustV0Demangler) -> T?) -> T? {
-        guard let offset = base62(), depth < 64 else { return nil }
-        let target = Int(offset) + 2
-        guard target < position - 1 else { return nil }
-        var inner = RustV0Demangler(bytes: bytes, position: target, depth: depth + 1, boundLifetimes: boundLifetimes)
-        return body(&inner)
+        // A backref points strictly backwards, before the "B" just read.
+        guard let offset = base62(), offset < UInt64(bytes.count), Int(offset) + 2 < position - 1 else { return nil }
+        var inner = RustV0Demangler(bytes: bytes, position: Int(offset) + 2, depth: depth, steps: steps,
+                                    boundLifetimes: boundLifetimes)
+        let result = body(&inner)
+        steps = inner.steps
+        return result
     }
 
     /// A path; `inValue` where it names a value (a function), whose generic
     /// arguments are written `::<…>`, as opposed to a type's `<…>`.
     private mutating func path(inValue: Bool = false) -> String? {
+        nested { $0.pathBody(inValue: inValue) }
+    }
+
+    private mutating func pathBody(inValue: Bool) -> String? {
         guard let tag = next() else { return nil }
         switch tag {
         case UInt8(ascii: "C"):
@@ -169,6 +206,10 @@ struct RustV0Demangler {
     ]
 
     private mutating func type() -> String? {
+        nested { $0.typeBody() }
+    }
+
+    private mutating func typeBody() -> String? {
         guard let tag = peek else { return nil }
         if let basic = Self.basicTypes[tag] {
             position += 1
@@ -262,13 +303,22 @@ struct RustV0Demangler {
     /// A const generic value; `typed` adds its integer type (`10: usize`), as
     /// c++filt writes generic arguments.
     private mutating func constant(typed: Bool) -> String? {
+        nested { $0.constantBody(typed: typed) }
+    }
+
+    private mutating func constantBody(typed: Bool) -> String? {
         if eat("p") { return "_" }
         if eat("B") { return backref { $0.constant(typed: typed) } }
         guard let type = type() else { return nil }
         let negative = eat("n")
         var hex = ""
-        while let c = next(), c != UInt8(ascii: "_") { hex.append(Character(Unicode.Scalar(c))) }
-        guard let value = UInt64(hex.isEmpty ? "0" : hex, radix: 16) else { return hex.isEmpty ? nil : "0x" + hex }
+        while let c = next(), c != UInt8(ascii: "_") {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(c),
+                  hex.utf8.count < Self.maxOutput else { return nil }
+            hex.append(Character(Unicode.Scalar(c)))
+        }
+        // Wider than 64 bits (u128): kept in hex.
+        guard let value = UInt64(hex.isEmpty ? "0" : hex, radix: 16) else { return "0x" + hex }
         switch type {
         case "bool": return value == 0 ? "false" : "true"
         case "char": return Unicode.Scalar(UInt32(truncatingIfNeeded: value)).map { "'\(Character($0))'" }

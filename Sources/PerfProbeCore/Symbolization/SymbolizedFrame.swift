@@ -7,9 +7,10 @@ public struct SymbolizedFrame: Hashable, Sendable, Codable {
     /// False when no symbol covered the address and `function` is `module+0xOFFSET`.
     public var symbolized: Bool
 
+    /// Names are sanitized here, where they enter the report model.
     public init(function: String, module: String, kernel: Bool, symbolized: Bool) {
-        self.function = function
-        self.module = module
+        self.function = SymbolName.sanitized(function)
+        self.module = SymbolName.sanitized(module)
         self.kernel = kernel
         self.symbolized = symbolized
     }

@@ -1,0 +1,161 @@
+import Foundation
+import Testing
+@testable import PerfProbeCore
+
+/// Inputs an adversary controls — symbol names, HTTP requests, report.json —
+/// each of which crashed or fooled perfprobe before (issue 11).
+@Suite struct HostileInputTests {
+    /// Crashed `perfprobe run` with SIGILL: the backref offset overflowed Int.
+    @Test func malformedRustV0NamesStayMangled() {
+        for name in ["_RBc0000000000_", "_RBzzzzzzzzzzzzzzzzzz_", "_RNvGzzzzzzzzzzzzzzzzzz_3foo", "_RINvC3foo3barFGzzzzzzzzzzzz_E",
+                     "_R" + String(repeating: "R", count: 100_000) + "u"] {
+            #expect(Demangler.demangle(name) == name)
+        }
+    }
+
+    /// Each backref level doubles or triples the output: ~90 bytes would
+    /// expand to megabytes. Past the step or output limit, the name stays mangled.
+    @Test func backrefExpansionIsBounded() {
+        // A tuple type whose elements refer back to the previous tuple, 30 levels deep.
+        var mangled = "_RINvC3foo3barTuuuE"
+        var previous = mangled.utf8.count - 2 - 5  // offset of the first "T" after "_R"
+        for _ in 0..<30 {
+            let offset = mangled.utf8.count - 2
+            mangled += "T" + String(repeating: "B" + base62(previous), count: 3) + "E"
+            previous = offset
+        }
+        mangled += "E"
+        let started = ContinuousClock.now
+        let result = Demangler.demangle(mangled)
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(result == mangled)
+        #expect(RustV0Demangler.demangle(mangled) == nil)
+    }
+
+    private func base62(_ value: Int) -> String {
+        if value == 0 { return "_" }
+        let digits = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        var n = value - 1, text = ""
+        repeat { text = String(digits[n % 62]) + text; n /= 62 } while n > 0
+        return text + "_"
+    }
+
+    @Test func namesAreSanitizedByScalar() {
+        // "\r\n" is one Character: a per-Character filter let it through.
+        let forged = "evil\r\nmain;fake_frame 999999\r\n"
+        let clean = SymbolName.sanitized(forged)
+        #expect(!clean.unicodeScalars.contains { $0.value < 0x20 })
+        #expect(clean == "evil\\x0D\\x0Amain;fake_frame 999999\\x0D\\x0A")
+        #expect(SymbolName.sanitized("\u{1B}[31mred\u{07}") == "\\x1B[31mred\\x07")
+        #expect(SymbolName.sanitized("a\u{202E}b\u{2028}c") == "a\\u{202E}b\\u{2028}c")
+        #expect(SymbolName.sanitized("std::vector<int>::push_back") == "std::vector<int>::push_back")
+        #expect(SymbolName.sanitized(clean) == clean)
+        let huge = SymbolName.sanitized(String(repeating: "x", count: 10_000_000))
+        #expect(huge.utf8.count <= SymbolName.maxBytes)
+        #expect(huge.hasSuffix(SymbolName.truncationMark))
+        let escapes = SymbolName.sanitized(String(repeating: "\u{1}", count: 5000))
+        #expect(escapes.utf8.count <= SymbolName.maxBytes && SymbolName.sanitized(escapes) == escapes)
+        // Symbolized frames sanitize on the way in.
+        #expect(SymbolizedFrame(function: "a\nb", module: "m\u{1B}", kernel: false, symbolized: true).function == "a\\x0Ab")
+    }
+
+    @Test func foldedLinesCannotBeForged() throws {
+        var report = try FixtureReport.make(functions: ["main", "evil\r\nmain;fake_frame 999999\r\n"])
+        report.threads[0].name = "thr;ead\n"
+        let text = String(decoding: try #require(try FoldedStacksFormat().render(report)), as: UTF8.self)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(lines.count == 1)
+        #expect(lines.allSatisfy { $0.split(separator: ";").count == 3 && $0.hasSuffix(" 7") })
+    }
+
+    @Test func flameGraphWithHostileNamesIsWellFormedXML() throws {
+        let report = try FixtureReport.make(functions: ["main", "<script>alert(1)</script>&\u{1B}\u{0}\"'"])
+        let svg = try #require(try FlameGraphFormat().render(report))
+        // An independent XML parser (Python's expat) must accept it.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID()).svg").path
+        defer { unlink(path) }
+        try svg.write(to: URL(fileURLWithPath: path))
+        let parser = Process()
+        parser.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        parser.arguments = ["-c", "import sys, xml.etree.ElementTree as E; print(E.parse(sys.argv[1]).getroot().tag)", path]
+        let out = Pipe()
+        parser.standardOutput = out
+        try parser.run()
+        parser.waitUntilExit()
+        #expect(parser.terminationStatus == 0)
+        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "{http://www.w3.org/2000/svg}svg\n")
+        let html = String(decoding: try #require(try HTMLReportFormat().render(report)), as: UTF8.self)
+        #expect(!html.contains("<script>alert"))
+    }
+
+    @Test func hugeContentLengthIsRefused() {
+        let request = Array("POST /phase HTTP/1.1\r\nContent-Length: 9223372036854775807\r\n\r\n{}".utf8)
+        #expect(HTTPRequest.parse(request) == .tooLarge)
+        let big = Array("POST /phase HTTP/1.1\r\nContent-Length: \(HTTPRequest.maxBodyBytes + 1)\r\n\r\n".utf8)
+        #expect(HTTPRequest.parse(big) == .tooLarge)
+    }
+
+    @Test func bearerTokens() throws {
+        let token = BearerToken(bytes: Array("s3cret".utf8))
+        #expect(token.accepts(authorization: "Bearer s3cret"))
+        #expect(token.accepts(authorization: "bearer s3cret"))
+        #expect(!token.accepts(authorization: "Bearer s3cre"))
+        #expect(!token.accepts(authorization: "Bearer s3cret0"))
+        #expect(!token.accepts(authorization: "Basic s3cret"))
+        #expect(!token.accepts(authorization: nil))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID())").path
+        defer { unlink(path) }
+        FileManager.default.createFile(atPath: path, contents: Data(" s3cret \n".utf8), attributes: [.posixPermissions: 0o644])
+        #expect(throws: BearerToken.LoadError.self) { try BearerToken(file: path) }
+        chmod(path, 0o600)
+        #expect(try BearerToken(file: path).bytes == Array("s3cret".utf8))
+    }
+
+    @Test func inconsistentReportsAreRefusedNamingTheField() throws {
+        let good = try FixtureReport.make(functions: ["main", "work"])
+        _ = try good.validated()
+        var badIndex = good
+        badIndex.profile.stacks[0].frames = [0, 99]
+        #expect(throws: ReportValidationError.self) { try badIndex.validated() }
+        do { _ = try badIndex.validated() } catch { #expect(error.field == "profile.stacks[0].frames[1]") }
+        var hugeCount = good
+        hugeCount.profile.stacks[0].count = Int.max - 1
+        do { _ = try hugeCount.validated(); Issue.record("accepted") } catch { #expect(error.field.hasPrefix("profile.stacks[0].count")) }
+        var nan = good
+        nan.durationSeconds = .infinity
+        do { _ = try nan.validated(); Issue.record("accepted") } catch { #expect(error.field == "duration_seconds") }
+        var frequency = good
+        frequency.sampling.frequencyHz = 0
+        do { _ = try frequency.validated(); Issue.record("accepted") } catch { #expect(error.field == "sampling.frequency_hz") }
+        var names = good
+        names.profile.functions[1].function = "x\u{1B}]0;pwned\u{07}"
+        #expect(try names.validated().profile.functions[1].function == "x\\x1B]0;pwned\\x07")
+    }
+}
+
+/// A small report built in code: one thread, one stack of `functions` (root first), 7 samples.
+enum FixtureReport {
+    static func make(functions: [String]) throws -> ProfileReport {
+        let frames = functions.map { SymbolizedFrame(function: $0, module: "app", kernel: false, symbolized: true) }
+        let json = """
+        {"version":1,"target":{"mode":"run","pid":10,"command":["app"],"name":"app","outcome":{"state":"exited","exit_code":0}},
+         "sampling":{"event":"cpu-clock","frequency_hz":99,"include_kernel":false,"unwind":"dwarf","stack_size_bytes":16384},
+         "started_at":"2026-12-01T00:00:00Z","duration_seconds":1,
+         "samples":{"total":7,"lost_records":0,"lost_samples":0,"throttle_events":0},
+         "cpu":{"utilisation_percent":50,"user_percent":50,"system_percent":0},
+         "processes":[{"pid":10,"tid":10,"name":"app","samples":7,"percent":100}],
+         "threads":[{"pid":10,"tid":10,"name":"app","samples":7,"percent":100}],
+         "hotspots":[],"thread_hotspots":[],"timeline":[],"counters":[],
+         "stack_quality":{"unwound_to_root_percent":100,"spliced_percent":0,"truncated_percent":0,"unwind_error_percent":0,
+           "frame_pointer_percent":0,"unsymbolized_frames_percent":0,"lost_samples":0,"mean_unwind_microseconds":1,
+           "modules_without_unwind_info":[],"modules_without_symbols":[]},
+         "agent":{"cpu_seconds":0.1,"peak_rss_bytes":1000},"unreadable_modules":{},
+         "profile":{"functions":[],"stacks":[{"pid":10,"tid":10,"frames":[],"count":7}]}}
+        """
+        var report = try JSONReportFormat.decode(Data(json.utf8))
+        report.profile.functions = frames
+        report.profile.stacks[0].frames = Array(frames.indices.reversed())
+        report.hotspots = Hotspot.rank(report.profile)
+        return report
+    }
+}
