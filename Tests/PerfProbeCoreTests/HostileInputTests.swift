@@ -159,3 +159,70 @@ enum FixtureReport {
         return report
     }
 }
+
+/// /tmp/perf-PID.map is written by the target (issue 11): read like perf
+/// does, and safer.
+@Suite(.serialized) struct PerfMapTests {
+    @Test func linesCRLFLatestWinsAndEmptyEntries() {
+        let table = PerfMapFile.parse("1000 40 old\r\n2000 0 empty\r\n1000 40 new\r\n3000 10 " + String(repeating: "n", count: 100_000) + "\npartial 10")
+        #expect(table.lookup(0x1010)?.name == "new")
+        #expect(table.lookup(0x2000) == nil)
+        #expect(table.lookup(0x3000).map { $0.name.utf8.count } == SymbolName.maxBytes + 1)
+        let (entries, consumed) = PerfMapFile.parseLines(ArraySlice("1 1 a\n2 1 b\n3 1 c".utf8))
+        #expect(entries.map(\.name) == ["a", "b"] && consumed == 12)
+        #expect(PerfMapFile.parse("zz 10 x\n10 ffffffffffffffffff y\n").isEmpty)
+    }
+
+    private var path: String { "/tmp/perf-\(getpid()).map" }
+
+    @Test func aFIFODoesNotHangTheFollower() throws {
+        unlink(path)
+        defer { unlink(path) }
+        #expect(mkfifo(path, 0o644) == 0)
+        var follower = PerfMapFollower()
+        let started = ContinuousClock.now
+        follower.poll(ProcessID(getpid()))
+        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(follower.maps.isEmpty)
+        #expect(follower.notes.values.first?.contains("not a regular file") == true)
+    }
+
+    @Test func symlinksAndStrangersAreRefused() throws {
+        unlink(path)
+        defer { unlink(path) }
+        #expect(symlink("/dev/zero", path) == 0)
+        var follower = PerfMapFollower()
+        follower.poll(ProcessID(getpid()))
+        #expect(follower.maps.isEmpty)
+        unlink(path)
+        FileManager.default.createFile(atPath: path, contents: Data("1000 10 spoofed\n".utf8))
+        #expect(chown(path, 12345, 12345) == 0)
+        var other = PerfMapFollower()
+        other.poll(ProcessID(getpid()))
+        #expect(other.maps.isEmpty)
+        #expect(other.notes.values.first?.contains("owned by uid 12345") == true)
+    }
+
+    @Test func readsOnlyWhatWasAppendedAndStopsAtTheCap() throws {
+        unlink(path)
+        defer { unlink(path) }
+        FileManager.default.createFile(atPath: path, contents: Data("1000 10 first\n2000 10 sec".utf8))
+        var follower = PerfMapFollower()
+        let pid = ProcessID(getpid())
+        follower.poll(pid)
+        #expect(follower.maps[pid]?.entries.map(\.name) == ["first"])
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("ond\n1000 10 again\n".utf8))
+        follower.poll(pid)
+        #expect(follower.maps[pid]?.entries.map(\.name) == ["first", "second", "again"])
+        #expect(PerfMapFile.table(follower.maps[pid]!.entries).lookup(0x1004)?.name == "again")
+        // Past the cap (a sparse file): what was read is kept, and said once.
+        try handle.truncate(atOffset: UInt64(PerfMapFollower.maxBytes) + 1)
+        try handle.close()
+        follower.poll(pid)
+        #expect(follower.maps[pid]?.truncated == true)
+        #expect(follower.maps[pid]?.entries.count == 3)
+        #expect(follower.notes[pid]?.contains("over 64 MiB") == true)
+    }
+}

@@ -64,6 +64,7 @@ extension ProfileReport {
             heap: capture.heap.map { HeapReport.build($0, duration: duration, name: { symbolizer.symbolize($0) }) },
             agent: AgentUsage.measure(),
             unreadableModules: symbolizer.unreadableModules, profile: profile,
-            modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs), gates: nil)
+            modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs), gates: nil,
+            notes: capture.notes.isEmpty ? nil : capture.notes.map(SymbolName.sanitized))
     }
 }

@@ -107,6 +107,9 @@ public struct ProfileReport: Codable, Sendable {
     public var modules: [ReportModule]?
     /// CI gates that tripped (nil when none were set).
     public var gates: [TrippedGate]?
+    /// What perfprobe could not see, and why (a perf map refused, a target
+    /// the kernel would not sample, threads too short-lived to be sampled).
+    public var notes: [String]? = nil
 }
 
 public struct MemoryReport: Codable, Sendable {

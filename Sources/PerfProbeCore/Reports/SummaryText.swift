@@ -71,8 +71,9 @@ public enum SummaryText {
             out += "\nthread \(thread.name) (tid \(thread.tid)):\n" + table(thread.hotspots, samples: nil, top: top)
         }
         if !report.unreadableModules.isEmpty {
-            out += "\nno symbols for: " + report.unreadableModules.keys.sorted().joined(separator: ", ") + "\n"
+            out += "\nno symbols for: " + report.unreadableModules.keys.sorted().map(SymbolName.sanitized).joined(separator: ", ") + "\n"
         }
+        for note in report.notes ?? [] { out += "\nnote: \(SymbolName.sanitized(note))\n" }
         out += String(format: "\nperfprobe itself: %.2f s CPU, %.1f MiB peak RSS\n", report.agent.cpuSeconds,
                       Double(report.agent.peakRssBytes) / 1_048_576)
         if let outputDirectory { out += "report: \(outputDirectory)\n" }

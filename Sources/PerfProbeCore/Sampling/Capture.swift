@@ -17,9 +17,11 @@ public struct Capture: Sendable {
     /// Time spent unwinding, all samples together.
     public var unwindNanoseconds: UInt64 = 0
     public var modulesWithoutUnwindInfo: [String] = []
-    /// /tmp/perf-PID.map of processes with JIT code, as last seen while
-    /// they ran (a JIT may delete it at exit).
-    public var perfMaps: [ProcessID: [UInt8]] = [:]
+    /// /tmp/perf-PID.map of processes with JIT code, as read while they
+    /// ran (a JIT may delete it at exit).
+    public var perfMaps: [ProcessID: PerfMap] = [:]
+    /// What the report should say about what could not be seen (once each).
+    public var notes: [String] = []
     public var timeline: [TelemetryPoint] = []
     /// With memory tracking: the memory timeline of the main process.
     public var memoryTimeline: [MemoryPoint]?
@@ -54,6 +56,7 @@ public struct Capture: Sendable {
         threadNames.merge(later.threadNames) { $1 }
         processNames.merge(later.processNames) { $1 }
         perfMaps.merge(later.perfMaps) { $1 }
+        notes += later.notes.filter { !notes.contains($0) }
         modulesWithoutUnwindInfo = later.modulesWithoutUnwindInfo
         counters = later.counters
         heap = later.heap ?? heap

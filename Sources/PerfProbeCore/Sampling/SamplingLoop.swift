@@ -14,6 +14,7 @@ struct SamplingLoop: ~Copyable {
     private var timeline: BoundedTimeline<TelemetryPoint>
     private var memoryTimeline: BoundedTimeline<MemoryPoint>
     private var heap = HeapTracker()
+    private var perfMaps = PerfMapFollower()
     /// Which modules are the heap probe itself, whose frames head every
     /// sampled allocation's stack and are dropped.
     private var probeModules: [Int32: Bool] = [:]
@@ -122,7 +123,7 @@ struct SamplingLoop: ~Copyable {
             updateArming()
             adaptReturnPeriod()
         }
-        snapshotPerfMaps()
+        followPerfMaps()
         guard case .attached = configuration.scope else { return true }
         return point != nil
     }
@@ -139,6 +140,7 @@ struct SamplingLoop: ~Copyable {
         slice.endNanoseconds = Syscalls.monotonicNanoseconds()
         slice.modules = spaces.modules
         slice.counters = counters.read()
+        Self.copy(perfMaps, into: &slice)
         if let settings = configuration.heapProbes, let matcher {
             // Allocations so far (not only this slice's): outstanding bytes are a state, not a count.
             slice.heap = heap.finish(now: slice.endNanoseconds, start: sessionStart, sampleBytes: 0)
@@ -170,7 +172,8 @@ struct SamplingLoop: ~Copyable {
             capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings,
                                                          armedAtSeconds: seconds(armedAt), disarmedAtSeconds: seconds(disarmedAt))
         }
-        snapshotPerfMaps()
+        followPerfMaps()
+        Self.copy(perfMaps, into: &capture)
         capture.counters = counters.read()
         capture.timeline = timeline.points.filter { $0.t > sliceStart }
         if configuration.trackMemory { capture.memoryTimeline = memoryTimeline.points.filter { $0.t > sliceStart } }
@@ -280,13 +283,16 @@ struct SamplingLoop: ~Copyable {
         }
     }
 
-    /// Keeps the latest perf map of each process with JIT code.
-    private mutating func snapshotPerfMaps() {
-        for pid in spaces.jitProcesses {
-            let name = "/tmp/perf-\(pid).map"
-            guard let bytes = (try? Syscalls.readFile("/proc/\(pid)/root" + name)) ?? (try? Syscalls.readFile(name)),
-                  !bytes.isEmpty else { continue }
-            capture.perfMaps[pid] = bytes
+    /// Reads what each process with JIT code added to its perf map.
+    private mutating func followPerfMaps() {
+        for pid in spaces.jitProcesses { perfMaps.poll(pid) }
+    }
+
+    /// The perf maps so far, and why any was not read, into `capture`.
+    private static func copy(_ perfMaps: PerfMapFollower, into capture: inout Capture) {
+        capture.perfMaps = perfMaps.maps
+        for (_, note) in perfMaps.notes.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where !capture.notes.contains(note) {
+            capture.notes.append(note)
         }
     }
 

@@ -60,11 +60,11 @@ public struct Symbolizer {
     /// GNU build-ids (hex) of the module files read, by path.
     public private(set) var buildIDs: [String: String] = [:]
     private let demangle: Bool
-    private var perfMaps: [ProcessID: [UInt8]]
+    private var perfMaps: [ProcessID: PerfMap]
 
-    /// `perfMaps`: JIT symbol files captured while their processes ran.
+    /// `perfMaps`: JIT symbol files read while their processes ran.
     /// `demangle: false` keeps linker names (`_ZN3Foo3barEv`).
-    public init(modules: [Module], perfMaps: [ProcessID: [UInt8]] = [:], demangle: Bool = true) {
+    public init(modules: [Module], perfMaps: [ProcessID: PerfMap] = [:], demangle: Bool = true) {
         self.modules = modules
         self.perfMaps = perfMaps
         self.demangle = demangle
@@ -72,9 +72,17 @@ public struct Symbolizer {
 
     /// Takes in the modules a sampler found since: its module list only grows,
     /// so indices already known keep their meaning.
-    public mutating func update(modules: [Module], perfMaps: [ProcessID: [UInt8]]) {
+    /// A perf map that grew since (a long-lived symbolizer's JIT names)
+    /// replaces what was read of it before.
+    public mutating func update(modules: [Module], perfMaps: [ProcessID: PerfMap]) {
         if modules.count > self.modules.count { self.modules = modules }
-        self.perfMaps.merge(perfMaps) { $1 }
+        for (pid, map) in perfMaps where map.entries.count != self.perfMaps[pid]?.entries.count {
+            self.perfMaps[pid] = map
+            let stale = Set(self.modules.indices.filter { self.modules[$0].path == Module.jit && self.modules[$0].pid == pid }.map(Int32.init))
+            for index in stale { loaded[index] = nil }
+            cache = cache.filter { !stale.contains($0.key.module) }
+            starts = starts.filter { !stale.contains($0.key.module) }
+        }
     }
 
     /// Whether `functionStart` has seen `frame` already.
@@ -157,11 +165,8 @@ public struct Symbolizer {
     private mutating func load(_ module: Module) -> ModuleSymbols? {
         switch module.path {
         case Module.jit:
-            let map = "/tmp/perf-\(module.pid).map"
-            let bytes = perfMaps[module.pid] ?? (try? Syscalls.readFile("/proc/\(module.pid)/root" + map)) ?? (try? Syscalls.readFile(map))
-            guard let bytes else { return nil }
-            return ModuleSymbols(table: PerfMapFile.parse(Substring(decoding: bytes, as: UTF8.self)), segments: [],
-                                 symbolFile: nil)
+            guard let map = perfMaps[module.pid] else { return nil }
+            return ModuleSymbols(table: PerfMapFile.table(map.entries), segments: [], symbolFile: nil)
         case "[vdso]":
             guard let elf = try? ElfFile(bytes: VirtualDSO.image, name: "[vdso]") else { return nil }
             return ModuleSymbols(table: SymbolTable(elf.functionSymbols), segments: elf.loadSegments, symbolFile: nil)
