@@ -35,20 +35,22 @@ static const CPerfProbeUnwind_Segment *find_segment(const CPerfProbeUnwind_Sampl
 }
 
 /// Reads `size` bytes of the target at `addr` from the stack copy or a module file.
+/// Addresses come from the target's registers and stack: every bound is
+/// checked by subtraction, so that no sum can wrap around 2^64.
 static bool read_target(struct context *ctx, uint64_t addr, void *out, size_t size) {
     const CPerfProbeUnwind_Sample *s = ctx->sample;
     uint64_t sp = s->registers[PERF_SP];
-    if (addr >= sp && addr - sp + size <= s->stack_size) {
+    if (addr >= sp && addr - sp <= s->stack_size && size <= s->stack_size - (addr - sp)) {
         memcpy(out, s->stack + (addr - sp), size);
         return true;
     }
     const CPerfProbeUnwind_Segment *seg = find_segment(s, addr);
-    if (seg && addr - seg->start + size <= seg->size) {
+    if (seg && size <= seg->size - (addr - seg->start)) {
         memcpy(out, seg->bytes + (addr - seg->start), size);
         return true;
     }
     // Above the copied stack and in no module: a frame the copy did not reach.
-    if (addr >= sp + s->stack_size) ctx->beyond_stack = true;
+    if (addr >= sp && addr - sp >= s->stack_size) ctx->beyond_stack = true;
     return false;
 }
 

@@ -108,6 +108,12 @@ int CPerfProbe_wake_fd(void);
 /// keep records of many threads apart. Returns 0, or -1 and errno.
 int CPerfProbe_heap_channel(int *agent_fd, int *child_fd);
 
+/// recvmsg(2) of one message, non-blocking, with the sender's credentials
+/// (SCM_CREDENTIALS: the heap channel's agent end has SO_PASSCRED), so that
+/// the kernel, not the message, says which process sent it. Returns its
+/// length, or -1 and errno; `*sender_pid` is 0 when no credentials came.
+long CPerfProbe_receive_from(int fd, void *buffer, size_t length, pid_t *sender_pid);
+
 /// C++ (Itanium ABI) names through libstdc++'s __cxa_demangle. Returns a
 /// malloc'd string, or NULL when `name` is not a C++ name.
 char *CPerfProbe_demangle_cxx(const char *name);

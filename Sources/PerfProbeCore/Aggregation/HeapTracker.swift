@@ -23,7 +23,7 @@ struct HeapTracker {
 
     mutating func allocated(_ allocation: HeapAllocation, stack: StackKey) {
         records += 1
-        dropped += allocation.droppedBefore
+        dropped = dropped.addingSaturated(allocation.droppedBefore)
         let id: Int
         if let known = index[stack] {
             id = known
@@ -35,9 +35,9 @@ struct HeapTracker {
             series.append(BoundedTimeline(capacity: 1200))
         }
         stats[id].allocations += 1
-        stats[id].allocatedBytes += allocation.weight
+        stats[id].allocatedBytes = stats[id].allocatedBytes.addingSaturated(allocation.weight)
         stats[id].estimatedObjects += Double(allocation.weight) / Double(max(allocation.size, 1))
-        stats[id].outstandingBytes += allocation.weight
+        stats[id].outstandingBytes = stats[id].outstandingBytes.addingSaturated(allocation.weight)
         stats[id].outstandingObjects += 1
         // An address handed out again was freed unseen (an unsampled realloc path): drop the old one.
         if let stale = live.updateValue(Live(stack: id, weight: allocation.weight, time: allocation.time),
@@ -58,7 +58,7 @@ struct HeapTracker {
 
     private mutating func release(_ entry: Live) {
         stats[entry.stack].frees += 1
-        stats[entry.stack].freedBytes += entry.weight
+        stats[entry.stack].freedBytes = stats[entry.stack].freedBytes.addingSaturated(entry.weight)
         stats[entry.stack].outstandingBytes -= min(entry.weight, stats[entry.stack].outstandingBytes)
         stats[entry.stack].outstandingObjects -= 1
     }
@@ -117,4 +117,13 @@ public struct HeapCapture: Sendable {
     public var stacks: [Stack]
     /// With `attach --heap`: the allocator probes.
     public var probes: AllocatorProbeSummary?
+}
+
+extension UInt64 {
+    /// Sums of byte counts the target reports (a probe message's weight):
+    /// pinned at the maximum rather than trapping.
+    func addingSaturated(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
+    }
 }

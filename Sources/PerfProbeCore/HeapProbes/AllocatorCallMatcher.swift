@@ -75,7 +75,8 @@ struct AllocatorCallMatcher {
     /// out-parameter in the caller's frame).
     private static func load(_ address: UInt64, from sample: SampleRecord) -> UInt64? {
         let sp = sample.userRegisters[7]
-        guard address >= sp, address - sp + 8 <= UInt64(sample.userStack.count) else { return nil }
+        // The address is the target's: compared by subtraction, never summed.
+        guard address >= sp, sample.userStack.count >= 8, address - sp <= UInt64(sample.userStack.count - 8) else { return nil }
         let offset = Int(address - sp)
         return sample.userStack[offset..<offset + 8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }

@@ -19,7 +19,8 @@ public struct PprofCPUFormat: ReportFormat {
                 let frame = report.profile.functions[index]
                 return builder.location(function: frame.function, module: frame.module, symbolized: frame.symbolized)
             }
-            builder.add(locations: locations, values: [Int64(stack.count), Int64(stack.count) * interval],
+            let (nanoseconds, overflow) = Int64(stack.count).multipliedReportingOverflow(by: interval)
+            builder.add(locations: locations, values: [Int64(stack.count), overflow ? .max : nanoseconds],
                         labels: [("thread", names[stack.tid] ?? "?", nil), ("tid", nil, Int64(stack.tid.rawValue))])
         }
         return try builder.gzipped(defaultSampleType: "cpu")

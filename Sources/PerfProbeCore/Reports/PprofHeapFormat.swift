@@ -14,7 +14,7 @@ public struct PprofHeapFormat: ReportFormat {
         var builder = PprofBuilder(report: report,
                                    sampleTypes: [("alloc_objects", "count"), ("alloc_space", "bytes"),
                                                  ("inuse_objects", "count"), ("inuse_space", "bytes")],
-                                   period: ("space", "bytes", Int64(heap.sampleBytes)))
+                                   period: ("space", "bytes", Int64(clamping: heap.sampleBytes)))
         for stack in heap.stacks {
             // Stacks are root first; pprof wants the leaf first.
             let locations = zip(stack.functions, stack.modules).reversed().map { function, module in
@@ -23,8 +23,8 @@ public struct PprofHeapFormat: ReportFormat {
             // Live objects estimated at the stack's mean allocation size.
             let meanSize = Double(stack.allocatedBytes) / max(stack.estimatedObjects, 1)
             let inuseObjects = meanSize > 0 ? Double(stack.outstandingBytes) / meanSize : 0
-            builder.add(locations: locations, values: [Int64(stack.estimatedObjects.rounded()), Int64(stack.allocatedBytes),
-                                                       Int64(inuseObjects.rounded()), Int64(stack.outstandingBytes)])
+            builder.add(locations: locations, values: [Int64(clamping: stack.estimatedObjects), Int64(clamping: stack.allocatedBytes),
+                                                       Int64(clamping: inuseObjects), Int64(clamping: stack.outstandingBytes)])
         }
         return try builder.gzipped(defaultSampleType: "inuse_space")
     }

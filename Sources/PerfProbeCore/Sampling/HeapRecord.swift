@@ -5,6 +5,14 @@ public enum HeapRecord: Sendable {
     /// Sampled allocations were freed (address, CLOCK_MONOTONIC ns), batched by a thread.
     case frees(pid: ProcessID, [(address: UInt64, time: UInt64)])
 
+    /// The process the record says it is from.
+    var pid: ProcessID {
+        switch self {
+        case .allocation(let allocation): allocation.pid
+        case .frees(let pid, _): pid
+        }
+    }
+
     static let allocationType: UInt32 = 1
     static let freesType: UInt32 = 2
     static let registerCount = 24

@@ -135,14 +135,23 @@ struct PerfEventGroup: ~Copyable {
             let head = CPerfProbe_ring_load_head(control)
             let tail = rings[i].tail
             guard head > tail else { continue }
-            let dataOffset = Int(CPerfProbe_ring_data_offset(control))
-            let dataSize = Int(CPerfProbe_ring_data_size(control))
-            let data = UnsafeRawBufferPointer(start: control + dataOffset, count: dataSize)
+            // The control page is shared memory: its fields are checked
+            // against the mapping before any of them sizes a copy.
+            let dataOffset = CPerfProbe_ring_data_offset(control), dataSize = CPerfProbe_ring_data_size(control)
+            let length = UInt64(rings[i].length)
+            guard dataSize > 0, dataOffset < length, dataSize <= length - dataOffset, head - tail <= dataSize else {
+                // Nothing in the ring can be told apart: drop it, as the kernel would have.
+                CPerfProbe_ring_store_tail(control, head)
+                rings[i].tail = head
+                continue
+            }
+            let size = Int(dataSize)
+            let data = UnsafeRawBufferPointer(start: control + Int(dataOffset), count: size)
             let count = Int(head - tail)
-            let start = Int(tail % UInt64(dataSize))
+            let start = Int(tail % dataSize)
             var bytes = [UInt8]()
             bytes.reserveCapacity(count)
-            let first = min(count, dataSize - start)
+            let first = min(count, size - start)
             bytes.append(contentsOf: data[start..<start + first])
             if first < count { bytes.append(contentsOf: data[0..<count - first]) }
             CPerfProbe_ring_store_tail(control, head)

@@ -104,8 +104,8 @@ public struct PerfRecordParser: Sendable {
                 guard size <= UInt64(reader.remaining) else { return nil }
                 let start = reader.offset
                 reader.offset += Int(size)
-                // dyn_size: how much of the copy the kernel could fill.
-                let valid = min(Int(reader.u64()), Int(size))
+                // dyn_size: how much of the copy the kernel could fill (never trusted past the copy).
+                let valid = Int(min(reader.u64(), size))
                 sample.userStack = Array(reader.buffer[start..<start + valid])
             }
         }

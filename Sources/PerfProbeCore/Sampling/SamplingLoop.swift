@@ -15,6 +15,8 @@ struct SamplingLoop: ~Copyable {
     private var memoryTimeline: BoundedTimeline<MemoryPoint>
     private var heap = HeapTracker()
     private var perfMaps = PerfMapFollower()
+    /// Heap-probe records whose sender was not a process of the session, or not the record's process.
+    private var rejectedHeapRecords = 0
     /// Which modules are the heap probe itself, whose frames head every
     /// sampled allocation's stack and are dropped.
     private var probeModules: [Int32: Bool] = [:]
@@ -162,6 +164,9 @@ struct SamplingLoop: ~Copyable {
         events.disable()
         process(events.drain())
         receiveHeapRecords()
+        if rejectedHeapRecords > 0 {
+            capture.notes.append("\(rejectedHeapRecords) heap-probe records ignored: sent by a process outside the session, or naming another process")
+        }
         if let channel = configuration.heapChannel {
             capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart,
                                        sampleBytes: channel.sampleBytes)
@@ -185,15 +190,27 @@ struct SamplingLoop: ~Copyable {
 
     /// Reads what the heap probe sent: each sampled allocation is unwound like
     /// a CPU sample (less the probe's own frames); frees close them.
+    /// Messages come from inside the target: the kernel's word on the
+    /// sender (SCM_CREDENTIALS) must name a process of the session, and
+    /// every record in it that process's own — a pid in a message must not
+    /// make the agent read another process's mappings.
     private mutating func receiveHeapRecords() {
         guard let channel = configuration.heapChannel else { return }
         while true {
-            let records: [HeapRecord]? = heapMessage.withUnsafeMutableBytes { buffer in
-                guard let n = Syscalls.receive(channel.fd, into: buffer), n > 0 else { return nil }
-                return HeapRecord.parseBatch(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            let message: (sender: ProcessID, records: [HeapRecord])? = heapMessage.withUnsafeMutableBytes { buffer in
+                guard let (n, sender) = Syscalls.receive(channel.fd, into: buffer), n > 0 else { return nil }
+                return (sender, HeapRecord.parseBatch(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
             }
-            guard let records else { return }
-            for record in records { apply(record) }
+            guard let message else { return }
+            // A child's fork record may still be in a ring.
+            if !spaces.knows(message.sender) { process(events.drain()) }
+            for record in message.records {
+                guard spaces.knows(message.sender), record.pid == message.sender else {
+                    rejectedHeapRecords += 1
+                    continue
+                }
+                apply(record)
+            }
         }
     }
 

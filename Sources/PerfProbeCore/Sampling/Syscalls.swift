@@ -200,11 +200,13 @@ enum Syscalls {
         return (agent, child)
     }
 
-    /// Receives one message into `buffer`; nil when none is waiting.
-    static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+    /// Receives one message into `buffer` with the pid of the process that
+    /// sent it, as the kernel tells (0 if unknown); nil when none is waiting.
+    static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (length: Int, sender: ProcessID)? {
         while true {
-            let n = Glibc.recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
-            if n >= 0 { return n }
+            var sender: pid_t = 0
+            let n = CPerfProbe_receive_from(fd, buffer.baseAddress, buffer.count, &sender)
+            if n >= 0 { return (n, ProcessID(sender)) }
             if errno == EINTR { continue }
             return nil
         }

@@ -37,6 +37,9 @@ public struct AddressSpaces {
     }
 
     /// execve: the old image is gone.
+    /// Whether a process of the session was seen (by its records or its maps).
+    func knows(_ pid: ProcessID) -> Bool { spaces[pid] != nil }
+
     mutating func exec(_ pid: ProcessID) {
         spaces[pid] = Space(generation: (spaces[pid]?.generation ?? 0) + 1)
     }

@@ -34,8 +34,13 @@ struct ElfFile: ~Copyable {
 
     init(path: String) throws(ElfError) {
         _ = Self.libraryReady
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // The path may lead into the target's root: a FIFO there must not block us.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw .cannotOpen(path, Errno(errno)) }
+        guard (try? Syscalls.fileStatus(fd))?.regular == true else {
+            close(fd)
+            throw .notElf(path)
+        }
         guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil), elf_kind(elf) == ELF_K_ELF else {
             close(fd)
             throw .notElf(path)
@@ -70,7 +75,7 @@ struct ElfFile: ~Copyable {
         guard elf_getphdrnum(elf, &count) == 0 else { return [] }
         return (0..<count).compactMap { index in
             var header = GElf_Phdr()
-            guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == PT_LOAD else { return nil }
+            guard let index = Int32(exactly: index), gelf_getphdr(elf, index, &header) != nil, header.p_type == PT_LOAD else { return nil }
             return LoadSegment(offset: header.p_offset, fileSize: header.p_filesz, virtualAddress: header.p_vaddr,
                                executable: header.p_flags & UInt32(PF_X) != 0)
         }
@@ -83,7 +88,7 @@ struct ElfFile: ~Copyable {
         guard elf_getphdrnum(elf, &count) == 0 else { return nil }
         for index in 0..<count {
             var header = GElf_Phdr()
-            if gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == UInt32(PT_GNU_EH_FRAME) {
+            if let index = Int32(exactly: index), gelf_getphdr(elf, index, &header) != nil, header.p_type == UInt32(PT_GNU_EH_FRAME) {
                 return header.p_vaddr
             }
         }
@@ -109,7 +114,7 @@ struct ElfFile: ~Copyable {
     /// a module and its separate debug file.
     var symbolCount: Int {
         let table = sections(ofType: UInt32(SHT_SYMTAB)).isEmpty ? UInt32(SHT_DYNSYM) : UInt32(SHT_SYMTAB)
-        return sections(ofType: table).reduce(0) { $0 + ($1.header.sh_entsize > 0 ? Int($1.header.sh_size / $1.header.sh_entsize) : 0) }
+        return sections(ofType: table).reduce(0) { $0 &+ ($1.header.sh_entsize > 0 ? Int(clamping: $1.header.sh_size / $1.header.sh_entsize) : 0) }
     }
 
     /// The symbols `functionSymbols` would give for `addresses` (virtual
@@ -122,18 +127,21 @@ struct ElfFile: ~Copyable {
         let type = sections(ofType: UInt32(SHT_SYMTAB)).isEmpty ? UInt32(SHT_DYNSYM) : UInt32(SHT_SYMTAB)
         // Per needed address, the candidate with the highest start at or below it (globals win ties).
         var best = [(address: UInt64, size: UInt64, names: Int, offset: Int, global: Bool)?](repeating: nil, count: needed.count)
+        // Symbols of a crafted file can all cover every address: bound the work.
+        var budget = 50_000_000
         for (scn, header) in sections(ofType: type) {
-            guard let data = elf_getdata(scn, nil), header.sh_entsize > 0 else { continue }
-            for index in 0..<Int(header.sh_size / header.sh_entsize) {
+            guard let data = elf_getdata(scn, nil) else { continue }
+            for index in 0..<Self.entryCount(data, header) {
                 var symbol = GElf_Sym()
-                guard gelf_getsym(data, Int32(index), &symbol) != nil else { continue }
+                guard gelf_getsym(data, index, &symbol) != nil else { continue }
                 let kind = Int32(symbol.st_info & 0xf)
                 guard kind == STT_FUNC || kind == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF), symbol.st_value != 0 else { continue }
                 let start = symbol.st_value
                 let end = symbol.st_size > 0 ? start &+ symbol.st_size : UInt64.max
                 let global = Int32(symbol.st_info >> 4) != STB_LOCAL
                 var i = needed.partitioningIndex { $0 >= start }
-                while i < needed.count && needed[i] < end {
+                while i < needed.count && needed[i] < end && budget > 0 {
+                    budget -= 1
                     if let current = best[i], current.address > start || (current.address == start && (current.global || !global)) {
                         i += 1
                         continue
@@ -164,10 +172,10 @@ struct ElfFile: ~Copyable {
     func exportedFunctions(named names: Set<String>) -> [String: ExportedFunction] {
         var found: [String: ExportedFunction] = [:]
         for (scn, header) in sections(ofType: UInt32(SHT_DYNSYM)) {
-            guard let data = elf_getdata(scn, nil), header.sh_entsize > 0 else { continue }
-            for index in 0..<Int(header.sh_size / header.sh_entsize) {
+            guard let data = elf_getdata(scn, nil) else { continue }
+            for index in 0..<Self.entryCount(data, header) {
                 var symbol = GElf_Sym()
-                guard gelf_getsym(data, Int32(index), &symbol) != nil else { continue }
+                guard gelf_getsym(data, index, &symbol) != nil else { continue }
                 let kind = Int32(symbol.st_info & 0xf)
                 guard kind == STT_FUNC || kind == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF), symbol.st_value != 0,
                       Int32(symbol.st_info >> 4) != STB_LOCAL,
@@ -205,14 +213,14 @@ struct ElfFile: ~Copyable {
         var symbolHeader = GElf_Shdr()
         guard gelf_getshdr(dynamicSymbols, &symbolHeader) != nil else { return result }
         let stubs = named[".plt.sec"].map { ($0.sh_addr, UInt64(0)) } ?? (plt.sh_addr, UInt64(16))
-        let count = relocations.header.sh_entsize > 0 ? Int(relocations.header.sh_size / relocations.header.sh_entsize) : 0
-        for index in 0..<count {
+        for index in 0..<Self.entryCount(data, relocations.header) {
             var relocation = GElf_Rela()
             var symbol = GElf_Sym()
-            guard gelf_getrela(data, Int32(index), &relocation) != nil,
-                  gelf_getsym(symbolData, Int32(relocation.r_info >> 32), &symbol) != nil,
+            guard gelf_getrela(data, index, &relocation) != nil, let symbolIndex = Int32(exactly: relocation.r_info >> 32),
+                  gelf_getsym(symbolData, symbolIndex, &symbol) != nil,
                   let name = elf_strptr(elf, Int(symbolHeader.sh_link), Int(symbol.st_name)) else { continue }
-            result.append(SymbolTable.Symbol(address: stubs.0 + stubs.1 + UInt64(index) * 16, size: 16,
+            // Addresses are the file's numbers: wrapping, never trapping.
+            result.append(SymbolTable.Symbol(address: stubs.0 &+ stubs.1 &+ UInt64(index) &* 16, size: 16,
                                              name: String(cString: name) + "@plt"))
         }
         return result
@@ -230,7 +238,10 @@ struct ElfFile: ~Copyable {
                 let next = gelf_getnote(data, offset, &header, &nameOffset, &descriptorOffset)
                 if next == 0 { break }
                 offset = next
-                guard header.n_type == UInt32(NT_GNU_BUILD_ID), let buffer = data.pointee.d_buf else { continue }
+                // A build-id is 16–20 bytes; a descriptor outside the section is refused.
+                guard header.n_type == UInt32(NT_GNU_BUILD_ID), let buffer = data.pointee.d_buf, header.n_descsz <= 64,
+                      descriptorOffset <= data.pointee.d_size,
+                      Int(header.n_descsz) <= data.pointee.d_size - descriptorOffset else { continue }
                 let bytes = UnsafeRawBufferPointer(start: buffer + descriptorOffset, count: Int(header.n_descsz))
                 return Array(bytes)
             }
@@ -252,6 +263,13 @@ struct ElfFile: ~Copyable {
         return nil
     }
 
+    /// Entries in a section's data as libelf loaded it (not as its header
+    /// claims: a crafted sh_size would make the loop run for hours), at most Int32.max.
+    private static func entryCount(_ data: UnsafeMutablePointer<Elf_Data>, _ header: GElf_Shdr) -> Int32 {
+        guard header.sh_entsize > 0 else { return 0 }
+        return Int32(clamping: UInt64(data.pointee.d_size) / header.sh_entsize)
+    }
+
     private func sections(ofType type: UInt32) -> [(scn: OpaquePointer, header: GElf_Shdr)] {
         var result: [(OpaquePointer, GElf_Shdr)] = []
         var scn: OpaquePointer? = nil
@@ -267,11 +285,10 @@ struct ElfFile: ~Copyable {
         var globals: [SymbolTable.Symbol] = []
         var locals: [SymbolTable.Symbol] = []
         for (scn, header) in sections(ofType: type) {
-            guard let data = elf_getdata(scn, nil), header.sh_entsize > 0 else { continue }
-            let count = Int(header.sh_size / header.sh_entsize)
-            for index in 0..<count {
+            guard let data = elf_getdata(scn, nil) else { continue }
+            for index in 0..<Self.entryCount(data, header) {
                 var symbol = GElf_Sym()
-                guard gelf_getsym(data, Int32(index), &symbol) != nil else { continue }
+                guard gelf_getsym(data, index, &symbol) != nil else { continue }
                 let kind = Int32(symbol.st_info & 0xf)
                 guard kind == STT_FUNC || kind == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF), symbol.st_value != 0,
                       let name = elf_strptr(elf, Int(header.sh_link), Int(symbol.st_name)) else { continue }

@@ -19,9 +19,9 @@ struct PprofBuilder {
         profile.sampleType = sampleTypes.map { valueType($0.type, $0.unit) }
         profile.periodType = valueType(period.type, period.unit)
         profile.period = period.value
-        profile.durationNanos = Int64(report.durationSeconds * 1e9)
+        profile.durationNanos = Int64(clamping: report.durationSeconds * 1e9)
         if let started = ISO8601DateFormatter().date(from: report.startedAt) {
-            profile.timeNanos = Int64(started.timeIntervalSince1970 * 1e9)
+            profile.timeNanos = Int64(clamping: started.timeIntervalSince1970 * 1e9)
         }
         profile.comment = [string("perfprobe \(report.target.mode) \(report.target.name) (pid \(report.target.pid))")]
     }
@@ -102,5 +102,12 @@ struct PprofBuilder {
 
     enum PprofError: Error {
         case compression
+    }
+}
+
+extension Int64 {
+    /// A report's Double as pprof's integer: NaN is 0, the rest rounded and pinned to the range.
+    init(clamping value: Double) {
+        if value.isNaN { self = 0 } else if value >= 9.2e18 { self = .max } else if value <= -9.2e18 { self = .min } else { self = Int64(value.rounded()) }
     }
 }
