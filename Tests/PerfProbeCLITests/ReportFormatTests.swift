@@ -250,7 +250,7 @@ extension BinaryTests {
         let written = try FileManager.default.contentsOfDirectory(atPath: again.directory).sorted()
         #expect(written == ["flamegraph.svg", "test-performance-cpu-results.json"])
         #expect(try Titles.read(again.directory + "/flamegraph.svg")?.share(of: "shared_leaf") ?? 0 >= 90)
-        ExitStatusTests.expectSetupError(try Harness.perfprobe(["report", "/nonexistent"]), mentioning: "cannot read /nonexistent/report.json")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["report", "/nonexistent"]), mentioning: "/nonexistent does not exist")
         ExitStatusTests.expectSetupError(try Harness.perfprobe(["report", outcome.directory, "--format", "png"]), mentioning: "unknown format 'png'")
     }
 

@@ -1,6 +1,19 @@
 import Foundation
 
 extension ProfileReport {
+    /// Threads that live shorter than a sampling period are never sampled
+    /// (perf has the same limit), yet task-clock counts their time: when it
+    /// counts over 3× what the samples stand for (and at least 0.5 s), say so.
+    static func unsampledCPU(taskClockNanoseconds: UInt64?, samples: Int, configuration: SamplerConfiguration) -> String? {
+        guard configuration.event != .cycles, let taskClock = taskClockNanoseconds else { return nil }
+        let counted = Double(taskClock) / 1e9
+        let sampled = Double(samples) / Double(max(configuration.frequency, 1))
+        guard counted >= 0.5, counted > 3 * sampled else { return nil }
+        let ratio = sampled > 0 ? String(format: " (%.1f×)", counted / sampled) : ""
+        return String(format: "task-clock counted %.2f s of CPU but the samples account for %.2f s%@: most likely threads that each live shorter than a sampling period (%.1f ms at %d Hz) and are never sampled; raise --frequency to see more of them",
+                      counted, sampled, ratio, 1000 / Double(max(configuration.frequency, 1)), configuration.frequency)
+    }
+
     /// Assembles the report of a finished capture.
     public static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
                              startedAt: Date, perThread: Bool, demangle: Bool) -> ProfileReport {
@@ -47,6 +60,10 @@ extension ProfileReport {
             userPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuUserPercent } / Double(measured.count),
             systemPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuSystemPercent } / Double(measured.count))
 
+        var notes = capture.notes
+        if let unseen = unsampledCPU(taskClockNanoseconds: taskClock, samples: capture.samples, configuration: configuration) {
+            notes.append(unseen)
+        }
         return ProfileReport(
             target: target,
             sampling: Sampling(event: configuration.event.rawValue, frequencyHz: configuration.frequency,
@@ -65,6 +82,6 @@ extension ProfileReport {
             agent: AgentUsage.measure(),
             unreadableModules: symbolizer.unreadableModules, profile: profile,
             modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs), gates: nil,
-            notes: capture.notes.isEmpty ? nil : capture.notes.map(SymbolName.sanitized))
+            notes: notes.isEmpty ? nil : notes.map(SymbolName.sanitized))
     }
 }

@@ -24,7 +24,7 @@ extension ProfileReport.StackQuality {
             unwindErrorPercent: percent(.failed),
             framePointerPercent: percent(.framePointer),
             unsymbolizedFramesPercent: frames == 0 ? 0 : Double(unsymbolized) * 100 / Double(frames),
-            lostSamples: capture.lostSamples + capture.lostRecords,
+            lostSamples: capture.lostSamples,
             meanUnwindMicroseconds: Double(capture.unwindNanoseconds) / 1000 / samples,
             modulesWithoutUnwindInfo: capture.modulesWithoutUnwindInfo,
             modulesWithoutSymbols: modulesWithoutSymbols.sorted())

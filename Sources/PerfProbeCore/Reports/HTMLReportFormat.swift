@@ -47,7 +47,7 @@ public struct HTMLReportFormat: ReportFormat {
         page += section("Optimization opportunities", list(cpu.optimizationOpportunities + (memory?.optimizationOpportunities ?? []),
                                                           empty: "None: no rule's threshold was reached."))
         page += section("Counters", table(["counter", "value"], report.counters.map { counter in
-            [escape(counter.name), counter.value.map { "\($0)" + (counter.scaled ? " (scaled)" : "") } ?? "not supported"]
+            [escape(counter.name), counter.value.map { "\($0)" + (counter.scaled ? " (scaled)" : "") } ?? escape(counter.unavailable ?? "not supported")]
         }))
         let quality = report.stackQuality
         page += section("Stack quality", table(["measure", "value"], [

@@ -47,10 +47,10 @@ public struct OutputDirectory: Sendable {
         for file in files {
             let path = staging + "/" + file.name
             do {
-                try file.data.write(to: URL(fileURLWithPath: path))
+                try file.data.withUnsafeBytes { try Syscalls.writeNewFile(path, $0) }
             } catch {
                 try? FileManager.default.removeItem(atPath: staging)
-                throw OutputError(path: destination + "/" + file.name, reason: reason(error))
+                throw OutputError(path: destination + "/" + file.name, reason: (error as? Errno)?.description ?? "\(error)")
             }
         }
         return OutputDirectory(destination: destination, staging: staging, names: files.map(\.name))

@@ -16,9 +16,9 @@ public enum SummaryText {
                           utilisation, report.cpu.userPercent, report.cpu.systemPercent)
         }
         out += "counters: " + report.counters.map { counter in
-            guard let value = counter.value else { return "\(counter.name) not supported" }
+            guard let value = counter.value else { return "\(counter.name) \(counter.unavailable ?? "not supported")" }
             let shown = counter.name == "task-clock" ? String(format: "%.3f s", Double(value) / 1e9) : "\(value)"
-            return "\(counter.name) \(shown)\(counter.scaled ? " (scaled)" : "")"
+            return "\(counter.name)\(counter.userOnly == true ? ":u" : "") \(shown)\(counter.scaled ? " (scaled)" : "")"
         }.joined(separator: " · ") + "\n"
         let quality = report.stackQuality
         out += String(format: "stacks (%@ unwind): %.1f%% to a thread root, %.1f%% spliced, %.1f%% truncated, %.1f%% unwind errors, %.1f%% frame pointers; %.1f%% of frames unsymbolized; %.1f µs per unwind\n",

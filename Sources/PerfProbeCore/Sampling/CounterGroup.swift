@@ -19,13 +19,19 @@ struct CounterGroup: ~Copyable {
         Counter(name: "cache-misses", type: PERF_TYPE_HARDWARE, config: UInt64(PERF_COUNT_HW_CACHE_MISSES.rawValue)),
     ]
 
-    /// Per counter, the fds counting it (one per followed thread); nil when unsupported.
+    /// Per counter, the fds counting it (one per followed thread); nil when unavailable.
     private var fds: [[Int32]?]
+    /// Why a counter is unavailable, when it is not simply unsupported.
+    private var denied: [Bool]
+    /// Counters refused with kernel counting are retried for user space only, as perf does.
+    private var userOnly: [Bool]
     private let launched: Bool
 
     init(scope: SamplingScope) {
         if case .launched = scope { launched = true } else { launched = false }
         fds = Array(repeating: [], count: Self.all.count)
+        denied = Array(repeating: false, count: Self.all.count)
+        userOnly = Array(repeating: false, count: Self.all.count)
     }
 
     deinit {
@@ -42,11 +48,26 @@ struct CounterGroup: ~Copyable {
             config.inherit = true
             config.disabled = launched
             config.enable_on_exec = launched
+            config.exclude_kernel = userOnly[index]
             do {
                 fds[index]!.append(try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: -1))
             } catch {
+                var failure = error
+                if (error == .accessDenied || error == .notPermitted) && !userOnly[index] {
+                    config.exclude_kernel = true
+                    do {
+                        fds[index]!.append(try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: -1))
+                        userOnly[index] = true
+                        continue
+                    } catch {
+                        failure = error
+                    }
+                }
                 // A thread that exited meanwhile is not a missing counter.
-                if error != .noSuchProcess && fds[index]!.isEmpty { fds[index] = nil }
+                if failure != .noSuchProcess && fds[index]!.isEmpty {
+                    fds[index] = nil
+                    denied[index] = failure == .accessDenied || failure == .notPermitted
+                }
             }
         }
     }
@@ -56,7 +77,9 @@ struct CounterGroup: ~Copyable {
     func read() -> [CounterReading] {
         Self.all.enumerated().map { index, counter in
             guard let list = fds[index] else {
-                return CounterReading(name: counter.name, value: nil, supported: false, scaled: false)
+                var reading = CounterReading(name: counter.name, value: nil, supported: false, scaled: false)
+                if denied[index] { reading.unavailable = "permission denied" }
+                return reading
             }
             var total = 0.0
             var scaled = false
@@ -72,7 +95,9 @@ struct CounterGroup: ~Copyable {
                     total += Double(value)
                 }
             }
-            return CounterReading(name: counter.name, value: UInt64(total), supported: true, scaled: scaled)
+            var reading = CounterReading(name: counter.name, value: UInt64(total), supported: true, scaled: scaled)
+            reading.userOnly = userOnly[index] ? true : nil
+            return reading
         }
     }
 }

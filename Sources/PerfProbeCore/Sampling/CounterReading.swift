@@ -7,6 +7,10 @@ public struct CounterReading: Codable, Hashable, Sendable {
     /// True when the kernel multiplexed the counter and the value is scaled up
     /// from the fraction of time it ran.
     public var scaled: Bool
+    /// Why there is no value when the machine does support it ("permission denied").
+    public var unavailable: String? = nil
+    /// True when kernel counting was refused and the value is user space only.
+    public var userOnly: Bool? = nil
 
     public init(name: String, value: UInt64?, supported: Bool, scaled: Bool) {
         self.name = name

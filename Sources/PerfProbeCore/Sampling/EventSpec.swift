@@ -80,7 +80,7 @@ struct EventSpec: Sendable {
 
     /// The error to report when opening fails.
     func failure(_ errno: Errno) -> SamplingError {
-        if let samplingEvent { return .opening(samplingEvent, errno) }
+        if let samplingEvent { return .opening(samplingEvent, errno, kernel: !config.exclude_kernel) }
         return .system("opening the uprobe on \(name)", errno)
     }
 }

@@ -17,20 +17,22 @@ public final class Sampler: Sendable {
     private let readySignal = DispatchSemaphore(value: 0)
     private let doneSignal = DispatchSemaphore(value: 0)
     private let onTargetExit: @Sendable () -> Void
+    private let onNote: @Sendable (String) -> Void
     /// Written by `finish` so the sampling thread leaves poll at once.
     private let wakeFD: Int32
 
     /// `onTargetExit` is called from the sampling thread when an attached
-    /// target is found gone.
+    /// target is found gone; `onNote` once for each thing it could not see.
     public static func start(_ configuration: SamplerConfiguration,
-                             onTargetExit: @escaping @Sendable () -> Void = {}) throws(SamplingError) -> Sampler {
+                             onTargetExit: @escaping @Sendable () -> Void = {},
+                             onNote: @escaping @Sendable (String) -> Void = { _ in }) throws(SamplingError) -> Sampler {
         let wakeFD: Int32
         do {
             wakeFD = try Syscalls.eventFD()
         } catch {
             throw .system("eventfd", error)
         }
-        let sampler = Sampler(onTargetExit: onTargetExit, wakeFD: wakeFD)
+        let sampler = Sampler(onTargetExit: onTargetExit, onNote: onNote, wakeFD: wakeFD)
         let thread = Thread { sampler.run(configuration) }
         thread.name = "perfprobe-sampler"
         thread.start()
@@ -42,8 +44,9 @@ public final class Sampler: Sendable {
         return sampler
     }
 
-    private init(onTargetExit: @escaping @Sendable () -> Void, wakeFD: Int32) {
+    private init(onTargetExit: @escaping @Sendable () -> Void, onNote: @escaping @Sendable (String) -> Void, wakeFD: Int32) {
         self.onTargetExit = onTargetExit
+        self.onNote = onNote
         self.wakeFD = wakeFD
     }
 
@@ -89,6 +92,7 @@ public final class Sampler: Sendable {
                     reportedExit = true
                     onTargetExit()
                 }
+                loop.takeNotes().forEach(onNote)
                 if sliceRequested.exchange(false, ordering: .acquiringAndReleasing) {
                     Syscalls.drainEventFD(wakeFD)
                     let taken = loop.takeSlice()

@@ -15,6 +15,12 @@ struct SamplingLoop: ~Copyable {
     private var memoryTimeline: BoundedTimeline<MemoryPoint>
     private var heap = HeapTracker()
     private var perfMaps = PerfMapFollower()
+    /// Rings the kernel hung up (their task exited, or may no longer be
+    /// sampled): drained, no longer polled.
+    private var hungUp: Set<Int32> = []
+    private var hungUpAt: UInt64?
+    /// Said once, on stderr at once and in the report, by the sampler.
+    private(set) var newNotes: [String] = []
     /// Heap-probe records whose sender was not a process of the session, or not the record's process.
     private var rejectedHeapRecords = 0
     /// Which modules are the heap probe itself, whose frames head every
@@ -109,8 +115,10 @@ struct SamplingLoop: ~Copyable {
     mutating func step() -> Bool {
         let now = Syscalls.monotonicNanoseconds()
         let wait = nextTick > now ? Int32((nextTick - now) / 1_000_000) : 0
-        Syscalls.pollReadable(events.ringFDs + [wakeFD] + (configuration.heapChannel.map { [$0.fd] } ?? []),
-                              timeoutMilliseconds: max(1, wait))
+        let rings = events.ringFDs.filter { !hungUp.contains($0) }
+        let hangUps = Syscalls.pollReadable(rings + [wakeFD] + (configuration.heapChannel.map { [$0.fd] } ?? []),
+                                            timeoutMilliseconds: max(1, wait))
+        if !hangUps.isEmpty { ringsHungUp(hangUps) }
         process(events.drain())
         receiveHeapRecords()
         guard Syscalls.monotonicNanoseconds() >= nextTick else { return true }
@@ -126,8 +134,40 @@ struct SamplingLoop: ~Copyable {
             adaptReturnPeriod()
         }
         followPerfMaps()
+        checkCutOff()
         guard case .attached = configuration.scope else { return true }
         return point != nil
+    }
+
+    /// A launched target whose rings hung up while it still runs was cut
+    /// off by the kernel: it exec'd a set-user-ID or file-capability program
+    /// that this perfprobe may not follow. Rings also hang up as a process
+    /// exits, before /proc shows it a zombie: so it must still be running
+    /// a while later (`checkCutOff`). Said once, with the way out.
+    private mutating func ringsHungUp(_ fds: [Int32]) {
+        hungUp.formUnion(fds)
+        if hungUpAt == nil { hungUpAt = Syscalls.monotonicNanoseconds() }
+    }
+
+    private mutating func checkCutOff() {
+        guard let since = hungUpAt, Syscalls.monotonicNanoseconds() - since >= 300_000_000 else { return }
+        hungUpAt = nil
+        guard case .launched(let pid) = configuration.scope,
+              let stat = (try? Syscalls.readFile("/proc/\(pid)/stat")).flatMap({ ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }),
+              stat.state != "Z", stat.state != "X" else { return }
+        note("the kernel stopped sampling pid \(pid) (\(SymbolName.sanitized(stat.command))) while it still runs: it executed a set-user-ID or file-capability program, which only root or CAP_PERFMON may profile")
+    }
+
+    private mutating func note(_ text: String) {
+        guard !capture.notes.contains(text) else { return }
+        capture.notes.append(text)
+        newNotes.append(text)
+    }
+
+    /// Notes made since the last call.
+    mutating func takeNotes() -> [String] {
+        defer { newNotes = [] }
+        return newNotes
     }
 
     /// What was sampled since the previous slice (stacks, counts, the

@@ -163,9 +163,13 @@ enum Syscalls {
     }
 
     /// Waits for any of `fds` to become readable; returns early on EINTR.
-    static func pollReadable(_ fds: [Int32], timeoutMilliseconds: Int32) {
+    /// Returns those that hung up (POLLHUP, POLLERR, POLLNVAL): a poller
+    /// that kept them would return at once, every time.
+    @discardableResult
+    static func pollReadable(_ fds: [Int32], timeoutMilliseconds: Int32) -> [Int32] {
         var entries = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
         _ = entries.withUnsafeMutableBufferPointer { Glibc.poll($0.baseAddress, nfds_t($0.count), timeoutMilliseconds) }
+        return entries.filter { $0.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 }.map(\.fd)
     }
 
     /// An eventfd that another thread writes to wake a poller.
@@ -390,5 +394,19 @@ extension Syscalls {
         var status = stat()
         _ = try valueOrErrno { fstat(fd, &status) }
         return status.st_mode & 0o7777
+    }
+}
+
+extension Syscalls {
+    /// Creates `path` (which must not exist) holding `bytes`, flushed to disk:
+    /// errors keep their errno (ENOSPC, EROFS, EDQUOT) for the message.
+    static func writeNewFile(_ path: String, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        let fd = try valueOrErrno { Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644) }
+        defer { _ = Glibc.close(fd) }
+        var done = 0
+        while done < bytes.count {
+            done += try valueOrErrno { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+        }
+        _ = try valueOrErrno { fsync(fd) }
     }
 }

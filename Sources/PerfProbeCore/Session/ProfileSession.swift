@@ -8,7 +8,9 @@ public enum ProfileSession {
     /// it to the end. SIGINT/SIGTERM sent to perfprobe are forwarded to it.
     /// With a duration, profiling stops then and `waitForExit` (called after
     /// the report is written) waits for the command.
-    public static func run(command: [String], options: ProfileOptions) throws(SessionError) -> LaunchedRun {
+    /// `announce` gets, once each, what could not be seen while it happens.
+    public static func run(command: [String], options: ProfileOptions,
+                           announce: @escaping @Sendable (String) -> Void = { _ in }) throws(SessionError) -> LaunchedRun {
         let path = try CommandLocator.resolve(command[0])
         var environment = ProcessInfo.processInfo.environment
         var heapChannel: (agent: Int32, child: Int32)?
@@ -38,7 +40,7 @@ public enum ProfileSession {
         let startedAt = Date()
         let sampler: Sampler
         do {
-            sampler = try Sampler.start(configuration)
+            sampler = try Sampler.start(configuration, onNote: announce)
         } catch {
             Syscalls.close(child.gate) // the gated child sees EOF and exits
             Syscalls.close(child.status)
@@ -81,7 +83,7 @@ public enum ProfileSession {
     /// it exits, the duration passes, or SIGINT/SIGTERM/SIGHUP.
     /// `announce` receives one line about the allocator probes before sampling starts.
     public static func attach(pid: ProcessID, options: ProfileOptions,
-                              announce: (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
+                              announce: @escaping @Sendable (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
         let latch = StopLatch()
         let startedAt = Date()
         let (sampler, configuration, stat) = try startAttached(pid: pid, options: options, announce: announce) {
@@ -107,7 +109,7 @@ extension ProfileSession {
     /// Checks that `pid` is a user process other than this one, blocks the
     /// stop signals (one thread takes them), sets up the allocator probes of
     /// --heap and starts sampling; `onTargetExit` is called when the target is found gone.
-    static func startAttached(pid: ProcessID, options: ProfileOptions, sidecar: Bool = false, announce: (String) -> Void,
+    static func startAttached(pid: ProcessID, options: ProfileOptions, sidecar: Bool = false, announce: @escaping @Sendable (String) -> Void,
                               onTargetExit: @escaping @Sendable () -> Void) throws(SessionError) -> (Sampler, SamplerConfiguration, ProcessStat) {
         guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
               let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
@@ -120,7 +122,7 @@ extension ProfileSession {
         if sidecar { configuration.boundForSidecar() }
         if options.heap { configuration.heapProbes = try heapProbes(pid: pid, options: options, announce: announce) }
         do {
-            return (try Sampler.start(configuration, onTargetExit: onTargetExit), configuration, stat)
+            return (try Sampler.start(configuration, onTargetExit: onTargetExit, onNote: announce), configuration, stat)
         } catch .targetGone {
             throw .noSuchProcess(pid.rawValue)
         } catch {

@@ -86,7 +86,7 @@ final class SidecarState: Sendable {
             state.recent.append(Slice(phase: phase, capture: slice))
             if state.recent.count > Self.recentSlices { state.recent.removeFirst(state.recent.count - Self.recentSlices) }
             state.samples += slice.samples
-            state.lost += slice.lostRecords + slice.lostSamples
+            state.lost = state.lost.addingSaturated(slice.lostRecords).addingSaturated(slice.lostSamples)
             if let point = slice.timeline.last { state.latest = point }
         }
     }
