@@ -11,7 +11,9 @@ port=${1:-8080}
 seconds=${PHASE_SECONDS:-10}
 phase() {
     if [ -n "${PERFPROBE_SIDECAR_URL:-}" ]; then
-        curl -sf -X POST -d "{\"name\": \"$1\"}" "$PERFPROBE_SIDECAR_URL/phase" >/dev/null
+        # With --token-file the sidecar hands the token over too.
+        curl -sf -X POST -H "Authorization: Bearer ${PERFPROBE_SIDECAR_TOKEN:-none}" \
+            -d "{\"name\": \"$1\"}" "$PERFPROBE_SIDECAR_URL/phase" >/dev/null
     fi
 }
 phase idle

@@ -126,5 +126,118 @@ extension BinaryTests {
         #expect(report.agent.cpuSeconds < 0.5, "perfprobe used \(report.agent.cpuSeconds) s of CPU beside a 2 s sleep")
         #expect(report.notes?.contains { $0.contains("set-user-ID") } == true)
     }
+
+    /// A token file of mode 600 in a fresh directory.
+    static func tokenFile() throws -> (directory: String, token: String) {
+        let directory = Harness.scratch()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: directory + "/token", contents: Data("s3cret-\(UInt32.random(in: 0...UInt32.max))\n".utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        return (directory, directory + "/token")
+    }
+
+    /// With --token-file every endpoint but /healthz wants the token; a
+    /// Content-Length near 2^63 gets 413 (it killed the sidecar); profile
+    /// requests get 3 places, the rest 429 at once, /metrics stays
+    /// answered, and a client that hangs up frees its place.
+    @Test func sidecarEndpointsAgainstHostileClients() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        let (directory, token) = try Self.tokenFile()
+        let script = """
+        T=$(cat \(token)); U=$PERFPROBE_SIDECAR_URL; OUT=\(directory)/out; CODES=\(directory)/codes
+        code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+        echo "healthz $(code $U/healthz)" >> $OUT
+        echo "none $(code $U/metrics)" >> $OUT
+        echo "wrong $(code -H 'Authorization: Bearer nope' $U/metrics)" >> $OUT
+        echo "right $(code -H "Authorization: Bearer $T" $U/metrics)" >> $OUT
+        echo "huge $(code -H "Authorization: Bearer $T" -H 'Content-Length: 9223372036854775807' --data-binary x $U/phase)" >> $OUT
+        for i in $(seq 16); do
+          curl -s -o /dev/null -w '%{http_code}\n' --max-time 2 -H "Authorization: Bearer $T" "$U/debug/pprof/profile?seconds=30" >> $CODES &
+        done
+        # The 429s come at once: when 13 are in, the other 3 hold their places.
+        for i in $(seq 100); do [ "$(grep -c 429 $CODES 2>/dev/null)" -ge 13 ] && break; sleep 0.05; done
+        echo "busy $(code --max-time 5 -H "Authorization: Bearer $T" $U/metrics)" >> $OUT
+        wait
+        # The 3 clients gave up after 2 s: their places must free within seconds, not after 31.
+        for i in $(seq 30); do c=$(code --max-time 10 -H "Authorization: Bearer $T" "$U/debug/pprof/profile?seconds=1"); [ "$c" != 429 ] && break; sleep 0.1; done
+        echo "after $c" >> $OUT
+        """
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--token-file", token,
+                                             "--listen", "localhost:0", "--window", "1", "--", "/bin/sh", "-c", script])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let lines = try String(contentsOfFile: directory + "/out", encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines == ["healthz 200", "none 401", "wrong 401", "right 200", "huge 413", "busy 200", "after 200"], "\(lines)")
+        let codes = try String(contentsOfFile: directory + "/codes", encoding: .utf8).split(separator: "\n").sorted()
+        #expect(codes == Array(repeating: "000", count: 3) + Array(repeating: "429", count: 13), "\(codes)")
+        #expect(try outcome.report.profile.totalSamples > 0, "the sidecar carried on sampling")
+    }
+
+    /// Windows a --push server never took are counted and said at exit (they were dropped silently).
+    @Test func pushFailuresAreSaidAtExit() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        // Port 9 (discard): nothing listens on it here.
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--window", "1",
+                                             "--push", "http://127.0.0.1:9", "--", "/bin/sleep", "2.5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let line = outcome.stderr.split(separator: "\n").first { $0.contains("--push:") }
+        #expect(line?.contains("windows not delivered to 127.0.0.1:9") == true, "\(outcome.stderr)")
+        #expect(line?.contains("Connection refused") == true, "\(outcome.stderr)")
+    }
+
+    /// Debian's Prometheus server scrapes the sidecar with the token
+    /// (authorization.credentials_file) and its query API answers.
+    @Test func prometheusScrapesTheSidecarWithAToken() throws {
+        let target = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(target) }
+        let (directory, token) = try Self.tokenFile()
+        let port = Int.random(in: 20000...29999)
+        let script = """
+        D=\(directory); SIDECAR=${PERFPROBE_SIDECAR_URL#http://}
+        printf 'global: {scrape_interval: 1s}\\nscrape_configs:\\n  - job_name: perfprobe\\n    authorization: {credentials_file: \(token)}\\n    static_configs: [{targets: ["%s"]}]\\n' "$SIDECAR" > $D/prometheus.yml
+        /usr/bin/prometheus --config.file=$D/prometheus.yml --storage.tsdb.path=$D/data --web.listen-address=127.0.0.1:\(port) > $D/prometheus.log 2>&1 &
+        P=$!
+        for i in $(seq 120); do
+          curl -s "http://127.0.0.1:\(port)/api/v1/query?query=perfprobe_target_cpu_seconds_total" > $D/query.json
+          grep -q '"value"' $D/query.json && break
+          sleep 0.25
+        done
+        curl -s "http://127.0.0.1:\(port)/api/v1/query?query=up" > $D/up.json
+        kill $P; wait $P
+        exit 0
+        """
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(target.processIdentifier), "--token-file", token,
+                                             "--window", "1", "--", "/bin/sh", "-c", script])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        struct Answer: Decodable {
+            struct Data: Decodable {
+                struct Series: Decodable { var metric: [String: String]; var value: [QueryValue] }
+                var result: [Series]
+            }
+            var status: String
+            var data: Data
+        }
+        let answer = try JSONDecoder().decode(Answer.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/query.json")))
+        #expect(answer.status == "success")
+        let user = answer.data.result.first { $0.metric["mode"] == "user" }
+        #expect(user?.metric["job"] == "perfprobe", "\(answer.data.result)")
+        #expect((user?.value.last?.number ?? 0) > 0, "cpu_split keeps a core busy")
+        let up = try String(contentsOfFile: directory + "/up.json", encoding: .utf8)
+        #expect(up.contains("\"1\"]"), "\(up)")
+    }
 }
+}
+
+/// A Prometheus query value: [time, "number"].
+enum QueryValue: Decodable {
+    case time(Double)
+    case text(String)
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let time = try? container.decode(Double.self) { self = .time(time) } else { self = .text(try container.decode(String.self)) }
+    }
+
+    var number: Double? { if case .text(let text) = self { Double(text) } else { nil } }
 }

@@ -23,6 +23,8 @@ final class ProfilePusher: Sendable {
     private let running = Atomic<Bool>(true)
     let sent = Atomic<Int>(0)
     let dropped = Atomic<Int>(0)
+    /// Why the last window that failed was not taken.
+    let lastError = Mutex<String?>(nil)
 
     static let capacity = 16
 
@@ -49,11 +51,18 @@ final class ProfilePusher: Sendable {
     }
 
     /// Sends what is queued (waiting up to `seconds` in all), then stops.
-    func finish(seconds: Double) {
+    /// Returns a line for the user when windows were lost: how many, and
+    /// the last error; nil when every window was delivered.
+    func finish(seconds: Double) -> String? {
         let deadline = Date().addingTimeInterval(seconds)
         while queue.withLock({ !$0.isEmpty }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         running.store(false, ordering: .releasing)
         ready.signal()
+        let unsent = queue.withLock { $0.count }
+        let lost = dropped.load(ordering: .relaxed) + unsent
+        guard lost > 0 else { return nil }
+        let error = lastError.withLock { $0 } ?? "not sent before the sidecar stopped"
+        return "--push: \(lost) of \(lost + sent.load(ordering: .relaxed)) windows not delivered to \(host):\(port) (last error: \(error))"
     }
 
     private func run() {
@@ -62,10 +71,11 @@ final class ProfilePusher: Sendable {
             while let window = queue.withLock({ $0.isEmpty ? nil : $0.first }) {
                 var delivered = false
                 for delay in [0.5, 1.0, 2.0] {
-                    if send(window) {
+                    guard let failure = send(window) else {
                         delivered = true
                         break
                     }
+                    lastError.withLock { $0 = failure }
                     guard running.load(ordering: .acquiring) else { break }
                     Thread.sleep(forTimeInterval: delay)
                 }
@@ -75,9 +85,10 @@ final class ProfilePusher: Sendable {
         }
     }
 
-    /// One POST; true on a 2xx answer.
-    private func send(_ window: Window) -> Bool {
-        guard let fd = try? Syscalls.connectTCP(host: host, port: port, timeoutMilliseconds: 2000) else { return false }
+    /// One POST; nil on a 2xx answer, else what went wrong.
+    private func send(_ window: Window) -> String? {
+        let fd: Int32
+        do { fd = try Syscalls.connectTCP(host: host, port: port, timeoutMilliseconds: 2000) } catch { return "connect: \(error)" }
         defer { Syscalls.close(fd) }
         let boundary = "perfprobe-\(UInt64.random(in: 0...UInt64.max))"
         var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
@@ -90,8 +101,9 @@ final class ProfilePusher: Sendable {
                             URLQueryItem(name: "spyName", value: "perfprobe")]
         let head = "POST \(path)?\(query.percentEncodedQuery ?? "") HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         Syscalls.send(fd, Array(head.utf8) + body, timeoutMilliseconds: 5000)
-        guard let answer = Syscalls.receive(fd, upTo: 512, timeoutMilliseconds: 5000) else { return false }
-        let status = String(decoding: answer.prefix(12), as: UTF8.self).split(separator: " ").dropFirst().first
-        return status?.hasPrefix("2") == true
+        guard let answer = Syscalls.receive(fd, upTo: 512, timeoutMilliseconds: 5000) else { return "no answer within 5 s" }
+        let statusLine = String(decoding: answer.prefix { $0 != 13 && $0 != 10 }.prefix(64), as: UTF8.self)
+        let status = statusLine.split(separator: " ").dropFirst().first
+        return status?.hasPrefix("2") == true ? nil : "answered \(SymbolName.sanitized(statusLine))"
     }
 }

@@ -93,7 +93,7 @@ public enum SidecarSession {
             let (signal, _) = Syscalls.waitStopSignal()
             latch.signal(.interrupted(signal: signal))
         }
-        let load = try startLoad(sidecar.loadCommand, port: server.port, latch: latch)
+        let load = try startLoad(sidecar.loadCommand, host: sidecar.host, port: server.port, token: sidecar.token, latch: latch)
 
         var windowStart = start
         var refused: Set<ProcessID> = []
@@ -140,7 +140,7 @@ public enum SidecarSession {
         if let last = following.finish() { state.add(last) }
         summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration,
                         symbolizer: symbolizer, pusher: pusher)
-        pusher?.finish(seconds: 5)
+        if let lost = pusher?.finish(seconds: 5) { announce(lost) }
         let loadOutcome = load?.waitForExit()
 
         let build = { (capture: Capture) in
@@ -170,13 +170,15 @@ public enum SidecarSession {
                                       rssBytes: capture.timeline.last?.rssBytes ?? 0, hotspots: Array(report.hotspots.prefix(5))))
     }
 
-    /// Starts the load tool, told the endpoint in PERFPROBE_SIDECAR_URL; its
-    /// exit ends profiling.
-    private static func startLoad(_ command: [String], port: Int, latch: StopLatch) throws(SessionError) -> LoadProcess? {
+    /// Starts the load tool, told the endpoint in PERFPROBE_SIDECAR_URL (and
+    /// the token, if any, in PERFPROBE_SIDECAR_TOKEN); its exit ends profiling.
+    private static func startLoad(_ command: [String], host: String, port: Int, token: BearerToken?,
+                                  latch: StopLatch) throws(SessionError) -> LoadProcess? {
         guard let executable = command.first else { return nil }
         let path = try CommandLocator.resolve(executable)
         var environment = ProcessInfo.processInfo.environment
-        environment["PERFPROBE_SIDECAR_URL"] = "http://127.0.0.1:\(port)"
+        environment["PERFPROBE_SIDECAR_URL"] = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
+        environment["PERFPROBE_SIDECAR_TOKEN"] = token.map { String(decoding: $0.bytes, as: UTF8.self) }
         let child: (pid: Int32, gate: Int32, status: Int32)
         do {
             child = try Syscalls.spawnGated(path: path, arguments: command, environment: environment.map { "\($0.key)=\($0.value)" })
