@@ -2,7 +2,7 @@
 # they need first (scripts/install-deps.sh), so a fresh machine needs nothing else.
 SWIFT ?= swift
 
-.PHONY: deps demo test bench clean
+.PHONY: deps demo test fuzz sanitize bench clean
 
 deps:
 	scripts/install-deps.sh
@@ -29,6 +29,23 @@ test: deps
 	# alongside moved cpu_split's 70/30 by 3.5 points).
 	$(SWIFT) test --skip-build --filter PerfProbeCoreTests
 	$(SWIFT) test --skip-build --filter PerfProbeCLITests
+
+# Every parser of untrusted input under libFuzzer with AddressSanitizer,
+# FUZZ_SECONDS each (scripts/fuzz.sh); the committed corpora and crash inputs
+# are replayed by `make test` too.
+FUZZ_SECONDS ?= 20
+FUZZ_BUILD = $(SWIFT) build --scratch-path .build-fuzz --product perfprobe-fuzz \
+	-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xcc -fsanitize=fuzzer-no-link,address
+fuzz: deps
+	$(FUZZ_BUILD)
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The whole test suite under AddressSanitizer, then ThreadSanitizer (each in a
+# build folder of its own), and the heap probe's C under ASan and UBSan.
+sanitize: deps
+	scripts/install-deps.sh golang-go chromium curl prometheus wrk
+	$(MAKE) -s -C samples
+	scripts/sanitize.sh
 
 # Overhead ratios against the bare program and perf record (not a test).
 bench:

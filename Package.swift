@@ -50,6 +50,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The parsers of untrusted bytes under libFuzzer (`make fuzz`), or
+        // replaying inputs when built plainly.
+        .executableTarget(
+            name: "perfprobe-fuzz",
+            dependencies: ["PerfProbeCore"],
+            path: "Sources/PerfProbeFuzz"
+        ),
         .testTarget(
             name: "PerfProbeCoreTests",
             dependencies: ["PerfProbeCore"],

@@ -28,6 +28,23 @@ extension BinaryTests {
         #expect(outcome.stderr.contains(text), "\(outcome.stderr)")
     }
 
+    /// Every fuzz target's seeds and the inputs that once crashed it
+    /// (Fuzz/crashes: found by `make fuzz` or reported in issue 11), replayed
+    /// through the same entry points libFuzzer drives.
+    @Test func fuzzCorporaAndCrashInputsReplay() throws {
+        let replay = URL(fileURLWithPath: Harness.binary).deletingLastPathComponent().appendingPathComponent("perfprobe-fuzz").path
+        let fuzz = Harness.repository.appendingPathComponent("Fuzz").path
+        for target in ["elf", "perf-records", "proc", "perf-map", "http", "demangle", "allocator", "report", "heap-message"] {
+            let corpus = fuzz + "/corpus/" + target
+            let crashes = fuzz + "/crashes/" + target
+            let inputs = (try FileManager.default.contentsOfDirectory(atPath: corpus)).count
+                + ((try? FileManager.default.contentsOfDirectory(atPath: crashes))?.count ?? 0)
+            let outcome = try SidecarTests.run(replay, [target, corpus, crashes])
+            #expect(outcome.status == 0, "\(target): \(outcome.output)")
+            #expect(outcome.output == "\(target): \(inputs) inputs replayed\n", "\(outcome.output)")
+        }
+    }
+
     /// Each exited 132 (a trapping conversion) or said something unhelpful.
     @Test func optionValuesThatOverflowOrMisleadAreExitTwo() throws {
         let marker = Harness.scratch()

@@ -56,7 +56,8 @@ public struct AllocatorProbePlan: Sendable {
         var missing: [String] = []
         for function in definition.functions {
             guard let symbol = exported[function.symbol], !symbol.indirect,
-                  let segment = segments.first(where: { $0.virtualAddress <= symbol.address && symbol.address < $0.virtualAddress + $0.fileSize })
+                  let segment = segments.first(where: { $0.virtualAddress <= symbol.address && symbol.address - $0.virtualAddress < $0.fileSize
+                                                        && $0.offset <= UInt64(bytes.count) && $0.fileSize <= UInt64(bytes.count) - $0.offset })
             else {
                 missing.append(function.symbol)
                 continue
@@ -85,8 +86,8 @@ public struct AllocatorProbePlan: Sendable {
     /// malloc), which the outer call already reports.
     func isInsideProbedFunction(_ address: UInt64) -> Bool {
         guard let mapping = mappings.first(where: { $0.contains(address) }) else { return false }
-        let offset = address - mapping.start + mapping.fileOffset
-        return sites.contains { offset >= $0.fileOffset && offset < $0.fileOffset + max($0.size, 1) }
+        let offset = address - mapping.start &+ mapping.fileOffset
+        return sites.contains { offset >= $0.fileOffset && offset - $0.fileOffset < max($0.size, 1) }
     }
 }
 

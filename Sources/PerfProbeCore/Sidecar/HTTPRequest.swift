@@ -61,7 +61,8 @@ public struct HTTPRequest: Hashable, Sendable {
         let target = requestLine[1].split(separator: "?", maxSplits: 1)
         var query: [String: String] = [:]
         for pair in (target.count > 1 ? target[1] : "").split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
+            // "=" alone splits into two empty parts, never none.
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             query[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
         return .complete(HTTPRequest(method: String(requestLine[0]), path: String(target.first ?? "/"), query: query,

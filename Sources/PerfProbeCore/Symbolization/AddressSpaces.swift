@@ -87,7 +87,7 @@ public struct AddressSpaces {
         case let path where path.hasPrefix("["):
             return path == "[vdso]" ? Frame(module: module, address: address - mapping.start) : Frame(module: Frame.unknown, address: address)
         default:
-            return Frame(module: module, address: address - mapping.start + mapping.fileOffset)
+            return Frame(module: module, address: address - mapping.start &+ mapping.fileOffset)
         }
     }
 

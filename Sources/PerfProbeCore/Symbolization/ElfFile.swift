@@ -41,7 +41,13 @@ struct ElfFile: ~Copyable {
             close(fd)
             throw .notElf(path)
         }
-        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil), elf_kind(elf) == ELF_K_ELF else {
+        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else {
+            close(fd)
+            throw .notElf(path)
+        }
+        guard elf_kind(elf) == ELF_K_ELF else {
+            // An archive or unknown file still has a handle to end.
+            elf_end(elf)
             close(fd)
             throw .notElf(path)
         }
@@ -54,8 +60,13 @@ struct ElfFile: ~Copyable {
         _ = Self.libraryReady
         let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
         memory.copyBytes(from: bytes)
-        guard let elf = elf_memory(memory.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count),
-              elf_kind(elf) == ELF_K_ELF else {
+        guard let elf = elf_memory(memory.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count) else {
+            memory.deallocate()
+            throw .notElf(name)
+        }
+        guard elf_kind(elf) == ELF_K_ELF else {
+            // An archive or unknown kind still has a handle to end (libFuzzer's leak check found it).
+            elf_end(elf)
             memory.deallocate()
             throw .notElf(name)
         }

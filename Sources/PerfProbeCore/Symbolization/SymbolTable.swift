@@ -31,7 +31,8 @@ public struct SymbolTable: Sendable {
     /// The function containing `address`, if any.
     public func lookup(_ address: UInt64) -> Symbol? {
         guard let symbol = symbols.last(atOrBelow: address, by: \.address) else { return nil }
-        if symbol.size > 0 { return address < symbol.address + symbol.size ? symbol : nil }
+        // Sizes are the file's (or a JIT's) numbers: compared by subtraction, which cannot wrap.
+        if symbol.size > 0 { return address - symbol.address < symbol.size ? symbol : nil }
         // Unsized: it runs to the next symbol; the last one, not far past its start.
         return symbol.address != symbols.last?.address || address - symbol.address < 0x10000 ? symbol : nil
     }

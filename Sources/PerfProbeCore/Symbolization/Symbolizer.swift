@@ -22,16 +22,17 @@ public struct Symbolizer {
         /// Converts a file offset to the virtual address the symbol table uses
         /// (PIE and shared libraries: the load bias is already gone).
         func virtualAddress(forFileOffset offset: UInt64) -> UInt64 {
-            for segment in segments where offset >= segment.offset && offset < segment.offset + max(segment.fileSize, 1) {
-                return offset - segment.offset + segment.virtualAddress
+            // Segment fields are the file's numbers: subtraction and wrapping sums only.
+            for segment in segments where offset >= segment.offset && offset - segment.offset < max(segment.fileSize, 1) {
+                return offset - segment.offset &+ segment.virtualAddress
             }
             return offset
         }
 
         /// The inverse of `virtualAddress(forFileOffset:)`.
         func fileOffset(forVirtualAddress address: UInt64) -> UInt64 {
-            for segment in segments where address >= segment.virtualAddress && address < segment.virtualAddress + max(segment.fileSize, 1) {
-                return address - segment.virtualAddress + segment.offset
+            for segment in segments where address >= segment.virtualAddress && address - segment.virtualAddress < max(segment.fileSize, 1) {
+                return address - segment.virtualAddress &+ segment.offset
             }
             return address
         }

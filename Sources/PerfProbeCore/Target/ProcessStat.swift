@@ -19,7 +19,7 @@ public struct ProcessStat: Hashable, Sendable {
 
     /// Parses /proc/PID/stat; the command sits in parentheses and may contain spaces or ')'.
     public static func parse(_ text: Substring) -> ProcessStat? {
-        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")") else { return nil }
+        guard let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"), open < close else { return nil }
         let command = String(text[text.index(after: open)..<close])
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state) of proc(5).
@@ -33,6 +33,6 @@ public struct ProcessStat: Hashable, Sendable {
         else { return nil }
         return ProcessStat(command: command, state: state, parent: Int32(truncatingIfNeeded: parent), flags: flags,
                            minorFaults: minor, majorFaults: major, userTicks: user, systemTicks: system,
-                           threads: Int(threads), residentPages: rss)
+                           threads: Int(clamping: threads), residentPages: rss)
     }
 }

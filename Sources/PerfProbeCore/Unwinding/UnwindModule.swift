@@ -28,12 +28,13 @@ final class UnwindModule {
     /// executable mapping): every segment at its address in the target.
     func segments(mappedBy mapping: MemoryMapping) -> [CPerfProbeUnwind_Segment] {
         guard let text = segments.first(where: {
-            $0.executable && mapping.fileOffset >= $0.offset && mapping.fileOffset < $0.offset + max($0.fileSize, 1)
+            $0.executable && mapping.fileOffset >= $0.offset && mapping.fileOffset - $0.offset < max($0.fileSize, 1)
         }), let base = bytes.baseAddress else { return [] }
         // Target address = virtual address + bias.
         let bias = mapping.start &- (text.virtualAddress &+ (mapping.fileOffset - text.offset))
         return segments.compactMap { segment in
-            guard segment.offset + segment.fileSize <= UInt64(bytes.count) else { return nil }
+            // The file's numbers: checked by subtraction, so a crafted header cannot wrap past the bytes.
+            guard segment.offset <= UInt64(bytes.count), segment.fileSize <= UInt64(bytes.count) - segment.offset else { return nil }
             return CPerfProbeUnwind_Segment(
                 start: segment.virtualAddress &+ bias, size: segment.fileSize,
                 bytes: base.advanced(by: Int(segment.offset)).assumingMemoryBound(to: UInt8.self),

@@ -1,0 +1,114 @@
+import Foundation
+@testable import PerfProbeCore
+
+/// Every parser of bytes perfprobe does not control, as one entry point per
+/// kind of input. Built with libFuzzer (`make fuzz`: -sanitize=fuzzer,address
+/// -DFUZZING, the target named by PERFPROBE_FUZZ_TARGET) it is fuzzed; built
+/// plainly it replays inputs (`perfprobe-fuzz TARGET FILE...`), which is how
+/// the test suite runs the committed corpora and crash inputs.
+enum FuzzTarget: String, CaseIterable {
+    case elf, perfRecords = "perf-records", proc, perfMap = "perf-map", http, demangle, allocator, report, heapMessage = "heap-message"
+
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .elf:
+            guard let elf = try? ElfFile(bytes: bytes, name: "fuzz") else { return }
+            let symbols = elf.functionSymbols
+            _ = elf.loadSegments
+            _ = elf.buildID
+            _ = elf.debugLink
+            _ = elf.symbolCount
+            _ = elf.ehFrameHeaderAddress
+            _ = elf.exportedFunctions(named: ["malloc", "free"])
+            _ = elf.functionSymbols(covering: symbols.prefix(64).map { $0.address &+ 1 } + [0, .max])
+        case .perfRecords:
+            for layout in [SampleLayout.callchain, .userStack(64), .argumentRegisters, .allocationReturn(64)] {
+                _ = PerfRecordParser(layout: layout).parse(bytes)
+            }
+        case .proc:
+            let text = Substring(decoding: bytes, as: UTF8.self)
+            _ = MemoryMapping.parseProcMaps(text)
+            _ = ProcessStat.parse(text)
+            _ = KeyValueFile.parse(text)
+            _ = KeyValueFile.parse(bytes, keys: ["VmHWM", "Threads"])
+            _ = KernelSymbols(bytes).lookup(0xffff_ffff_8100_0000)
+            _ = OnlineCPUs.parse(String(text))
+        case .perfMap:
+            let (entries, _) = PerfMapFile.parseLines(bytes[...])
+            _ = PerfMapFile.table(entries).lookup(entries.first?.address ?? 0)
+            _ = entries.map { SymbolName.sanitized($0.name) }
+        case .http:
+            _ = HTTPRequest.parse(bytes)
+        case .demangle:
+            let name = String(decoding: bytes, as: UTF8.self)
+            _ = SymbolName.sanitized(Demangler.demangle(name))
+            _ = RustV0Demangler.demangle("_R" + name)
+            _ = Demangler.rustLegacy(name)
+        case .allocator:
+            _ = try? AllocatorDefinition.parse(String(decoding: bytes, as: UTF8.self))
+            _ = try? PhaseSchedule.parse(String(decoding: bytes, as: UTF8.self))
+        case .report:
+            guard let report = try? JSONReportFormat.decode(Data(bytes)).validated() else { return }
+            for format in ReportFormats.all { _ = try? format.render(report) }
+            _ = SummaryText.render(report, outputDirectory: nil)
+        case .heapMessage:
+            bytes.withUnsafeBytes { _ = HeapRecord.parseBatch($0) }
+        }
+    }
+}
+
+#if FUZZING
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    FuzzTarget.selected.run(Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
+
+/// libFuzzer's driver, called from the executable's entry point: SwiftPM
+/// makes `main` an alias of `perfprobe_fuzz_main`, so libFuzzer's own main is not the one that runs.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
+@_cdecl("perfprobe_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in fuzzOne(data, size) }
+}
+
+extension FuzzTarget {
+    static let selected: FuzzTarget = {
+        let name = ProcessInfo.processInfo.environment["PERFPROBE_FUZZ_TARGET"] ?? ""
+        guard let target = FuzzTarget(rawValue: name) else {
+            FileHandle.standardError.write(Data("PERFPROBE_FUZZ_TARGET must be one of: \(allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+            exit(2)
+        }
+        return target
+    }()
+}
+#else
+@main
+enum Replay {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+            FileHandle.standardError.write(Data("usage: perfprobe-fuzz TARGET FILE|DIR... (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))\n".utf8))
+            exit(2)
+        }
+        var count = 0
+        for path in arguments.dropFirst() {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            let files = isDirectory.boolValue
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else { continue }
+                target.run(Array(data))
+                count += 1
+            }
+        }
+        print("\(name): \(count) inputs replayed")
+    }
+}
+#endif
