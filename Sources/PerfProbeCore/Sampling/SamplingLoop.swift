@@ -124,8 +124,11 @@ struct SamplingLoop: ~Copyable {
         guard Syscalls.monotonicNanoseconds() >= nextTick else { return true }
         nextTick += configuration.telemetryIntervalNanoseconds
         let point = telemetry.read()
-        if let point { timeline.append(point) }
-        if configuration.trackMemory, point != nil, let memory = telemetry.readMemory() { memoryTimeline.append(memory) }
+        // A launched command caught in the middle of its exec has no memory
+        // yet: alive, but not a point of its timeline.
+        let measurable = point.map { $0.rssBytes > 0 } ?? false
+        if let point, measurable { timeline.append(point) }
+        if configuration.trackMemory, measurable, let memory = telemetry.readMemory() { memoryTimeline.append(memory) }
         if configuration.heapChannel != nil || (armedAt != nil && disarmedAt == nil) {
             heap.tick(Double(Syscalls.monotonicNanoseconds() - sessionStart) / 1e9)
         }

@@ -102,9 +102,13 @@ public enum SidecarSession {
         // each is filed under the phase it was taken in; while waiting for a
         // matched process to start again, a look five times a second.
         let nextChange = { (now: Double) in sidecar.schedule?.entries.map(\.offset).first { $0 > now } ?? .infinity }
-        let pause = { following.current == nil ? 0.2 : 1.0 }
+        // Slices fall due on whole seconds from the start, however long the
+        // work of one takes (a slow symbolization must not stretch the clock).
+        var nextSlice = 1.0
+        let pause = { following.current == nil ? 0.2 : nextSlice - elapsed() }
         while latch.poll(seconds: max(0.01, min(pause(), nextChange(elapsed()) - elapsed(), (options.duration ?? .infinity) - elapsed()))) == nil {
             if let slice = following.takeSlice() { state.add(slice) }
+            while nextSlice <= elapsed() { nextSlice += 1 }
             if let follow = sidecar.follow {
                 if let gone = following.current, gone.exited.isSet, let last = following.finish() {
                     state.add(last)
@@ -123,10 +127,11 @@ public enum SidecarSession {
             let now = elapsed()
             if let scheduled = sidecar.schedule?.phase(at: now), scheduled != state.phase { state.setPhase(scheduled) }
             if let limit = options.duration, now >= limit { latch.signal(.duration) }
+            // Windows close on time too: the next starts where this one was due to end.
             if Double(Syscalls.monotonicNanoseconds() - windowStart) / 1e9 >= sidecar.window {
                 summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration,
                                 symbolizer: symbolizer, pusher: pusher)
-                windowStart = Syscalls.monotonicNanoseconds()
+                windowStart += UInt64(sidecar.window * 1e9)
             }
         }
         // The report names the process followed last, and whether it is gone.
