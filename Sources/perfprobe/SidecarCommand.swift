@@ -46,7 +46,7 @@ struct SidecarCommand: ParsableCommand {
     func validate() throws {
         guard (pid == nil) != (match == nil) else { throw ValidationError("give the target with exactly one of --pid PID or --match NAME") }
         if let pid, pid <= 0 { throw ValidationError("the pid must be a positive number, got \(pid)") }
-        guard window >= 1 else { throw ValidationError("--window must be at least 1 second, got \(window)") }
+        guard window >= 1, window <= 86400 else { throw ValidationError("--window must be 1 to 86400 seconds, got \(window)") }
         guard let address = listenAddress else {
             throw ValidationError("--listen must be an IPv4 address or localhost, a colon and a port 0-65535 (e.g. 127.0.0.1:9090), got \(listen)")
         }

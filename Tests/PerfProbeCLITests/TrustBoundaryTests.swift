@@ -111,6 +111,21 @@ extension BinaryTests {
         return result
     }
 
+    /// Heap-probe messages come from inside the target: records forged to
+    /// name pid 1 are dropped and counted, and pid 1's mappings are never read.
+    @Test func forgedHeapProbeRecordsAreIgnored() throws {
+        let outcome = try Harness.perfprobe(["run", "--heap", "--", Harness.samples + "/forge_heap"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("forged 10"), "the program's own count")
+        let report = try outcome.report
+        #expect(report.notes?.contains("10 heap-probe records ignored: sent by a process outside the session, or naming another process") == true,
+                "\(report.notes ?? [])")
+        // Only forge_heap's own files: nothing read from pid 1's mappings.
+        let own: Set<String> = ["forge_heap", "libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "libperfprobe-heap.so", "[vdso]"]
+        let named = Set((report.modules ?? []).map(\.name))
+        #expect(named.isSubset(of: own), "\(named.subtracting(own))")
+    }
+
     /// Threads that live shorter than a sampling period are never sampled:
     /// task-clock tells, and the report says so. cpu_split (long-lived
     /// threads) is the control: no such note.
