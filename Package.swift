@@ -18,7 +18,7 @@ let package = Package(
         // The kernel interfaces Swift cannot call directly: perf_event_open,
         // variadic ioctl, ring-buffer barriers, fork+exec with a start gate;
         // and zlib's gzip for pprof files.
-        .target(name: "CPerfProbe", linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("z")]),
+        .target(name: "CPerfProbe", linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("z"), .linkedLibrary("dl")]),
         .systemLibrary(
             name: "CLibElf",
             pkgConfig: "libelf",

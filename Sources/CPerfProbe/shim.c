@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CPerfProbe.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -182,11 +183,22 @@ pid_t CPerfProbe_thread_id(void) {
     return gettid();
 }
 
-void CPerfProbe_allocate_and_free(uint64_t count, uint64_t size) {
-    for (uint64_t i = 0; i < count; i++) {
-        void *volatile block = malloc(size);
-        free(block);
+int CPerfProbe_allocate_and_free(const char *library, uint64_t count, uint64_t size) {
+    /* RTLD_NOLOAD: only a library already mapped, matched by file identity. */
+    void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);
+    if (!handle) return -1;
+    void *(*allocate)(size_t) = (void *(*)(size_t))dlsym(handle, "malloc");
+    void (*release)(void *) = (void (*)(void *))dlsym(handle, "free");
+    int result = -1;
+    if (allocate && release) {
+        for (uint64_t i = 0; i < count; i++) {
+            void *volatile block = allocate(size);
+            release(block);
+        }
+        result = 0;
     }
+    dlclose(handle);
+    return result;
 }
 
 uint64_t CPerfProbe_ring_load_head(const void *control_page) {

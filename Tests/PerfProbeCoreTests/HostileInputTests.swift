@@ -88,6 +88,25 @@ import Testing
         #expect(!html.contains("<script>alert"))
     }
 
+    /// Every other writer, with names built to forge lines, break JSON or
+    /// drive a terminal: valid output, no raw control character.
+    @Test func everyWriterTakesHostileNames() throws {
+        let hostile = ["main", "evil\r\nmain;fake 999\r\n", "\u{1B}]0;title\u{07}\u{1B}[2J", "q\"uote\\back", "\u{202E}rtl"]
+        let report = try FixtureReport.make(functions: hostile)
+        let speedscope = try #require(try SpeedscopeFormat().render(report))
+        let json = try JSONSerialization.jsonObject(with: speedscope) as? [String: Any]
+        let frames = (json?["shared"] as? [String: Any])?["frames"] as? [[String: Any]]
+        #expect(frames?.compactMap { $0["name"] as? String }.contains("evil\\x0D\\x0Amain;fake 999\\x0D\\x0A") == true)
+        let summary = SummaryText.render(report, outputDirectory: "out")
+        #expect(!summary.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0.value == 0x0D || $0 == "\u{202E}" })
+        #expect(summary.contains("\\x1B]0;title\\x07"))
+        for format in ReportFormats.all {
+            guard let data = try format.render(report), format.name != "pprof" && format.name != "pprof-heap" else { continue }
+            let text = String(decoding: data, as: UTF8.self)
+            #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0 == "\u{202E}" }, "\(format.name)")
+        }
+    }
+
     @Test func hugeContentLengthIsRefused() {
         let request = Array("POST /phase HTTP/1.1\r\nContent-Length: 9223372036854775807\r\n\r\n{}".utf8)
         #expect(HTTPRequest.parse(request) == .tooLarge)

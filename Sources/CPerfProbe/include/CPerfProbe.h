@@ -67,9 +67,12 @@ int CPerfProbe_connect_tcp(const char *host, int port, int timeout_ms);
 /// gettid(2): Swift's Glibc import does not set _GNU_SOURCE.
 pid_t CPerfProbe_thread_id(void);
 
-/// Calls malloc(size) and free `count` times: the agent's own allocator
-/// calls, to time a uprobe hit on the same library the target uses.
-void CPerfProbe_allocate_and_free(uint64_t count, uint64_t size);
+/// Calls malloc(size) and free `count` times, as `library` (a file this
+/// process maps, the target's allocator library) defines them: to time a
+/// uprobe hit on the same code the target runs. Looked up in the library
+/// itself, so that an interposer (a sanitizer's allocator) is not what gets
+/// timed. Returns -1 when the library is not loaded or lacks either.
+int CPerfProbe_allocate_and_free(const char *library, uint64_t count, uint64_t size);
 
 /// The ring's `data_head`, read with acquire semantics so the record bytes
 /// before it are visible (the kernel publishes with a release store).

@@ -37,7 +37,8 @@ public struct ProbeCalibration: Codable, Hashable, Sendable {
                 fds.append(fd)
             }
             // The best of three: the VM's other tenants only ever add time.
-            return (0..<3).map { _ in Double(Syscalls.timeAllocateAndFree(count: calls, size: 64)) }.min()! / Double(calls)
+            let times = (0..<3).compactMap { _ in Syscalls.timeAllocateAndFree(library: plan.openPath, count: calls, size: 64) }
+            return times.min().map { Double($0) / Double(calls) }
         }
         guard let bare = timed([]),
               let withMalloc = timed([(malloc, 0, false), (malloc, 0, true)]),

@@ -9,11 +9,11 @@ import Synchronization
 public final class Sampler: Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let sliceRequested = Atomic<Bool>(false)
-    private let slice = Mutex<Capture?>(nil)
+    private let slice = Locked<Capture?>(nil)
     private let sliceSignal = DispatchSemaphore(value: 0)
     /// One slice at a time (the sidecar's loop and its phase endpoint both take them).
-    private let sliceLock = Mutex<Void>(())
-    private let state = Mutex<(ready: Result<Void, SamplingError>?, capture: Capture?)>((nil, nil))
+    private let sliceLock = Locked<Void>(())
+    private let state = Locked<(ready: Result<Void, SamplingError>?, capture: Capture?)>((nil, nil))
     private let readySignal = DispatchSemaphore(value: 0)
     private let doneSignal = DispatchSemaphore(value: 0)
     private let onTargetExit: @Sendable () -> Void

@@ -59,9 +59,10 @@ enum Syscalls {
     }
 
     /// Times `count` malloc/free pairs of this thread, in nanoseconds.
-    static func timeAllocateAndFree(count: Int, size: Int) -> UInt64 {
+    /// Nanoseconds for `count` malloc/free pairs of `library`'s own; nil when it is not loaded here.
+    static func timeAllocateAndFree(library: String, count: Int, size: Int) -> UInt64? {
         let start = monotonicNanoseconds()
-        CPerfProbe_allocate_and_free(UInt64(count), UInt64(size))
+        guard CPerfProbe_allocate_and_free(library, UInt64(count), UInt64(size)) == 0 else { return nil }
         return monotonicNanoseconds() - start
     }
 

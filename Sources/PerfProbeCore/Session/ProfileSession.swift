@@ -172,7 +172,7 @@ public struct LaunchedRun: Sendable {
 
 /// The launched command's exit status, set by the thread that reaps it.
 final class ExitBox: Sendable {
-    private let status = Mutex<TargetOutcome?>(nil)
+    private let status = Locked<TargetOutcome?>(nil)
     private let done = DispatchSemaphore(value: 0)
 
     func set(_ wait: Syscalls.WaitStatus?) {

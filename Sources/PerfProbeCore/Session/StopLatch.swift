@@ -10,7 +10,7 @@ public enum StopReason: Sendable, Equatable {
 
 /// The first of several events (signal, timer, target exit) to happen wins.
 final class StopLatch: Sendable {
-    private let reason = Mutex<StopReason?>(nil)
+    private let reason = Locked<StopReason?>(nil)
     private let semaphore = DispatchSemaphore(value: 0)
 
     func signal(_ stop: StopReason) {

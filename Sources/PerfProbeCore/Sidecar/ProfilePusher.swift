@@ -18,13 +18,13 @@ final class ProfilePusher: Sendable {
     private let host: String
     private let port: Int
     private let path: String
-    private let queue = Mutex<[Window]>([])
+    private let queue = Locked<[Window]>([])
     private let ready = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(true)
     let sent = Atomic<Int>(0)
     let dropped = Atomic<Int>(0)
     /// Why the last window that failed was not taken.
-    let lastError = Mutex<String?>(nil)
+    let lastError = Locked<String?>(nil)
 
     static let capacity = 16
 

@@ -29,17 +29,17 @@ final class SidecarState: Sendable {
 
     static let recentSlices = 300
 
-    private let inner: Mutex<Inner>
+    private let inner: Locked<Inner>
     private let windowsPath: String?
     /// Opened with the first window (a setup error leaves no output behind).
-    private let windowsFile = Mutex<FileHandle?>(nil)
+    private let windowsFile = Locked<FileHandle?>(nil)
     private let symbolizer: SidecarSymbolizer
     /// Slices are merged by function and filed here, in order, so that
     /// symbolizing new frames never delays when the next slice is cut.
     private let filing = DispatchQueue(label: "perfprobe.sidecar.filing")
 
     init(phase: String, windowsFile: String?, symbolizer: SidecarSymbolizer) {
-        inner = Mutex(Inner(phase: phase))
+        inner = Locked(Inner(phase: phase))
         windowsPath = windowsFile
         self.symbolizer = symbolizer
     }

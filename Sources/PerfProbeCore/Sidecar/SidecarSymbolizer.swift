@@ -7,10 +7,10 @@ import Synchronization
 /// the phase totals grow with the program's call paths, not with every
 /// instruction address ever sampled.
 final class SidecarSymbolizer: Sendable {
-    private let symbolizer: Mutex<Symbolizer>
+    private let symbolizer: Locked<Symbolizer>
 
     init(demangle: Bool) {
-        symbolizer = Mutex(Symbolizer(modules: [], demangle: demangle))
+        symbolizer = Locked(Symbolizer(modules: [], demangle: demangle))
     }
 
     /// `slice` with every frame moved to the start of its function.

@@ -37,7 +37,7 @@ final class SidecarTarget: Sendable {
         var earlierCounters: [CounterReading] = []
     }
 
-    private let inner = Mutex(Inner())
+    private let inner = Locked(Inner())
 
     /// Follows `attachment` (after the previous one has been finished).
     func attach(_ attachment: Attachment) {
