@@ -59,6 +59,26 @@ extension BinaryTests {
         #expect(results.optimizationOpportunities.count == 1)
     }
 
+    /// Allocations on a 3-page sigaltstack and a ucontext fiber, each stack's
+    /// mapping ending at an unmapped page (issue 12): the probe's 16 KiB
+    /// stack copy read past it and killed the target with SIGSEGV. Now the
+    /// target exits 0 and both allocating functions head their stacks, each
+    /// with its share of the 200 allocations sampled (256 KiB blocks at the
+    /// default 512 KiB mean: p = 1 - e^-0.5 ≈ 0.39, so 79 expected).
+    @Test func allocationsOnSmallSignalAndFiberStacksAreTraced() throws {
+        let outcome = try Harness.perfprobe(["run", "--heap", "--", Harness.samples + "/odd_stacks", "200"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("rounds 200"))
+        let heap = try #require(try outcome.report.heap)
+        for function in ["alloc_in_handler", "alloc_in_fiber"] {
+            let stack = try #require(heap.stacks.first { $0.functions.suffix(2) == [function, "touched_malloc"] }, "\(function)")
+            // Binomial(200, 0.39): 79 ± 7 (one sd); 40...120 fails only if sampling is broken.
+            #expect((40...120).contains(stack.allocations), "\(function): \(stack.allocations)")
+        }
+        let handler = heap.stacks.first { $0.functions.contains("alloc_in_handler") }
+        #expect(handler?.functions.contains("on_signal") == true, "\(handler?.functions ?? [])")
+    }
+
     /// With the allocation probe (sampling every 16 KiB so a 4 s run has
     /// plenty of samples): the leak is pinned on leaky_cache_insert at 1 MiB/s,
     /// churn_requests' 512 allocations a second are churn, not a leak.

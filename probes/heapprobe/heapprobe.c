@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,7 +65,6 @@ static THREAD_LOCAL long countdown;
 static THREAD_LOCAL bool counting; /* countdown drawn for this thread */
 static THREAD_LOCAL uint64_t rng_state;
 static THREAD_LOCAL bool busy; /* inside the probe: allocations pass straight through */
-static THREAD_LOCAL uintptr_t stack_end;
 static THREAD_LOCAL pid_t thread_id;
 static THREAD_LOCAL struct heapprobe_frees frees;
 /* Records waiting to be sent: allocated on a thread's first sample. */
@@ -206,26 +206,29 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The top of this thread's stack, so the copy never reads past it. */
-static uintptr_t thread_stack_end(void) {
-    if (stack_end) return stack_end;
-    pthread_attr_t attr;
-    void *base;
-    size_t size;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        if (pthread_attr_getstack(&attr, &base, &size) == 0) stack_end = (uintptr_t)base + size;
-        pthread_attr_destroy(&attr);
+/* Copies up to `bytes` of the stack above `sp` into `to`; returns how much.
+ * The stack may be a thread's, a small sigaltstack or a fiber's whose
+ * mapping ends a few hundred bytes above `sp`: the kernel copies it
+ * (process_vm_readv on this process), page by page, and stops at the first
+ * page that is not mapped, where a plain copy would fault and kill the
+ * program. A short copy is fine: the agent reports the stack as truncated.
+ * Where the call is refused (a seccomp filter), nothing is copied. */
+static size_t copy_stack(unsigned char *to, uintptr_t sp, size_t bytes) {
+    enum { PAGE = 4096, PIECES = STACK_COPY / PAGE + 1 };
+    struct iovec local = {.iov_base = to, .iov_len = bytes};
+    struct iovec remote[PIECES];
+    size_t pieces = 0, planned = 0;
+    while (planned < bytes && pieces < PIECES) {
+        uintptr_t at = sp + planned;
+        size_t piece = PAGE - (at & (PAGE - 1));
+        if (piece > bytes - planned) piece = bytes - planned;
+        remote[pieces].iov_base = (void *)at;
+        remote[pieces].iov_len = piece;
+        pieces++;
+        planned += piece;
     }
-    return stack_end;
-}
-
-/* Copies the live stack above `sp`: memory this code does not own by
- * design (callers' frames, their redzones under AddressSanitizer), so it is
- * read word by word without instrumentation. */
-__attribute__((no_sanitize("address"), noinline)) static void copy_stack(unsigned char *to, uintptr_t sp, size_t bytes) {
-    const volatile uint64_t *from = (const volatile uint64_t *)sp;
-    uint64_t *out = (uint64_t *)to;
-    for (size_t i = 0; i < bytes / 8; i++) out[i] = from[i];
+    ssize_t copied = process_vm_readv(process_id, &local, 1, remote, pieces, 0);
+    return copied > 0 ? (size_t)copied & ~(size_t)7 : 0;
 }
 
 /* Adds a sampled allocation, with the registers of this frame and the stack
@@ -251,12 +254,7 @@ __attribute__((noinline)) static bool send_sample(void *address, size_t size) {
                      "movq %%r14, %6\n\t"
                      "movq %%r15, %7\n\t"
                      : "=r"(r[8]), "=r"(r[7]), "=r"(r[6]), "=r"(r[1]), "=r"(r[20]), "=r"(r[21]), "=r"(r[22]), "=r"(r[23]));
-    uintptr_t sp = (uintptr_t)r[7];
-    uintptr_t end = thread_stack_end();
-    size_t copy = end > sp ? end - sp : 0;
-    if (copy > STACK_COPY) copy = STACK_COPY;
-    copy &= ~(size_t)7;
-    copy_stack((unsigned char *)m + sizeof(*m), sp, copy);
+    size_t copy = copy_stack((unsigned char *)m + sizeof(*m), (uintptr_t)r[7], STACK_COPY);
     if (thread_id == 0) thread_id = (pid_t)syscall(SYS_gettid);
     m->type = HEAPPROBE_ALLOC;
     m->pid = process_id;

@@ -105,9 +105,15 @@ struct SidecarEndpoints: Sendable {
         }
         defer { profiling.count.wrappingSubtract(1, ordering: .relaxed) }
         let from = Syscalls.monotonicNanoseconds()
-        // Slices are taken every second: wait for the one that covers the end,
-        // unless the client goes away first.
-        guard client.wait(seconds: Double(seconds) + 1.2) else { return HTTPResponse(status: 400, text: "client gone\n") }
+        let end = from + UInt64(seconds) * 1_000_000_000
+        guard client.wait(seconds: Double(seconds)) else { return HTTPResponse(status: 400, text: "client gone\n") }
+        // Slices are cut every second: wait for one that covers the end — a
+        // loaded machine may cut it late — unless the client goes away first.
+        var patience = 50
+        while (state.latest?.endNanoseconds ?? 0) < end && patience > 0 {
+            guard client.wait(seconds: 0.1) else { return HTTPResponse(status: 400, text: "client gone\n") }
+            patience -= 1
+        }
         guard let capture = state.merged(since: from) else { return HTTPResponse(status: 503, text: "sampling has stopped\n") }
         let report = symbolizer.report(capture, target: target, configuration: configuration)
         guard let data = try? PprofCPUFormat().render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }
