@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -41,7 +42,13 @@ extern void *__libc_memalign(size_t, size_t);
 #define BATCH_BYTES (256 * 1024)
 #define MIN_BATCH_BYTES (sizeof(struct heapprobe_alloc) + STACK_COPY + sizeof(struct heapprobe_frees))
 #define BATCH_AGE_NS 50000000ull
-#define TABLE_SIZE (1u << 20) /* sampled live allocations: 1M slots */
+/* Sampled live allocations: 64K slots, which at the default 512 KiB mean
+ * hold the samples of ~16 GiB of live heap at half load. A slot is looked
+ * for at most MAX_PROBES places from its hash; past that the sample is
+ * dropped and counted (its free could not be matched). */
+#define TABLE_BITS 16
+#define TABLE_SIZE (1u << TABLE_BITS)
+#define MAX_PROBES 64
 #define TOMBSTONE ((uintptr_t)1)
 
 static int channel = -1;
@@ -52,10 +59,14 @@ static atomic_ulong dropped;
 static double mean_bytes = 512 * 1024;
 /* Sampled, not yet freed addresses: open addressing, lock-free. */
 static _Atomic(uintptr_t) *table;
+/* The probe's own memory, mapped and touched once at start (the table, the
+ * filter): never the target's allocator, and never growing while it runs —
+ * pages faulted in as random slots were first used looked like a leak. */
 /* How many live sampled addresses hash to each of 64K buckets: an unsampled
  * free checks this small array (in cache) instead of probing the table. */
 #define FILTER_SIZE (1u << 16)
-static _Atomic(uint16_t) filter[FILTER_SIZE];
+static _Atomic(uint16_t) *filter;
+#define REGION_BYTES (TABLE_SIZE * sizeof(uintptr_t) + FILTER_SIZE * sizeof(uint16_t))
 
 /* initial-exec: a preloaded library's thread-locals sit in static TLS, read
  * straight through %fs, with no __tls_get_addr call on every malloc. */
@@ -93,8 +104,10 @@ static void flush_batch(void) {
 /* Room for `size` more bytes in the batch, flushing it first if need be. */
 static unsigned char *reserve(size_t size) {
     if (!batch) {
-        batch = __libc_malloc(BATCH_BYTES);
-        if (!batch) return NULL;
+        /* Mapped, not the target's heap, and touched now: a constant footprint. */
+        void *mapped = mmap(NULL, BATCH_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (mapped == MAP_FAILED) return NULL;
+        batch = mapped;
         pthread_setspecific(thread_exit, &batch);
     }
     if (batch_used + size > batch_limit) flush_batch();
@@ -126,7 +139,7 @@ static void flush_at_thread_exit(void *unused) {
     (void)unused;
     busy = true;
     flush_if_due(0);
-    __libc_free(batch);
+    munmap(batch, BATCH_BYTES);
     batch = NULL;
 }
 
@@ -154,8 +167,10 @@ __attribute__((constructor)) static void heapprobe_init(void) {
     const char *bytes = getenv("PERFPROBE_HEAP_SAMPLE_BYTES");
     if (bytes && atof(bytes) >= 1) mean_bytes = atof(bytes);
     if (!fd) return;
-    table = __libc_calloc(TABLE_SIZE, sizeof(*table));
-    if (!table) return;
+    void *region = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (region == MAP_FAILED) return;
+    table = region;
+    filter = (_Atomic(uint16_t) *)((unsigned char *)region + TABLE_SIZE * sizeof(uintptr_t));
     process_id = getpid();
     pthread_atfork(NULL, NULL, after_fork);
     pthread_key_create(&thread_exit, flush_at_thread_exit);
@@ -168,28 +183,30 @@ __attribute__((constructor)) static void heapprobe_init(void) {
 }
 
 static size_t slot_of(uintptr_t address) {
-    return (size_t)((address >> 4) * 0x9e3779b97f4a7c15ull >> 44) & (TABLE_SIZE - 1);
+    return (size_t)((address >> 4) * 0x9e3779b97f4a7c15ull >> (64 - TABLE_BITS)) & (TABLE_SIZE - 1);
 }
 
 static size_t bucket_of(uintptr_t address) {
     return (size_t)((address >> 4) * 0xbf58476d1ce4e5b9ull >> 48) & (FILTER_SIZE - 1);
 }
 
-static void remember(uintptr_t address) {
-    for (size_t i = slot_of(address), n = 0; n < TABLE_SIZE; i = (i + 1) & (TABLE_SIZE - 1), n++) {
+/* False when no slot was free within MAX_PROBES of its hash. */
+static bool remember(uintptr_t address) {
+    for (size_t i = slot_of(address), n = 0; n < MAX_PROBES; i = (i + 1) & (TABLE_SIZE - 1), n++) {
         uintptr_t current = atomic_load_explicit(&table[i], memory_order_relaxed);
         if ((current == 0 || current == TOMBSTONE) &&
             atomic_compare_exchange_strong(&table[i], &current, address)) {
             atomic_fetch_add(&filter[bucket_of(address)], 1);
-            return;
+            return true;
         }
     }
+    return false;
 }
 
 /* Whether `address` was sampled; forgets it if so. */
 static bool forget(uintptr_t address) {
     if (atomic_load_explicit(&filter[bucket_of(address)], memory_order_relaxed) == 0) return false;
-    for (size_t i = slot_of(address), n = 0; n < TABLE_SIZE; i = (i + 1) & (TABLE_SIZE - 1), n++) {
+    for (size_t i = slot_of(address), n = 0; n < MAX_PROBES; i = (i + 1) & (TABLE_SIZE - 1), n++) {
         uintptr_t current = atomic_load_explicit(&table[i], memory_order_relaxed);
         if (current == 0) return false;
         if (current == address && atomic_compare_exchange_strong(&table[i], &current, TOMBSTONE)) {
@@ -283,8 +300,11 @@ static void *sampled(void *address, size_t size) {
     busy = true;
     while (countdown <= 0) countdown += next_interval();
     // Remembered first: a free racing in from another thread must find it.
-    remember((uintptr_t)address);
-    if (!send_sample(address, size)) forget((uintptr_t)address);
+    if (!remember((uintptr_t)address)) {
+        atomic_fetch_add(&dropped, 1);
+    } else if (!send_sample(address, size)) {
+        forget((uintptr_t)address);
+    }
     busy = false;
     return address;
 }
