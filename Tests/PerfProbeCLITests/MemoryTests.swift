@@ -81,6 +81,45 @@ extension BinaryTests {
         #expect(try attached.report.memory?.growth.verdict == .stable)
     }
 
+    /// Leaks a program frees as it ends (issue 12): an atexit handler freeing
+    /// a C program's global list, and Debian's python3 tearing down a
+    /// module-level list whose stack also churns ten short-lived buffers per
+    /// kept one. Teardown frees erased the leak (`transient`, `churn … 0 B
+    /// outstanding`); now each is a leak at its printed rate ±15%, in
+    /// `run --heap` and `attach --heap`, with what it held freed at exit.
+    @Test(arguments: [("exit_freed_leak", "remember_request"), ("python3", "PyByteArray_Resize")])
+    func leaksFreedAtExitAreStillLeaks(program: String, function: String) throws {
+        let command = program == "python3"
+            ? ["/usr/bin/python3", Harness.repository.appendingPathComponent("samples/py_leak_service.py").path, "5"]
+            : [Harness.samples + "/" + program, "5"]
+        let run = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "16384", "--"] + command)
+        #expect(run.status == 0, "\(run.stderr)")
+        try Self.expectLeakFreedAtExit(try run.report, printed: run.stdout, function: function)
+
+        let target = Process()
+        target.executableURL = URL(fileURLWithPath: command[0])
+        target.arguments = Array(command.dropFirst())
+        let output = Pipe()
+        target.standardOutput = output
+        try target.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        // Until the process exits: its teardown is part of what the probes see.
+        let attached = try Harness.perfprobe(["attach", "--heap", String(target.processIdentifier)])
+        target.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        try Self.expectLeakFreedAtExit(try attached.report, printed: printed, function: function)
+    }
+
+    static func expectLeakFreedAtExit(_ report: ProfileReport, printed: String, function: String) throws {
+        // "leaked N B/s": the program's own count of what it kept.
+        let truth = try #require(printed.split(separator: " ").dropFirst().first.flatMap { Double($0) }, "\(printed)")
+        let heap = try #require(report.heap)
+        let leak = try #require(heap.stacks.first { $0.functions.contains(function) && $0.kind == .leak },
+                                "\(heap.stacks.map { ($0.kind, $0.functions.suffix(3)) })")
+        #expect(abs(leak.growthBytesPerSecond / truth - 1) <= 0.15, "\(leak.growthBytesPerSecond) B/s for \(truth) B/s")
+        #expect((leak.freedAtExitBytes ?? 0) > 0)
+    }
+
     @Test func plateauIsNotALeak() throws {
         let outcome = try Harness.perfprobe(["run", "--heap", "--", Harness.samples + "/plateau", "6", "3"])
         #expect(try outcome.report.memory?.growth.verdict == .plateau)

@@ -31,6 +31,10 @@ public struct HeapReport: Codable, Sendable {
         public var growthBytesPerSecond: Double
         public var growthRSquared: Double
         public var oldestLiveSeconds: Double?
+        /// Bytes this stack held at its peak and released in the run's last
+        /// moments (interpreter teardown, atexit handlers): not counted
+        /// against the leak; nil when it released nothing so.
+        public var freedAtExitBytes: UInt64? = nil
     }
 
     /// Mean bytes between sampled allocations (run --heap); 0 with uprobes,
@@ -50,15 +54,37 @@ public struct HeapReport: Codable, Sendable {
     static let minimumLeakBytes: UInt64 = 256 * 1024
     static let churnAllocationsPerSecond = 100.0
 
-    static func build(_ capture: HeapCapture, duration: Double, name: (Frame) -> SymbolizedFrame) -> HeapReport {
+    /// A stack's series while the program ran. Outstanding bytes that fall
+    /// from their peak to under half of it, the fall starting in the run's
+    /// last second (or 10% of it), are the program tidying up as it ends —
+    /// an interpreter's teardown, an atexit handler — and must not erase
+    /// what it held while it ran: the series is cut where the fall began.
+    /// Only for a program that ended while profiled: one still running
+    /// (attach --duration) is not tearing down, and its churn is noise.
+    static func whileRunning(_ series: [HeapPoint], end: Double, ended: Bool) -> (series: [HeapPoint], freedAtExit: UInt64?) {
+        guard ended, let peak = series.indices.max(by: { series[$0].outstandingBytes < series[$1].outstandingBytes }),
+              let last = series.last, series[peak].outstandingBytes > 0,
+              last.outstandingBytes < series[peak].outstandingBytes / 2 else { return (series, nil) }
+        // Where the fall began: the last point still within 10% of the peak.
+        let high = series[peak].outstandingBytes - series[peak].outstandingBytes / 10
+        let fall = series.lastIndex { $0.outstandingBytes >= high } ?? peak
+        guard series[fall].t >= end - max(1.0, 0.1 * end) else { return (series, nil) }
+        return (Array(series[...fall]), series[fall].outstandingBytes - last.outstandingBytes)
+    }
+
+    /// `ended`: the target exited while it was profiled.
+    static func build(_ capture: HeapCapture, duration: Double, ended: Bool, name: (Frame) -> SymbolizedFrame) -> HeapReport {
         let seconds = max(duration, 0.001)
         let stacks = capture.stacks.map { stack -> Stack in
             let stats = stack.stats
-            let trend = GrowthTrend(stats.series.map { ($0.t, Double($0.outstandingBytes)) })
+            let running = whileRunning(stats.series, end: seconds, ended: ended)
+            let trend = GrowthTrend(running.series.map { ($0.t, Double($0.outstandingBytes)) })
             let slope = trend?.fit.slope ?? 0, rSquared = trend?.fit.rSquared ?? 0
             let perSecond = stats.estimatedObjects / seconds
+            let held = running.series.last?.outstandingBytes ?? stats.outstandingBytes
             let kind: Kind
-            if let trend, trend.isGrowing(minimumRate: MemoryGrowth.minimumRate), stats.outstandingBytes >= minimumLeakBytes {
+            // Growth while the program ran makes a leak, whatever the stack also churned.
+            if let trend, trend.isGrowing(minimumRate: MemoryGrowth.minimumRate), max(held, stats.outstandingBytes) >= minimumLeakBytes {
                 kind = .leak
             } else if perSecond >= churnAllocationsPerSecond && Double(stats.freedBytes) >= 0.9 * Double(stats.allocatedBytes) {
                 kind = .churn
@@ -72,7 +98,7 @@ public struct HeapReport: Codable, Sendable {
                          allocationsPerSecond: perSecond, frees: stats.frees, freedBytes: stats.freedBytes,
                          freeBytesPerSecond: Double(stats.freedBytes) / seconds, outstandingBytes: stats.outstandingBytes,
                          outstandingObjects: stats.outstandingObjects, growthBytesPerSecond: slope, growthRSquared: rSquared,
-                         oldestLiveSeconds: stats.oldestLiveSeconds)
+                         oldestLiveSeconds: stats.oldestLiveSeconds, freedAtExitBytes: running.freedAtExit)
         }
         return HeapReport(sampleBytes: capture.sampleBytes, records: capture.records, droppedSamples: capture.droppedSamples,
                           stacks: stacks.sorted { ($0.outstandingBytes, $0.allocatedBytes) > ($1.outstandingBytes, $1.allocatedBytes) },

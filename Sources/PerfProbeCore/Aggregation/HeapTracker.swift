@@ -74,7 +74,11 @@ struct HeapTracker {
             let age = Double(now &- entry.time) / 1e9
             result[entry.stack].oldestLiveSeconds = max(result[entry.stack].oldestLiveSeconds ?? 0, age)
         }
-        for id in result.indices { result[id].series = series[id].points }
+        // The last point is now: frees after the last tick (a program's teardown) show in the series.
+        let t = Double(now &- start) / 1e9
+        for id in result.indices {
+            result[id].series = series[id].points + [HeapPoint(t: t, outstandingBytes: result[id].outstandingBytes)]
+        }
         return HeapCapture(sampleBytes: sampleBytes, records: records, droppedSamples: dropped,
                            stacks: zip(keys, result).map { HeapCapture.Stack(key: $0, stats: $1) })
     }

@@ -78,7 +78,10 @@ extension ProfileReport {
             timeline: capture.timeline, counters: capture.counters,
             stackQuality: StackQuality.measure(capture: capture, profile: profile),
             memory: capture.memoryTimeline.map(MemoryReport.init),
-            heap: capture.heap.map { HeapReport.build($0, duration: duration, name: { symbolizer.symbolize($0) }) },
+            heap: capture.heap.map {
+                HeapReport.build($0, duration: duration, ended: target.outcome.state != TargetOutcome.running.state,
+                                 name: { symbolizer.symbolize($0) })
+            },
             agent: AgentUsage.measure(),
             unreadableModules: symbolizer.unreadableModules, profile: profile,
             modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs), gates: nil,

@@ -69,10 +69,12 @@ public struct MemoryResultsFormat: ReportFormat {
                 let live = stack.oldestLiveSeconds.map { String(format: ", the oldest live for %.1f s", $0) } ?? ""
                 leaks.append(Results.Leak(
                     type: "heap_allocation_leak", severity: Self.severity(stack.growthBytesPerSecond),
-                    description: String(format: "allocations from %@ keep growing: %@/s (R² %.2f), %@ outstanding in %d sampled live objects%@; %@ allocated, %@ freed",
+                    description: String(format: "allocations from %@ keep growing: %@/s (R² %.2f), %@ outstanding in %d sampled live objects%@; %@ allocated, %@ freed (%.0f allocations/s, %@/s freed)%@",
                                         Self.chain(stack.functions), Self.bytes(stack.growthBytesPerSecond), stack.growthRSquared,
                                         Self.bytes(Double(stack.outstandingBytes)), stack.outstandingObjects, live,
-                                        Self.bytes(Double(stack.allocatedBytes)), Self.bytes(Double(stack.freedBytes))),
+                                        Self.bytes(Double(stack.allocatedBytes)), Self.bytes(Double(stack.freedBytes)),
+                                        stack.allocationsPerSecond, Self.bytes(stack.freeBytesPerSecond),
+                                        stack.freedAtExitBytes.map { "; \(Self.bytes(Double($0))) of it freed only as the program ended" } ?? ""),
                     growthRate: stack.growthBytesPerSecond,
                     suspectedCauses: [Results.Cause(stack: stack.functions, outstandingBytes: stack.outstandingBytes)]))
             case .churn:

@@ -54,9 +54,11 @@ public enum SummaryText {
                 out += "allocations (sampled every \(bytes(Double(heap.sampleBytes))) on average, \(heap.records) records, \(heap.droppedSamples) dropped):\n"
             }
             for stack in heap.stacks.prefix(top) where stack.kind != .transient {
-                out += String(format: "  %@ %@ outstanding, %@/s growth, %.0f allocs/s  %@\n",
+                let held = stack.freedAtExitBytes.map { "\(bytes(Double($0))) held, freed at exit" }
+                    ?? "\(bytes(Double(stack.outstandingBytes))) outstanding"
+                out += String(format: "  %@ %@, %@/s growth, %.0f allocs/s  %@\n",
                               stack.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0),
-                              bytes(Double(stack.outstandingBytes)), bytes(stack.growthBytesPerSecond),
+                              held, bytes(stack.growthBytesPerSecond),
                               stack.allocationsPerSecond, MemoryResultsFormat.chain(stack.functions))
             }
         }
