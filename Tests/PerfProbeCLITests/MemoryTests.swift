@@ -124,7 +124,7 @@ extension BinaryTests {
         let outcome = try Harness.perfprobe(["run", "--heap", "--", Harness.samples + "/plateau", "6", "3"])
         #expect(try outcome.report.memory?.growth.verdict == .plateau)
         let results = try Self.results(outcome.directory)
-        #expect(results.success && results.memoryLeaksDetected == 0)
+        #expect(results.success && results.memoryLeaksDetected == 0, "\(results.memoryLeaks.map(\.description))")
         #expect(results.optimizationOpportunities.count == 1)
     }
 

@@ -12,6 +12,11 @@ public struct BoundedTimeline<Point: Sendable>: Sendable {
         self.capacity = capacity
     }
 
+    /// Changes points already kept (a late record correcting them).
+    mutating func modify(_ body: (inout [Point]) -> Void) {
+        body(&points)
+    }
+
     public mutating func append(_ point: Point) {
         defer { offered += 1 }
         guard offered % stride == 0 else { return }

@@ -20,6 +20,12 @@ struct HeapTracker {
     private var series: [BoundedTimeline<HeapPoint>] = []
     private(set) var records = 0
     private var dropped: UInt64 = 0
+    /// CLOCK_MONOTONIC ns of the session's start: the series' time zero.
+    private let start: UInt64
+
+    init(start: UInt64 = 0) {
+        self.start = start
+    }
 
     mutating func allocated(_ allocation: HeapAllocation, stack: StackKey) {
         records += 1
@@ -39,6 +45,7 @@ struct HeapTracker {
         stats[id].estimatedObjects += Double(allocation.weight) / Double(max(allocation.size, 1))
         stats[id].outstandingBytes = stats[id].outstandingBytes.addingSaturated(allocation.weight)
         stats[id].outstandingObjects += 1
+        backdate(id, time: allocation.time) { $0.addingSaturated(allocation.weight) }
         // An address handed out again was freed unseen (an unsampled realloc path): drop the old one.
         if let stale = live.updateValue(Live(stack: id, weight: allocation.weight, time: allocation.time),
                                         forKey: LiveKey(pid: allocation.pid, address: allocation.address)) {
@@ -54,6 +61,22 @@ struct HeapTracker {
         guard let entry = live[key], entry.time <= time else { return }
         live[key] = nil
         release(entry)
+        backdate(entry.stack, time: time) { $0 - min(entry.weight, $0) }
+    }
+
+    /// Records arrive in batches, and a thread that stops allocating holds
+    /// its batch until it exits: ticks taken after a record's own time did
+    /// not count it. Those points are corrected, so that a stack's series
+    /// follows what happened when, not when the agent heard of it.
+    private mutating func backdate(_ id: Int, time: UInt64, _ change: (UInt64) -> UInt64) {
+        let t = Double(time &- start) / 1e9
+        series[id].modify { points in
+            var index = points.partitioningIndex { $0.t >= t }
+            while index < points.count {
+                points[index].outstandingBytes = change(points[index].outstandingBytes)
+                index += 1
+            }
+        }
     }
 
     private mutating func release(_ entry: Live) {

@@ -13,7 +13,7 @@ struct SamplingLoop: ~Copyable {
     private var nextTick: UInt64
     private var timeline: BoundedTimeline<TelemetryPoint>
     private var memoryTimeline: BoundedTimeline<MemoryPoint>
-    private var heap = HeapTracker()
+    private var heap: HeapTracker
     private var perfMaps = PerfMapFollower()
     /// Rings the kernel hung up (their task exited, or may no longer be
     /// sampled): drained, no longer polled.
@@ -78,6 +78,7 @@ struct SamplingLoop: ~Copyable {
         let now = Syscalls.monotonicNanoseconds()
         capture.startNanoseconds = now
         sessionStart = now
+        heap = HeapTracker(start: now)
         telemetry = ProcessTelemetry(pid: pid, startNanoseconds: now,
                                      threadStatusInterval: configuration.threadStatusIntervalNanoseconds)
         nextTick = now
