@@ -35,8 +35,9 @@ struct PerfProbe: ParsableCommand {
     /// ArgumentParser reads `--frequency -5` as an option with no value and
     /// says "Missing value": name the real problem instead.
     private static func negativeValue() -> String? {
-        let arguments = CommandLine.arguments
-        for (index, argument) in arguments.enumerated().dropLast() where argument.hasPrefix("--") && argument != "--" {
+        // Only perfprobe's own options: what follows "--" is the command's.
+        let arguments = Array(CommandLine.arguments.prefix { $0 != "--" })
+        for (index, argument) in arguments.enumerated().dropLast() where argument.hasPrefix("--") {
             let value = arguments[index + 1]
             if value.hasPrefix("-"), Double(value) != nil {
                 return "\(argument) must be a positive number, got \(value)"

@@ -87,7 +87,7 @@ public struct OutputDirectory: Sendable {
 
     private static func reason(_ error: Error) -> String {
         let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-        if let code = underlying.map({ Int32($0.code) }), underlying?.domain == NSPOSIXErrorDomain {
+        if let code = underlying.map({ Int32(truncatingIfNeeded: $0.code) }), underlying?.domain == NSPOSIXErrorDomain {
             return Errno(code).description
         }
         return error.localizedDescription
