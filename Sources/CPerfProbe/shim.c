@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <netinet/in.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct perf_event_attr) >= PERF_ATTR_SIZE_VER7,
@@ -378,4 +379,14 @@ long CPerfProbe_receive_from(int fd, void *buffer, size_t length, pid_t *sender_
         }
     }
     return n;
+}
+
+int CPerfProbe_wait_exited(pid_t pid, int *code, int *signo) {
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0)
+        if (errno != EINTR) return -1;
+    *code = info.si_code == CLD_EXITED ? info.si_status : 0;
+    *signo = info.si_code == CLD_EXITED ? 0 : info.si_status;
+    return 0;
 }

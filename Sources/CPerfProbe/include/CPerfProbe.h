@@ -93,6 +93,11 @@ pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
 /// Lets the gated child exec. Returns 0, or the errno with which exec failed.
 int CPerfProbe_spawn_open_gate(int gate_fd, int status_fd);
 
+/// Waits for child `pid` to end without reaping it (WNOWAIT), so that its
+/// /proc files still hold its final counts. Returns 0 with *signo 0 and
+/// *code its exit code, or *signo the signal that ended it; -1 on error.
+int CPerfProbe_wait_exited(pid_t pid, int *code, int *signo);
+
 /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and the threads it
 /// creates later), so that one thread can take them with sigwaitinfo.
 void CPerfProbe_block_stop_signals(void);

@@ -19,6 +19,10 @@ struct SamplingLoop: ~Copyable {
     /// sampled): drained, no longer polled.
     private var hungUp: Set<Int32> = []
     private var hungUpAt: UInt64?
+    /// An attached target found gone at a telemetry reading.
+    private var targetGone = false
+    /// A reading was taken since the end of the last step.
+    private var telemetryRead = false
     /// Said once, on stderr at once and in the report, by the sampler.
     private(set) var newNotes: [String] = []
     /// Heap-probe records whose sender was not a process of the session, or not the record's process.
@@ -122,14 +126,34 @@ struct SamplingLoop: ~Copyable {
         if !hangUps.isEmpty { ringsHungUp(hangUps) }
         process(events.drain())
         receiveHeapRecords()
-        guard Syscalls.monotonicNanoseconds() >= nextTick else { return true }
+        readTelemetryIfDue()
+        if telemetryRead {
+            telemetryRead = false
+            afterTelemetry()
+        }
+        guard case .attached = configuration.scope else { return true }
+        return !targetGone
+    }
+
+    /// Reads the process's telemetry when due. Called between records too:
+    /// an agent slowed by a flood of records (or by a sanitizer) still reads
+    /// the timeline on time, so the memory verdict does not depend on how
+    /// fast the agent is. What follows a reading waits for the end of the
+    /// step (`afterTelemetry`): it wants every record drained so far.
+    private mutating func readTelemetryIfDue() {
+        guard Syscalls.monotonicNanoseconds() >= nextTick else { return }
         nextTick += configuration.telemetryIntervalNanoseconds
+        telemetryRead = true
         let point = telemetry.read()
+        if point == nil { targetGone = true }
         // A launched command caught in the middle of its exec has no memory
         // yet: alive, but not a point of its timeline.
         let measurable = point.map { $0.rssBytes > 0 } ?? false
         if let point, measurable { timeline.append(point) }
         if configuration.trackMemory, measurable, let memory = telemetry.readMemory() { memoryTimeline.append(memory) }
+    }
+
+    private mutating func afterTelemetry() {
         if configuration.heapChannel != nil || (armedAt != nil && disarmedAt == nil) {
             heap.tick(Double(Syscalls.monotonicNanoseconds() - sessionStart) / 1e9)
         }
@@ -139,8 +163,6 @@ struct SamplingLoop: ~Copyable {
         }
         followPerfMaps()
         checkCutOff()
-        guard case .attached = configuration.scope else { return true }
-        return point != nil
     }
 
     /// A launched target whose rings hung up while it still runs was cut
@@ -224,6 +246,9 @@ struct SamplingLoop: ~Copyable {
         followPerfMaps()
         Self.copy(perfMaps, into: &capture)
         capture.counters = counters.read()
+        if case .launched = configuration.scope, let last = timeline.points.last, let point = telemetry.readFinal(after: last) {
+            timeline.modify { $0.append(point) } // kept whatever the thinning stride
+        }
         capture.timeline = timeline.points.filter { $0.t > sliceStart }
         if configuration.trackMemory { capture.memoryTimeline = memoryTimeline.points.filter { $0.t > sliceStart } }
         capture.endNanoseconds = Syscalls.monotonicNanoseconds()
@@ -255,6 +280,7 @@ struct SamplingLoop: ~Copyable {
                 }
                 apply(record)
             }
+            readTelemetryIfDue()
         }
     }
 
@@ -375,7 +401,10 @@ struct SamplingLoop: ~Copyable {
         let records = (pendingRecords + chunks.flatMap(parser.parse)).enumerated()
             .sorted { ($0.element.time ?? 0, $0.offset) < ($1.element.time ?? 0, $1.offset) }
         pendingRecords = []
-        for (_, record) in records { apply(record) }
+        for (_, record) in records {
+            apply(record)
+            readTelemetryIfDue()
+        }
     }
 
     private mutating func apply(_ record: PerfRecord) {

@@ -241,6 +241,14 @@ enum Syscalls {
         var signal: Int32?
     }
 
+    /// Blocks until child `pid` has ended, leaving it a zombie for a final
+    /// reading of its /proc files; `waitForExit` reaps it. Nil when it is not our child.
+    static func waitForEnd(_ pid: Int32) -> WaitStatus? {
+        var code: Int32 = 0, signal: Int32 = 0
+        guard CPerfProbe_wait_exited(pid, &code, &signal) == 0 else { return nil }
+        return WaitStatus(exitCode: signal == 0 ? code : nil, signal: signal == 0 ? nil : signal)
+    }
+
     /// Blocks until child `pid` exits; nil when it is not our child.
     static func waitForExit(_ pid: Int32) -> WaitStatus? {
         var status: Int32 = 0

@@ -57,10 +57,14 @@ public enum ProfileSession {
 
         let latch = StopLatch()
         let exit = ExitBox()
+        // Reaped once sampling has read its final counts.
+        let sampled = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            let status = Syscalls.waitForExit(child.pid)
+            let status = Syscalls.waitForEnd(child.pid)
             exit.set(status)
             latch.signal(.targetExited)
+            sampled.wait()
+            _ = Syscalls.waitForExit(child.pid)
         }
         Thread.detachNewThread {
             while true {
@@ -71,6 +75,7 @@ public enum ProfileSession {
         }
         _ = latch.wait(seconds: options.duration)
         let capture = sampler.finish()
+        sampled.signal()
         let target = ProfileReport.Target(mode: "run", pid: pid, command: command,
                                           name: capture.processNames[pid] ?? URL(fileURLWithPath: path).lastPathComponent,
                                           outcome: exit.outcome ?? .running)

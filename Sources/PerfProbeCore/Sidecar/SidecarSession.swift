@@ -128,7 +128,7 @@ public enum SidecarSession {
             if let scheduled = sidecar.schedule?.phase(at: now), scheduled != state.phase { state.setPhase(scheduled) }
             if let limit = options.duration, now >= limit { latch.signal(.duration) }
             // Windows close on time too: the next starts where this one was due to end.
-            if Double(Syscalls.monotonicNanoseconds() - windowStart) / 1e9 >= sidecar.window {
+            while Double(Syscalls.monotonicNanoseconds() - windowStart) / 1e9 >= sidecar.window {
                 summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration,
                                 symbolizer: symbolizer, pusher: pusher)
                 windowStart += UInt64(sidecar.window * 1e9)
@@ -145,6 +145,7 @@ public enum SidecarSession {
         if let last = following.finish() { state.add(last) }
         summarizeWindow(state: state, since: windowStart, start: start, target: target, configuration: configuration,
                         symbolizer: symbolizer, pusher: pusher)
+        state.settle()
         if let lost = pusher?.finish(seconds: 5) { announce(lost) }
         let loadOutcome = load?.waitForExit()
 
@@ -161,18 +162,19 @@ public enum SidecarSession {
     /// Files the window's summary, and queues its profile for the pusher.
     private static func summarizeWindow(state: SidecarState, since: UInt64, start: UInt64, target: ProfileReport.Target,
                                         configuration: SamplerConfiguration, symbolizer: SidecarSymbolizer, pusher: ProfilePusher?) {
-        guard let capture = state.merged(since: since) else { return }
-        let report = symbolizer.report(capture, target: target, configuration: configuration)
-        if let pusher, let profile = try? PprofCPUFormat().render(report) {
-            let now = Date()
-            pusher.enqueue(ProfilePusher.Window(name: "\(target.name).cpu{phase=\(state.phase)}",
-                                                from: now.addingTimeInterval(-capture.durationSeconds), until: now, profile: profile))
+        state.closeWindow(since: since) { capture, phase in
+            let report = symbolizer.report(capture, target: target, configuration: configuration)
+            if let pusher, let profile = try? PprofCPUFormat().render(report) {
+                let until = Date().addingTimeInterval(-Double(Syscalls.monotonicNanoseconds() &- capture.endNanoseconds) / 1e9)
+                pusher.enqueue(ProfilePusher.Window(name: "\(target.name).cpu{phase=\(phase)}",
+                                                    from: until.addingTimeInterval(-capture.durationSeconds), until: until, profile: profile))
+            }
+            let cpu = capture.timeline.map { $0.cpuUserPercent + $0.cpuSystemPercent }
+            state.addWindow(WindowSummary(phase: phase, start: Double(since - start) / 1e9,
+                                          end: Double(capture.endNanoseconds - start) / 1e9, samples: capture.samples,
+                                          cpuPercent: cpu.isEmpty ? 0 : cpu.reduce(0, +) / Double(cpu.count),
+                                          rssBytes: capture.timeline.last?.rssBytes ?? 0, hotspots: Array(report.hotspots.prefix(5))))
         }
-        let cpu = capture.timeline.map { $0.cpuUserPercent + $0.cpuSystemPercent }
-        state.addWindow(WindowSummary(phase: state.phase, start: Double(since - start) / 1e9,
-                                      end: Double(capture.endNanoseconds - start) / 1e9, samples: capture.samples,
-                                      cpuPercent: cpu.isEmpty ? 0 : cpu.reduce(0, +) / Double(cpu.count),
-                                      rssBytes: capture.timeline.last?.rssBytes ?? 0, hotspots: Array(report.hotspots.prefix(5))))
     }
 
     /// Starts the load tool, told the endpoint in PERFPROBE_SIDECAR_URL (and

@@ -100,11 +100,25 @@ final class SidecarState: Sendable {
     /// The slices that ended after `nanoseconds`, merged.
     func merged(since nanoseconds: UInt64) -> Capture? {
         settle()
-        return inner.withLock { state in
+        return mergedFiled(since: nanoseconds)
+    }
+
+    private func mergedFiled(since nanoseconds: UInt64) -> Capture? {
+        inner.withLock { state in
             let slices = state.recent.filter { $0.capture.endNanoseconds > nanoseconds }
             guard var merged = slices.first?.capture else { return nil }
             for slice in slices.dropFirst() { merged.absorb(slice.capture) }
             return merged
+        }
+    }
+
+    /// Hands the slices that ended after `nanoseconds`, merged, and the
+    /// current phase to `summarize` once the slices added so far are filed:
+    /// off the caller's thread, so a slow summary never delays the next slice.
+    func closeWindow(since nanoseconds: UInt64, _ summarize: @escaping @Sendable (Capture, String) -> Void) {
+        let phase = self.phase
+        filing.async {
+            if let capture = self.mergedFiled(since: nanoseconds) { summarize(capture, phase) }
         }
     }
 

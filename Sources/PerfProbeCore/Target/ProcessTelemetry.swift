@@ -28,12 +28,35 @@ struct ProcessTelemetry {
 
     /// Nil once the process is gone (or has become a zombie).
     mutating func read() -> TelemetryPoint? {
+        read(after: nil)
+    }
+
+    /// The closing reading, also of a launched command that has exited and
+    /// is not yet reaped: its CPU time, faults and I/O are then final (the
+    /// last periodic reading misses up to an interval of them). Its memory,
+    /// threads and context switches, gone with it, are `last`'s.
+    mutating func readFinal(after last: TelemetryPoint) -> TelemetryPoint? {
+        read(after: last)
+    }
+
+    private mutating func read(after last: TelemetryPoint?) -> TelemetryPoint? {
         let now = Syscalls.monotonicNanoseconds()
         let base = "/proc/\(pid)"
         guard let statBytes = try? Syscalls.readFile(base + "/stat"),
               let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)),
-              stat.state != "Z", stat.state != "X"
+              stat.state != "X", stat.state != "Z" || last != nil
         else { return nil }
+        if stat.state == "Z", let last {
+            let io = (try? Syscalls.readFile(base + "/io")).map { KeyValueFile.parse($0, keys: ["read_bytes", "write_bytes"]) }
+            var point = last
+            point.t = Double(now - startNanoseconds) / 1e9
+            (point.cpuUserPercent, point.cpuSystemPercent) = cpuPercent(now: now, stat: stat)
+            point.minorFaults = max(stat.minorFaults, last.minorFaults)
+            point.majorFaults = max(stat.majorFaults, last.majorFaults)
+            point.readBytes = io?["read_bytes"] ?? last.readBytes
+            point.writeBytes = io?["write_bytes"] ?? last.writeBytes
+            return point
+        }
         if switches == nil || now - switches!.nanoseconds >= threadStatusInterval {
             var voluntary: UInt64 = 0
             var involuntary: UInt64 = 0
@@ -46,14 +69,7 @@ struct ProcessTelemetry {
             switches = (now, voluntary, involuntary)
         }
         let io = (try? Syscalls.readFile(base + "/io")).map { KeyValueFile.parse($0, keys: ["read_bytes", "write_bytes"]) }
-        var userPercent = 0.0
-        var systemPercent = 0.0
-        if let previous, now > previous.nanoseconds {
-            let elapsedTicks = Double(now - previous.nanoseconds) / 1e9 * ticksPerSecond
-            userPercent = Double(stat.userTicks &- previous.user) / elapsedTicks * 100
-            systemPercent = Double(stat.systemTicks &- previous.system) / elapsedTicks * 100
-        }
-        previous = (now, stat.userTicks, stat.systemTicks)
+        let (userPercent, systemPercent) = cpuPercent(now: now, stat: stat)
         return TelemetryPoint(
             t: Double(now - startNanoseconds) / 1e9,
             cpuUserPercent: userPercent, cpuSystemPercent: systemPercent,
@@ -61,5 +77,14 @@ struct ProcessTelemetry {
             voluntaryContextSwitches: switches?.voluntary ?? 0, involuntaryContextSwitches: switches?.involuntary ?? 0,
             minorFaults: stat.minorFaults, majorFaults: stat.majorFaults,
             readBytes: io?["read_bytes"], writeBytes: io?["write_bytes"])
+    }
+
+    /// User and system CPU since the previous reading, % of one core.
+    private mutating func cpuPercent(now: UInt64, stat: ProcessStat) -> (user: Double, system: Double) {
+        defer { previous = (now, stat.userTicks, stat.systemTicks) }
+        guard let previous, now > previous.nanoseconds else { return (0, 0) }
+        let elapsedTicks = Double(now - previous.nanoseconds) / 1e9 * ticksPerSecond
+        return (Double(stat.userTicks &- previous.user) / elapsedTicks * 100,
+                Double(stat.systemTicks &- previous.system) / elapsedTicks * 100)
     }
 }
