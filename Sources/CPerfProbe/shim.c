@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CPerfProbe.h"
+#include "../../probes/heapprobe/include/heapprobe.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -335,50 +337,93 @@ char *CPerfProbe_demangle_swift(const char *name) {
     return swift_demangle(name, strlen(name), NULL, NULL, 0);
 }
 
-int CPerfProbe_heap_channel(int *agent_fd, int *child_fd) {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) != 0)
+int CPerfProbe_heap_ring_create(uint64_t capacity) {
+    if (capacity < 65536 || (capacity & (capacity - 1)) != 0) {
+        errno = EINVAL;
         return -1;
-    // Room for bursts of batched 16 KiB stack copies. The plain options are
-    // capped by net.core.[rw]mem_max; the FORCE ones (root) are not.
-    int buffer = 8 << 20;
-    if (setsockopt(fds[0], SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer)) != 0)
-        setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
-    if (setsockopt(fds[1], SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof(buffer)) != 0)
-        setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
-    int on = 1;
-    if (setsockopt(fds[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+    }
+    int fd = memfd_create("perfprobe-heap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    size_t size = HEAPPROBE_HEADER_BYTES + capacity;
+    void *mapped = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0 ||
+        (mapped = mmap(NULL, HEAPPROBE_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
         int saved = errno;
-        close(fds[0]);
-        close(fds[1]);
+        close(fd);
         errno = saved;
         return -1;
     }
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    *agent_fd = fds[0];
-    *child_fd = fds[1];
-    return 0;
+    struct heapprobe_ring *ring = mapped;
+    ring->magic = HEAPPROBE_MAGIC;
+    ring->header_bytes = HEAPPROBE_HEADER_BYTES;
+    ring->capacity = capacity;
+    munmap(mapped, HEAPPROBE_HEADER_BYTES);
+    return fd;
 }
 
-long CPerfProbe_receive_from(int fd, void *buffer, size_t length, pid_t *sender_pid) {
-    union {
-        struct cmsghdr header;
-        char bytes[CMSG_SPACE(sizeof(struct ucred))];
-    } control;
-    struct iovec iov = {.iov_base = buffer, .iov_len = length};
-    struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
-    *sender_pid = 0;
-    ssize_t n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) return -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
-            struct ucred credentials;
-            memcpy(&credentials, CMSG_DATA(c), sizeof(credentials));
-            *sender_pid = credentials.pid;
-        }
+size_t CPerfProbe_heap_ring_take(void *header, uint64_t capacity, uint64_t *consumed, void *out, size_t out_length,
+                                 int *status) {
+    struct heapprobe_ring *ring = header;
+    unsigned char *records = (unsigned char *)header + HEAPPROBE_HEADER_BYTES;
+    uint64_t at = *consumed;
+    uint64_t reserved = __atomic_load_n(&ring->reserved, __ATOMIC_ACQUIRE);
+    size_t copied = 0;
+    *status = 0;
+    if (reserved - at > capacity) {
+        *status = 2;
+        return 0;
     }
-    return n;
+    while (at < reserved) {
+        uint64_t offset = at & (capacity - 1);
+        uint64_t word = __atomic_load_n((uint64_t *)(records + offset), __ATOMIC_ACQUIRE);
+        uint64_t length = word & 0xffffffffu, type = word >> 32;
+        if (word == 0) {
+            *status = 1;
+            break;
+        }
+        if (length < 8 || length % 8 != 0 || length > capacity - offset || length > reserved - at ||
+            type < HEAPPROBE_ALLOC || type > HEAPPROBE_PAD) {
+            *status = 2;
+            break;
+        }
+        if (type != HEAPPROBE_PAD) {
+            if (length > out_length - copied) break;
+            memcpy((unsigned char *)out + copied, records + offset, length);
+            copied += length;
+        }
+        memset(records + offset, 0, length);
+        at += length;
+    }
+    *consumed = at;
+    __atomic_store_n(&ring->consumed, at, __ATOMIC_RELEASE);
+    return copied;
+}
+
+uint64_t CPerfProbe_heap_ring_skip(void *header, uint64_t capacity, uint64_t *consumed) {
+    struct heapprobe_ring *ring = header;
+    unsigned char *records = (unsigned char *)header + HEAPPROBE_HEADER_BYTES;
+    uint64_t reserved = __atomic_load_n(&ring->reserved, __ATOMIC_ACQUIRE);
+    uint64_t skipped = reserved - *consumed;
+    /* A writer that moved `reserved` out of reach leaves the whole ring to clear. */
+    if (skipped > capacity) skipped = capacity;
+    for (uint64_t done = 0; done < skipped;) {
+        uint64_t offset = (*consumed + done) & (capacity - 1);
+        uint64_t piece = capacity - offset < skipped - done ? capacity - offset : skipped - done;
+        memset(records + offset, 0, piece);
+        done += piece;
+    }
+    *consumed = reserved;
+    __atomic_store_n(&ring->consumed, reserved, __ATOMIC_RELEASE);
+    return skipped;
+}
+
+void CPerfProbe_heap_ring_counters(const void *header, uint64_t *dropped_allocations, uint64_t *dropped_frees,
+                                   uint64_t *untracked) {
+    const struct heapprobe_ring *ring = header;
+    *dropped_allocations = __atomic_load_n(&ring->dropped_allocations, __ATOMIC_RELAXED);
+    *dropped_frees = __atomic_load_n(&ring->dropped_frees, __ATOMIC_RELAXED);
+    *untracked = __atomic_load_n(&ring->untracked, __ATOMIC_RELAXED);
 }
 
 int CPerfProbe_wait_exited(pid_t pid, int *code, int *signo) {

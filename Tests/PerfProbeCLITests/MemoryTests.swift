@@ -73,6 +73,9 @@ extension BinaryTests {
         let results = try Self.results(outcome.directory)
         #expect(results.success && results.memoryLeaksDetected == 0)
         #expect(try outcome.report.heap?.stacks.allSatisfy { $0.kind != .leak } == true)
+        // The probe's own memory, said in the report: what the bound above allows for.
+        let footprint = try #require(try outcome.report.heap?.probeMemory)
+        #expect(Double(footprint.privateBytes) <= bareBytes * 0.1 && footprint.sharedRingBytes > 0)
 
         let target = try Harness.launch("ring_churner", ["30"])
         defer { Harness.stop(target) }
@@ -118,6 +121,39 @@ extension BinaryTests {
                                 "\(heap.stacks.map { ($0.kind, $0.functions.suffix(3)) })")
         #expect(abs(leak.growthBytesPerSecond / truth - 1) <= 0.15, "\(leak.growthBytesPerSecond) B/s for \(truth) B/s")
         #expect((leak.freedAtExitBytes ?? 0) > 0)
+    }
+
+    /// Frees by a thread that then sits idle, and an exit with threads still
+    /// alive (issue 12): a probe that batched frees per thread held the idle
+    /// freer's and lost them at exit, and called hand_over's blocks a leak.
+    /// All 2,000 are freed before exit: each sampled one has its free.
+    @Test func blocksFreedByAnIdleThreadBeforeExitAreNotOutstanding() throws {
+        let outcome = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "16384", "--", Harness.samples + "/idle_freer"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stdout.contains("made 2000 freed 2000"))
+        let heap = try #require(try outcome.report.heap)
+        let handed = try #require(heap.stacks.first { $0.functions.contains("hand_over") })
+        // 16 KiB blocks sampled every 16 KiB on average: 1 - 1/e of 2,000.
+        #expect(abs(Double(handed.allocations) / (2000 * (1 - exp(-1))) - 1) <= 0.1, "\(handed.allocations)")
+        #expect(handed.frees == handed.allocations && handed.outstandingBytes == 0 && handed.kind != .leak)
+        #expect(heap.droppedSamples == 0 && heap.droppedFrees == 0)
+    }
+
+    /// A SIGALRM handler freeing 20,000 times a second while the main loop
+    /// allocates, so that it lands inside the probe's own calls (issue 12):
+    /// the target exits 0 and every handed block's sample has its free —
+    /// the counts agree with what the program says it handed and freed.
+    @Test func freesInASignalHandlerInsideTheProbeAreAllCounted() throws {
+        let outcome = try Harness.perfprobe(["run", "--heap", "--", Harness.samples + "/signal_free", "2"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let printed = outcome.stdout.split(separator: "\n").first { $0.hasPrefix("handed ") }?.split(separator: " ") ?? []
+        let handed = try #require(printed.count == 6 ? Int(printed[1]) : nil, "\(outcome.stdout)")
+        #expect(printed[3] == printed[1] && (Int(printed[5]) ?? 0) > handed / 2, "\(printed)")
+        let heap = try #require(try outcome.report.heap)
+        // 33 MiB blocks at a 512 KiB mean: every one sampled.
+        let stack = try #require(heap.stacks.first { $0.functions.last == "hand_block" })
+        #expect(stack.allocations == handed && stack.frees == handed && stack.outstandingBytes == 0, "\(stack.allocations) \(stack.frees)")
+        #expect(heap.droppedSamples == 0 && heap.droppedFrees == 0)
     }
 
     @Test func plateauIsNotALeak() throws {

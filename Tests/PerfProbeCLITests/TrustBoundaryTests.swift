@@ -111,15 +111,20 @@ extension BinaryTests {
         return result
     }
 
-    /// Heap-probe messages come from inside the target: records forged to
-    /// name pid 1 are dropped and counted, and pid 1's mappings are never read.
+    /// The heap probe's ring is written from inside the target: records
+    /// forged to name pid 1 are dropped and counted, pid 1's mappings are
+    /// never read, and a record no probe writes ends the reading of the ring
+    /// with a note, after the program's real 1 MiB leak was taken.
     @Test func forgedHeapProbeRecordsAreIgnored() throws {
-        let outcome = try Harness.perfprobe(["run", "--heap", "--", Harness.samples + "/forge_heap"])
+        // Sampled every 4 KiB on average: its 1 MiB block surely.
+        let outcome = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "4096", "--", Harness.samples + "/forge_heap"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("forged 10"), "the program's own count")
         let report = try outcome.report
-        #expect(report.notes?.contains("10 heap-probe records ignored: sent by a process outside the session, or naming another process") == true,
-                "\(report.notes ?? [])")
+        let notes = report.notes ?? []
+        #expect(notes.contains("10 heap-probe records ignored: they named a process outside the session"), "\(notes)")
+        #expect(notes.contains { $0.hasPrefix("the heap probe's ring held records no probe writes") }, "\(notes)")
+        #expect(report.heap?.stacks.contains { $0.functions.contains("main") && $0.outstandingBytes >= 1 << 20 } == true)
         // Only forge_heap's own files: nothing read from pid 1's mappings.
         let own: Set<String> = ["forge_heap", "libc.so.6", "ld-linux-x86-64.so.2", "libm.so.6", "libperfprobe-heap.so", "[vdso]"]
         let named = Set((report.modules ?? []).map(\.name))

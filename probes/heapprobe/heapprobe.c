@@ -1,22 +1,26 @@
 /* perfprobe's in-process heap probe, preloaded into a command by
- * `perfprobe run --heap` (LD_PRELOAD, with PERFPROBE_HEAP_FD naming a
- * SOCK_SEQPACKET socket to the agent).
+ * `perfprobe run --heap` (LD_PRELOAD, with PERFPROBE_HEAP_FD naming the
+ * agent's memfd; see include/heapprobe.h for the channel).
  *
  * It samples allocations by bytes: each thread counts down an exponentially
  * distributed number of bytes (mean PERFPROBE_HEAP_SAMPLE_BYTES, 512 KiB), so
  * an allocation is sampled with probability 1 - exp(-size/mean) — big ones
- * almost always, small ones rarely. Unsampled calls cost a thread-local
- * subtraction and, for free, a lookup in an almost empty table. For a sampled
- * allocation it sends its registers and a copy of its stack; the agent unwinds
- * it with DWARF CFI, as it does CPU samples, so no unwinder is loaded here and
- * the program's own unwinding (C++ exceptions) is untouched. Frees are sent
- * only for sampled addresses. Records are batched per thread and sent as one
- * message when the batch is full or 50 ms old, and at thread and process
- * exit: each send costs the program a system call and a wakeup of the agent. */
+ * almost always, small ones rarely. An unsampled malloc costs a thread-local
+ * subtraction before a tail call to glibc; an unsampled free, one load from a
+ * small filter. For a sampled allocation it writes its registers and a copy
+ * of its stack into the ring; the agent unwinds it with DWARF CFI, as it does
+ * CPU samples, so no unwinder is loaded here and the program's own unwinding
+ * (C++ exceptions) is untouched. Frees are written only for sampled addresses.
+ *
+ * Every entry point is async-signal-safe and reentrant: a signal handler that
+ * allocates or frees while the probe runs in the same thread passes straight
+ * through (`busy`) or appends its own record; no lock, no thread-local list,
+ * no allocation, nothing done at thread exit. */
 #define _GNU_SOURCE
 #include "include/heapprobe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -39,9 +43,6 @@ extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
 #define STACK_COPY 16384
-#define BATCH_BYTES (256 * 1024)
-#define MIN_BATCH_BYTES (sizeof(struct heapprobe_alloc) + STACK_COPY + sizeof(struct heapprobe_frees))
-#define BATCH_AGE_NS 50000000ull
 /* Sampled live allocations: 64K slots, which at the default 512 KiB mean
  * hold the samples of ~16 GiB of live heap at half load. A slot is looked
  * for at most MAX_PROBES places from its hash; past that the sample is
@@ -50,102 +51,41 @@ extern void *__libc_memalign(size_t, size_t);
 #define TABLE_SIZE (1u << TABLE_BITS)
 #define MAX_PROBES 64
 #define TOMBSTONE ((uintptr_t)1)
+/* How many live sampled addresses hash to each of 16K buckets: an unsampled
+ * free reads one byte of this 16 KiB array, which stays in cache, instead of
+ * probing the table. Counts saturate at 255 and then stay (a bucket that
+ * full only costs its frees a table lookup). */
+#define FILTER_BITS 14
+#define FILTER_SIZE (1u << FILTER_BITS)
+#define REGION_BYTES (TABLE_SIZE * sizeof(uintptr_t) + FILTER_SIZE)
 
-static int channel = -1;
-/* A message must fit the socket's send buffer: the batch is sized to half of it. */
-static size_t batch_limit = BATCH_BYTES;
+static struct heapprobe_ring *ring;
+static bool initialized; /* the constructor has run, with or without a ring */
+static unsigned char *records;
 static pid_t process_id;
-static atomic_ulong dropped;
 static double mean_bytes = 512 * 1024;
 /* Sampled, not yet freed addresses: open addressing, lock-free. */
 static _Atomic(uintptr_t) *table;
-/* The probe's own memory, mapped and touched once at start (the table, the
- * filter): never the target's allocator, and never growing while it runs —
- * pages faulted in as random slots were first used looked like a leak. */
-/* How many live sampled addresses hash to each of 64K buckets: an unsampled
- * free checks this small array (in cache) instead of probing the table. */
-#define FILTER_SIZE (1u << 16)
-static _Atomic(uint16_t) *filter;
-#define REGION_BYTES (TABLE_SIZE * sizeof(uintptr_t) + FILTER_SIZE * sizeof(uint16_t))
+/* Until the probe is set up (or when it cannot be), an all-zero filter: no
+ * free is looked up. Never written, so its pages stay the shared zero page. */
+static _Atomic(uint8_t) idle_filter[FILTER_SIZE];
+static _Atomic(uint8_t) *filter = idle_filter;
 
 /* initial-exec: a preloaded library's thread-locals sit in static TLS, read
  * straight through %fs, with no __tls_get_addr call on every malloc. */
 #define THREAD_LOCAL __thread __attribute__((tls_model("initial-exec")))
 
+/* Bytes to the next sample; at or below zero, the slow path decides. */
 static THREAD_LOCAL long countdown;
 static THREAD_LOCAL bool counting; /* countdown drawn for this thread */
 static THREAD_LOCAL uint64_t rng_state;
 static THREAD_LOCAL bool busy; /* inside the probe: allocations pass straight through */
 static THREAD_LOCAL pid_t thread_id;
-static THREAD_LOCAL struct heapprobe_frees frees;
-/* Records waiting to be sent: allocated on a thread's first sample. */
-static THREAD_LOCAL unsigned char *batch;
-static THREAD_LOCAL size_t batch_used;
-static THREAD_LOCAL uint64_t batch_started;
-static pthread_key_t thread_exit;
 
-/* A forked child is a new process with the same socket. */
+/* A forked child is a new process sharing the ring. */
 static void after_fork(void) {
     process_id = getpid();
     thread_id = 0;
-    frees.count = 0; /* the parent's to report */
-    batch_used = 0;
-    atomic_store(&dropped, 0);
-}
-
-/* Sends the thread's batch. Blocking: it may hold frees, and a lost free
- * would look like a leak (samples are dropped before they get here). */
-static void flush_batch(void) {
-    if (batch_used == 0 || channel < 0) return;
-    if (send(channel, batch, batch_used, MSG_NOSIGNAL) < 0 && errno == EPIPE) channel = -1;
-    batch_used = 0;
-}
-
-/* Room for `size` more bytes in the batch, flushing it first if need be. */
-static unsigned char *reserve(size_t size) {
-    if (!batch) {
-        /* Mapped, not the target's heap, and touched now: a constant footprint. */
-        void *mapped = mmap(NULL, BATCH_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        if (mapped == MAP_FAILED) return NULL;
-        batch = mapped;
-        pthread_setspecific(thread_exit, &batch);
-    }
-    if (batch_used + size > batch_limit) flush_batch();
-    if (batch_used == 0) batch_started = 0;
-    return batch + batch_used;
-}
-
-static void append_frees(void) {
-    if (frees.count == 0) return;
-    frees.type = HEAPPROBE_FREES;
-    frees.pid = process_id;
-    size_t size = offsetof(struct heapprobe_frees, entries) + frees.count * sizeof(frees.entries[0]);
-    unsigned char *at = reserve(size);
-    if (!at) return;
-    memcpy(at, &frees, size);
-    batch_used += size;
-    frees.count = 0;
-}
-
-/* Sends what the batch holds once it is old enough (or `now` is 0: always). */
-static void flush_if_due(uint64_t now) {
-    if (batch_used == 0 && frees.count == 0) return;
-    if (now != 0 && batch_started != 0 && now - batch_started < BATCH_AGE_NS) return;
-    append_frees();
-    flush_batch();
-}
-
-static void flush_at_thread_exit(void *unused) {
-    (void)unused;
-    busy = true;
-    flush_if_due(0);
-    munmap(batch, BATCH_BYTES);
-    batch = NULL;
-}
-
-__attribute__((destructor)) static void heapprobe_fini(void) {
-    busy = true;
-    flush_if_due(0);
 }
 
 static uint64_t next_random(void) {
@@ -162,24 +102,76 @@ static long next_interval(void) {
     return (long)(-log(u) * mean_bytes) + 1;
 }
 
-__attribute__((constructor)) static void heapprobe_init(void) {
+/* The memfd must be the agent's: a sealed memfd (a file the program opened
+ * itself under that number cannot carry seals) holding the header. */
+static struct heapprobe_ring *map_ring(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= (off_t)HEAPPROBE_HEADER_BYTES) return NULL;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) return NULL;
+    void *mapped = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapped == MAP_FAILED) return NULL;
+    struct heapprobe_ring *header = mapped;
+    uint64_t capacity = header->capacity;
+    if (header->magic != HEAPPROBE_MAGIC || header->header_bytes != HEAPPROBE_HEADER_BYTES ||
+        capacity < 2 * STACK_COPY || (capacity & (capacity - 1)) != 0 ||
+        capacity != (uint64_t)st.st_size - HEAPPROBE_HEADER_BYTES) {
+        munmap(mapped, (size_t)st.st_size);
+        return NULL;
+    }
+    return header;
+}
+
+static void set_up(void) {
     const char *fd = getenv("PERFPROBE_HEAP_FD");
     const char *bytes = getenv("PERFPROBE_HEAP_SAMPLE_BYTES");
     if (bytes && atof(bytes) >= 1) mean_bytes = atof(bytes);
     if (!fd) return;
+    struct heapprobe_ring *mapped = map_ring(atoi(fd));
+    if (!mapped) return;
+    /* Mapped and touched once, never the target's allocator: a constant footprint. */
     void *region = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (region == MAP_FAILED) return;
     table = region;
-    filter = (_Atomic(uint16_t) *)((unsigned char *)region + TABLE_SIZE * sizeof(uintptr_t));
     process_id = getpid();
     pthread_atfork(NULL, NULL, after_fork);
-    pthread_key_create(&thread_exit, flush_at_thread_exit);
-    int sndbuf = 0;
-    socklen_t length = sizeof(sndbuf);
-    if (getsockopt(atoi(fd), SOL_SOCKET, SO_SNDBUF, &sndbuf, &length) != 0) return; /* not our socket */
-    if ((size_t)sndbuf / 2 < batch_limit) batch_limit = (size_t)sndbuf / 2;
-    if (batch_limit < MIN_BATCH_BYTES) return; /* cannot send a sample whole */
-    channel = atoi(fd);
+    records = (unsigned char *)mapped + HEAPPROBE_HEADER_BYTES;
+    filter = (_Atomic(uint8_t) *)((unsigned char *)region + TABLE_SIZE * sizeof(uintptr_t));
+    ring = mapped;
+}
+
+__attribute__((constructor)) static void heapprobe_init(void) {
+    busy = true; /* getenv, mmap and friends may allocate */
+    set_up();
+    initialized = true;
+    busy = false;
+}
+
+/* Claims `length` bytes (a multiple of 8) of the ring for one record; NULL
+ * when the ring is full. A claim that would wrap is preceded by a pad. */
+static unsigned char *claim(uint64_t length) {
+    uint64_t capacity = ring->capacity;
+    uint64_t at = atomic_load_explicit((_Atomic uint64_t *)&ring->reserved, memory_order_relaxed);
+    for (;;) {
+        uint64_t consumed = atomic_load_explicit((_Atomic uint64_t *)&ring->consumed, memory_order_acquire);
+        uint64_t offset = at & (capacity - 1);
+        uint64_t pad = offset + length > capacity ? capacity - offset : 0;
+        if (at - consumed + pad + length > capacity) return NULL;
+        if (atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&ring->reserved, &at, at + pad + length,
+                                                  memory_order_acq_rel, memory_order_relaxed)) {
+            if (pad) atomic_store_explicit((_Atomic uint64_t *)(records + offset), pad | (uint64_t)HEAPPROBE_PAD << 32,
+                                           memory_order_release);
+            return records + ((at + pad) & (capacity - 1));
+        }
+    }
+}
+
+static void commit(unsigned char *record, uint64_t length, uint32_t type) {
+    atomic_store_explicit((_Atomic uint64_t *)record, length | (uint64_t)type << 32, memory_order_release);
+}
+
+static void count(uint64_t *counter) {
+    atomic_fetch_add_explicit((_Atomic uint64_t *)counter, 1, memory_order_relaxed);
 }
 
 static size_t slot_of(uintptr_t address) {
@@ -187,7 +179,22 @@ static size_t slot_of(uintptr_t address) {
 }
 
 static size_t bucket_of(uintptr_t address) {
-    return (size_t)((address >> 4) * 0xbf58476d1ce4e5b9ull >> 48) & (FILTER_SIZE - 1);
+    return (size_t)((address >> 4) * 0xbf58476d1ce4e5b9ull >> (64 - FILTER_BITS)) & (FILTER_SIZE - 1);
+}
+
+/* Counts one more live sample in the address's bucket, saturating. */
+static void filter_add(uintptr_t address) {
+    _Atomic(uint8_t) *bucket = &filter[bucket_of(address)];
+    uint8_t n = atomic_load_explicit(bucket, memory_order_relaxed);
+    while (n < 255 && !atomic_compare_exchange_weak(bucket, &n, (uint8_t)(n + 1))) {
+    }
+}
+
+static void filter_remove(uintptr_t address) {
+    _Atomic(uint8_t) *bucket = &filter[bucket_of(address)];
+    uint8_t n = atomic_load_explicit(bucket, memory_order_relaxed);
+    while (n > 0 && n < 255 && !atomic_compare_exchange_weak(bucket, &n, (uint8_t)(n - 1))) {
+    }
 }
 
 /* False when no slot was free within MAX_PROBES of its hash. */
@@ -196,7 +203,7 @@ static bool remember(uintptr_t address) {
         uintptr_t current = atomic_load_explicit(&table[i], memory_order_relaxed);
         if ((current == 0 || current == TOMBSTONE) &&
             atomic_compare_exchange_strong(&table[i], &current, address)) {
-            atomic_fetch_add(&filter[bucket_of(address)], 1);
+            filter_add(address);
             return true;
         }
     }
@@ -205,12 +212,11 @@ static bool remember(uintptr_t address) {
 
 /* Whether `address` was sampled; forgets it if so. */
 static bool forget(uintptr_t address) {
-    if (atomic_load_explicit(&filter[bucket_of(address)], memory_order_relaxed) == 0) return false;
     for (size_t i = slot_of(address), n = 0; n < MAX_PROBES; i = (i + 1) & (TABLE_SIZE - 1), n++) {
         uintptr_t current = atomic_load_explicit(&table[i], memory_order_relaxed);
         if (current == 0) return false;
         if (current == address && atomic_compare_exchange_strong(&table[i], &current, TOMBSTONE)) {
-            atomic_fetch_sub(&filter[bucket_of(address)], 1);
+            filter_remove(address);
             return true;
         }
     }
@@ -248,16 +254,14 @@ static size_t copy_stack(unsigned char *to, uintptr_t sp, size_t bytes) {
     return copied > 0 ? (size_t)copied & ~(size_t)7 : 0;
 }
 
-/* Adds a sampled allocation, with the registers of this frame and the stack
- * above it, to the batch; false when it cannot (no memory for the batch, or
- * the socket full): the sample is dropped and counted rather than the program
- * made to wait. noinline: the agent unwinds from this function's own frame. */
-__attribute__((noinline)) static bool send_sample(void *address, size_t size) {
-    unsigned char *at = reserve(sizeof(struct heapprobe_alloc) + STACK_COPY);
-    if (!at) {
-        atomic_fetch_add(&dropped, 1);
-        return false;
-    }
+/* Writes a sampled allocation, with the registers of this frame and the
+ * stack above it, into the ring; false when the ring is full (the sample is
+ * dropped and counted rather than the program made to wait). noinline: the
+ * agent unwinds from this function's own frame. */
+__attribute__((noinline)) static bool write_sample(void *address, size_t size) {
+    const uint64_t length = sizeof(struct heapprobe_alloc) + STACK_COPY;
+    unsigned char *at = claim(length);
+    if (!at) return false;
     struct heapprobe_alloc *m = (struct heapprobe_alloc *)at;
     uint64_t *r = m->registers;
     memset(r, 0, sizeof(m->registers));
@@ -271,80 +275,111 @@ __attribute__((noinline)) static bool send_sample(void *address, size_t size) {
                      "movq %%r14, %6\n\t"
                      "movq %%r15, %7\n\t"
                      : "=r"(r[8]), "=r"(r[7]), "=r"(r[6]), "=r"(r[1]), "=r"(r[20]), "=r"(r[21]), "=r"(r[22]), "=r"(r[23]));
-    size_t copy = copy_stack((unsigned char *)m + sizeof(*m), (uintptr_t)r[7], STACK_COPY);
     if (thread_id == 0) thread_id = (pid_t)syscall(SYS_gettid);
-    m->type = HEAPPROBE_ALLOC;
     m->pid = process_id;
     m->tid = thread_id;
-    m->stack_size = (uint32_t)copy;
+    m->stack_size = (uint32_t)copy_stack(at + sizeof(*m), (uintptr_t)r[7], STACK_COPY);
+    m->reserved = 0;
     m->address = (uintptr_t)address;
     m->size = size;
     double probability = -expm1(-(double)size / mean_bytes);
     m->weight = (uint64_t)((double)size / (probability > 0 ? probability : 1));
     m->time = now_ns();
-    m->dropped = atomic_exchange(&dropped, 0);
-    batch_used += sizeof(*m) + copy;
-    if (batch_started == 0) batch_started = m->time;
-    flush_if_due(m->time);
+    commit(at, length, HEAPPROBE_ALLOC);
     return true;
 }
 
-static void *sampled(void *address, size_t size) {
-    if (!address || channel < 0 || busy) return address;
+/* The slow path of every allocation: draws the first countdown, samples. */
+__attribute__((noinline)) static void *sample_slow(void *address, size_t size) {
+    if (!ring || busy) {
+        /* Without an agent the fast path takes every call from now on. */
+        if (!ring && initialized) countdown = __LONG_MAX__;
+        return address;
+    }
+    busy = true;
     if (!counting) {
-        countdown = next_interval();
+        countdown = next_interval() - (long)(size < (size_t)__LONG_MAX__ ? size : (size_t)__LONG_MAX__);
         counting = true;
     }
-    countdown -= (long)size;
-    if (countdown > 0) return address;
-    busy = true;
-    while (countdown <= 0) countdown += next_interval();
-    // Remembered first: a free racing in from another thread must find it.
-    if (!remember((uintptr_t)address)) {
-        atomic_fetch_add(&dropped, 1);
-    } else if (!send_sample(address, size)) {
-        forget((uintptr_t)address);
+    if (countdown <= 0 && address) {
+        /* Sampled: the next point of the Poisson process lies an exponential
+         * interval past this block's end (the interval is memoryless), one
+         * draw however many means the block spans. */
+        countdown = next_interval();
+        /* Remembered first: a free racing in from another thread must find it. */
+        if (!remember((uintptr_t)address)) {
+            count(&ring->untracked);
+        } else if (!write_sample(address, size)) {
+            forget((uintptr_t)address);
+            count(&ring->dropped_allocations);
+        }
     }
+    if (countdown <= 0) countdown = next_interval(); /* a failed allocation */
     busy = false;
     return address;
 }
 
-static void released(void *address) {
-    if (!address || channel < 0) return;
-    if (!forget((uintptr_t)address)) return;
-    uint64_t now = now_ns();
-    frees.entries[frees.count].address = (uintptr_t)address;
-    frees.entries[frees.count].time = now;
-    frees.count++;
-    // Order against allocation records does not matter: each free carries its time.
-    busy = true;
-    if (frees.count == HEAPPROBE_FREE_BATCH) append_frees();
-    if (batch_started == 0) batch_started = now;
-    if (!batch) reserve(0);
-    flush_if_due(now);
-    busy = false;
+/* The slow path of a free whose bucket holds live samples. */
+__attribute__((noinline)) static void release_slow(void *address) {
+    if (!ring || !forget((uintptr_t)address)) return;
+    unsigned char *at = claim(sizeof(struct heapprobe_free));
+    if (!at) {
+        count(&ring->dropped_frees);
+        return;
+    }
+    struct heapprobe_free *m = (struct heapprobe_free *)at;
+    m->pid = process_id;
+    m->reserved = 0;
+    m->address = (uintptr_t)address;
+    m->time = now_ns();
+    commit(at, sizeof(*m), HEAPPROBE_FREE);
 }
 
-void *malloc(size_t size) { return sampled(__libc_malloc(size), size); }
-void *calloc(size_t n, size_t size) { return sampled(__libc_calloc(n, size), n * size); }
-void *memalign(size_t alignment, size_t size) { return sampled(__libc_memalign(alignment, size), size); }
-void *aligned_alloc(size_t alignment, size_t size) { return sampled(__libc_memalign(alignment, size), size); }
-void *valloc(size_t size) { return sampled(__libc_memalign((size_t)sysconf(_SC_PAGESIZE), size), size); }
+static inline void released(void *address) {
+    if (__builtin_expect(atomic_load_explicit(&filter[bucket_of((uintptr_t)address)], memory_order_relaxed) != 0, 0))
+        release_slow(address);
+}
 
-int posix_memalign(void **out, size_t alignment, size_t size) {
-    if (alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0) return EINVAL;
-    void *p = __libc_memalign(alignment, size);
-    if (!p) return ENOMEM;
-    *out = sampled(p, size);
-    return 0;
+/* The fast paths end in tail calls to glibc: no frame of the probe's. */
+static inline bool unsampled(size_t size) {
+    return (countdown -= (long)(size < (size_t)__LONG_MAX__ ? size : (size_t)__LONG_MAX__)) > 0;
+}
+
+void *malloc(size_t size) {
+    if (__builtin_expect(unsampled(size), 1)) return __libc_malloc(size);
+    return sample_slow(__libc_malloc(size), size);
+}
+
+void *calloc(size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) total = (size_t)__LONG_MAX__;
+    if (__builtin_expect(unsampled(total), 1)) return __libc_calloc(n, size);
+    return sample_slow(__libc_calloc(n, size), total);
 }
 
 void free(void *address) {
-    released(address);
+    if (address) released(address);
     __libc_free(address);
 }
 
 void *realloc(void *address, size_t size) {
-    released(address);
-    return sampled(__libc_realloc(address, size), size);
+    if (address) released(address);
+    if (__builtin_expect(unsampled(size), 1)) return __libc_realloc(address, size);
+    return sample_slow(__libc_realloc(address, size), size);
+}
+
+void *memalign(size_t alignment, size_t size) {
+    unsampled(size);
+    return countdown > 0 ? __libc_memalign(alignment, size) : sample_slow(__libc_memalign(alignment, size), size);
+}
+
+void *aligned_alloc(size_t alignment, size_t size) { return memalign(alignment, size); }
+void *valloc(size_t size) { return memalign((size_t)sysconf(_SC_PAGESIZE), size); }
+
+int posix_memalign(void **out, size_t alignment, size_t size) {
+    if (alignment < sizeof(void *) || (alignment & (alignment - 1)) != 0) return EINVAL;
+    void *p = memalign(alignment, size);
+    if (!p) return ENOMEM;
+    *out = p;
+    return 0;
 }

@@ -1,20 +1,48 @@
 /* Drives the heap probe, linked in and built with AddressSanitizer and
  * UndefinedBehaviorSanitizer (probes/Makefile `sanitize`): threads allocate
- * and free through malloc, calloc, realloc and free, at sizes that are sampled often, while
- * a child forks and exits and threads come and go. Exits 0 when done; the
- * sanitizers abort it on the first error in the probe. */
+ * and free through malloc, calloc, realloc and free, at sizes that are
+ * sampled often, while a child forks and exits, threads come and go, a
+ * SIGALRM handler frees blocks 20,000 times a second (inside the probe's
+ * own calls, when it lands there), and the program closes the probe's fd
+ * number and reuses it for a pipe of its own. Exits 0 when done, and 2 if
+ * the pipe carried anything but its own bytes; the sanitizers abort it on
+ * the first error in the probe. */
 #define _GNU_SOURCE
-#include <malloc.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define THREADS 4
 #define ROUNDS 20000
+
+/* Blocks for the handler: past the largest threshold glibc ever moves its
+ * mmap threshold to (32 MiB), so each is mapped on its own and its free is
+ * a munmap taking no lock — safe in a handler — and what the handler
+ * reenters is the probe. */
+#define HANDED_BYTES (33 << 20)
+#define HANDED 16
+static _Atomic(void *) handed[HANDED];
+static atomic_long freed_in_handler;
+
+static void on_alarm(int signo) {
+    (void)signo;
+    for (int i = 0; i < HANDED; i++) {
+        void *block = atomic_exchange(&handed[i], NULL);
+        if (block) {
+            free(block);
+            atomic_fetch_add(&freed_in_handler, 1);
+            return;
+        }
+    }
+}
 
 static void *work(void *arg) {
     uintptr_t seed = (uintptr_t)arg * 2654435761u + 1;
@@ -32,12 +60,40 @@ static void *work(void *arg) {
         default: free(held[slot]); held[slot] = 0; break;
         }
         if (held[slot]) memset(held[slot], 1, 16);
+        if (i % 8 == 0) {
+            void *big = malloc(HANDED_BYTES);
+            void *old = atomic_exchange(&handed[i / 8 % HANDED], big);
+            free(old);
+        }
     }
     for (int i = 0; i < 64; i++) free(held[i]);
     return 0;
 }
 
+/* The probe keeps no use for its fd once mapped: the number is the
+ * program's. Closes it and makes it the write end of a pipe; returns the
+ * read end (-1 without a probe fd). */
+static int reuse_probe_fd(void) {
+    const char *name = getenv("PERFPROBE_HEAP_FD");
+    if (!name) return -1;
+    int fd = atoi(name), ends[2];
+    close(fd);
+    if (pipe(ends) != 0) return -1;
+    int reader = dup(ends[0]), writer = dup(ends[1]);
+    close(ends[0]);
+    close(ends[1]);
+    dup2(writer, fd);
+    close(writer);
+    return reader;
+}
+
 int main(void) {
+    int reader = reuse_probe_fd();
+    int writer = reader >= 0 ? atoi(getenv("PERFPROBE_HEAP_FD")) : -1;
+    struct sigaction action = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+    sigaction(SIGALRM, &action, NULL);
+    struct itimerval every = {{0, 50}, {0, 50}};
+    setitimer(ITIMER_REAL, &every, NULL);
     pid_t child = fork();
     if (child == 0) {
         work((void *)99);
@@ -48,9 +104,20 @@ int main(void) {
         for (uintptr_t i = 0; i < THREADS; i++) pthread_create(&threads[i], 0, work, (void *)(i + round * THREADS));
         for (int i = 0; i < THREADS; i++) pthread_join(threads[i], 0);
     }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
     int status = 0;
-    waitpid(child, &status, 0);
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
-    puts("stress done");
+    if (writer >= 0) {
+        /* Only the program's own bytes come through its pipe. */
+        char message[] = "program data", got[64] = {0};
+        if (write(writer, message, sizeof(message)) != (ssize_t)sizeof(message)) return 2;
+        close(writer);
+        ssize_t n = read(reader, got, sizeof(got));
+        if (n != (ssize_t)sizeof(message) || memcmp(got, message, sizeof(message)) != 0) return 2;
+    }
+    printf("stress done: %ld blocks freed in the SIGALRM handler\n", atomic_load(&freed_in_handler));
     return 0;
 }

@@ -111,16 +111,28 @@ void CPerfProbe_raise_stop_signal(int signo);
 /// A close-on-exec, non-blocking eventfd, or -1 and errno.
 int CPerfProbe_wake_fd(void);
 
-/// A SOCK_SEQPACKET socket pair for the heap probe: `*agent_fd` close-on-exec
-/// and non-blocking, `*child_fd` inherited by the command. Message boundaries
-/// keep records of many threads apart. Returns 0, or -1 and errno.
-int CPerfProbe_heap_channel(int *agent_fd, int *child_fd);
+/// The heap probe's ring (probes/heapprobe/include/heapprobe.h): a sealed
+/// memfd of a header page and `capacity` bytes (a power of two), header
+/// written. Returns its fd, close-on-exec (dup it for the command), or -1 and errno.
+int CPerfProbe_heap_ring_create(uint64_t capacity);
 
-/// recvmsg(2) of one message, non-blocking, with the sender's credentials
-/// (SCM_CREDENTIALS: the heap channel's agent end has SO_PASSCRED), so that
-/// the kernel, not the message, says which process sent it. Returns its
-/// length, or -1 and errno; `*sender_pid` is 0 when no credentials came.
-long CPerfProbe_receive_from(int fd, void *buffer, size_t length, pid_t *sender_pid);
+/// Copies the records written since `*consumed` (pads left out) into `out`,
+/// back to back, up to `out_length` bytes; zeroes what it read and publishes
+/// `*consumed` for the writers. The ring is shared with the target: nothing
+/// in it is believed beyond the mapping's bounds. Returns the bytes copied;
+/// `*status` is 1 when it stopped at a claimed record not yet written, 2 at
+/// something no writer of the probe's makes, else 0.
+size_t CPerfProbe_heap_ring_take(void *header, uint64_t capacity, uint64_t *consumed, void *out, size_t out_length,
+                                 int *status);
+
+/// Gives up on the records claimed but not written by `reserved` (a writer
+/// that died mid-record): zeroes them and moves `*consumed` there. Returns the
+/// bytes skipped.
+uint64_t CPerfProbe_heap_ring_skip(void *header, uint64_t capacity, uint64_t *consumed);
+
+/// The ring's counters of dropped records (ring full) and untracked samples (table full).
+void CPerfProbe_heap_ring_counters(const void *header, uint64_t *dropped_allocations, uint64_t *dropped_frees,
+                                   uint64_t *untracked);
 
 /// C++ (Itanium ABI) names through libstdc++'s __cxa_demangle. Returns a
 /// malloc'd string, or NULL when `name` is not a C++ name.

@@ -44,10 +44,16 @@ public struct HeapReport: Codable, Sendable {
     /// Sampled allocations dropped because the agent fell behind (never
     /// counted anywhere, so outstanding bytes are not inflated by them).
     public var droppedSamples: UInt64
+    /// Frees of sampled allocations the probe could not pass on: the
+    /// outstanding bytes of their stacks are overstated by as much. Nil in
+    /// reports from before it was counted.
+    public var droppedFrees: UInt64?
     /// Most outstanding bytes first.
     public var stacks: [Stack]
     /// With `attach --heap`: what was probed, and its cost.
     public var probes: AllocatorProbeSummary?
+    /// With `run --heap`: the preloaded probe's own memory in the target.
+    public var probeMemory: HeapProbeMemory?
 
     /// Thresholds: growth as for the whole process's memory; churn from 100
     /// allocations a second with at least 90% of the bytes freed.
@@ -101,7 +107,8 @@ public struct HeapReport: Codable, Sendable {
                          oldestLiveSeconds: stats.oldestLiveSeconds, freedAtExitBytes: running.freedAtExit)
         }
         return HeapReport(sampleBytes: capture.sampleBytes, records: capture.records, droppedSamples: capture.droppedSamples,
+                          droppedFrees: capture.probeMemory == nil ? nil : capture.droppedFrees,
                           stacks: stacks.sorted { ($0.outstandingBytes, $0.allocatedBytes) > ($1.outstandingBytes, $1.allocatedBytes) },
-                          probes: capture.probes)
+                          probes: capture.probes, probeMemory: capture.probeMemory)
     }
 }

@@ -19,7 +19,6 @@ struct HeapTracker {
     private var stats: [HeapStackStats] = []
     private var series: [BoundedTimeline<HeapPoint>] = []
     private(set) var records = 0
-    private var dropped: UInt64 = 0
     /// CLOCK_MONOTONIC ns of the session's start: the series' time zero.
     private let start: UInt64
 
@@ -29,7 +28,6 @@ struct HeapTracker {
 
     mutating func allocated(_ allocation: HeapAllocation, stack: StackKey) {
         records += 1
-        dropped = dropped.addingSaturated(allocation.droppedBefore)
         let id: Int
         if let known = index[stack] {
             id = known
@@ -102,7 +100,7 @@ struct HeapTracker {
         for id in result.indices {
             result[id].series = series[id].points + [HeapPoint(t: t, outstandingBytes: result[id].outstandingBytes)]
         }
-        return HeapCapture(sampleBytes: sampleBytes, records: records, droppedSamples: dropped,
+        return HeapCapture(sampleBytes: sampleBytes, records: records,
                            stacks: zip(keys, result).map { HeapCapture.Stack(key: $0, stats: $1) })
     }
 }
@@ -139,11 +137,25 @@ public struct HeapCapture: Sendable {
     /// allocations were sampled by count (uprobes).
     public var sampleBytes: Int
     public var records: Int
-    /// Sampled allocations the probe dropped because the agent fell behind.
-    public var droppedSamples: UInt64
+    /// Sampled allocations the probe dropped: its ring full (the agent fell
+    /// behind) or its table of live samples full.
+    public var droppedSamples: UInt64 = 0
+    /// Frees of sampled allocations the probe could not write (ring full).
+    public var droppedFrees: UInt64 = 0
     public var stacks: [Stack]
     /// With `attach --heap`: the allocator probes.
     public var probes: AllocatorProbeSummary?
+    /// With `run --heap`: the memory the preloaded probe holds in the target.
+    public var probeMemory: HeapProbeMemory?
+}
+
+/// The preloaded probe's own memory in the target, fixed from its start: its
+/// private table of live samples (anonymous, mapped and touched at start,
+/// never the target's allocator) and the ring it shares with the agent
+/// (shared memory: RssShmem, not the anonymous memory whose growth is judged).
+public struct HeapProbeMemory: Codable, Hashable, Sendable {
+    public var privateBytes: UInt64
+    public var sharedRingBytes: UInt64
 }
 
 extension UInt64 {

@@ -67,7 +67,7 @@ struct AllocatorCallMatcher {
         }
         guard address != 0, size > 0 else { return nil }
         return .allocation(HeapAllocation(pid: sample.pid, tid: sample.tid, address: address, size: size,
-                                          weight: size &* max(period, 1), time: sample.time, droppedBefore: 0,
+                                          weight: size &* max(period, 1), time: sample.time,
                                           registers: sample.userRegisters, stack: sample.userStack))
     }
 

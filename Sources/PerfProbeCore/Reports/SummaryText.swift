@@ -51,7 +51,8 @@ public enum SummaryText {
                 let cost = probes.estimatedTargetSeconds.map { String(format: "; the probes cost the target about %.2f s", $0) } ?? ""
                 out += "allocations (uprobes on \(probes.allocator) in \(probes.library): \(calls) calls, up to \(probes.sampleFrequencyHz) stacks/s sampled\(cost)):\n"
             } else {
-                out += "allocations (sampled every \(bytes(Double(heap.sampleBytes))) on average, \(heap.records) records, \(heap.droppedSamples) dropped):\n"
+                let frees = (heap.droppedFrees ?? 0) > 0 ? ", \(heap.droppedFrees ?? 0) frees dropped: outstanding bytes overstated" : ""
+                out += "allocations (sampled every \(bytes(Double(heap.sampleBytes))) on average, \(heap.records) records, \(heap.droppedSamples) dropped\(frees)):\n"
             }
             for stack in heap.stacks.prefix(top) where stack.kind != .transient {
                 let held = stack.freedAtExitBytes.map { "\(bytes(Double($0))) held, freed at exit" }

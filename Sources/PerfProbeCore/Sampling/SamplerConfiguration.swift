@@ -10,7 +10,7 @@ public struct SamplerConfiguration: Sendable {
     public var telemetryIntervalNanoseconds: UInt64
     /// Also record the memory timeline (RSS, anonymous memory) for growth analysis.
     public var trackMemory: Bool
-    /// The agent's end of the heap probe's socket, and the probe's mean
+    /// The heap probe's ring (a memfd, see `HeapRing`), and the probe's mean
     /// sampling interval in bytes, when allocations are traced.
     public var heapChannel: (fd: Int32, sampleBytes: Int)?
     /// With `attach --heap`: the allocator's uprobes.

@@ -25,13 +25,12 @@ struct SamplingLoop: ~Copyable {
     private var telemetryRead = false
     /// Said once, on stderr at once and in the report, by the sampler.
     private(set) var newNotes: [String] = []
-    /// Heap-probe records whose sender was not a process of the session, or not the record's process.
+    /// Heap-probe records naming a process outside the session.
     private var rejectedHeapRecords = 0
     /// Which modules are the heap probe itself, whose frames head every
     /// sampled allocation's stack and are dropped.
     private var probeModules: [Int32: Bool] = [:]
-    /// One SOCK_SEQPACKET message: a thread's batch of records (256 KiB at most).
-    private var heapMessage = [UInt8](repeating: 0, count: 256 * 1024)
+    private var heapRing: HeapRing?
     private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
@@ -72,6 +71,15 @@ struct SamplingLoop: ~Copyable {
         }
         let events = try PerfEventGroup(scope: configuration.scope, specs: specs, cpus: OnlineCPUs.read(),
                                         dataPages: configuration.ringPages)
+        var ring: HeapRing?
+        if let channel = configuration.heapChannel {
+            do {
+                ring = try HeapRing(fd: channel.fd)
+            } catch {
+                throw .system("cannot map the heap probe's ring", error)
+            }
+        }
+        heapRing = ring
         probeEvents = probes
         parser.layouts = events.layoutsByID
         matcher = probes.map { AllocatorCallMatcher(plan: $0.plan) }
@@ -121,8 +129,9 @@ struct SamplingLoop: ~Copyable {
         let now = Syscalls.monotonicNanoseconds()
         let wait = nextTick > now ? Int32((nextTick - now) / 1_000_000) : 0
         let rings = events.ringFDs.filter { !hungUp.contains($0) }
-        let hangUps = Syscalls.pollReadable(rings + [wakeFD] + (configuration.heapChannel.map { [$0.fd] } ?? []),
-                                            timeoutMilliseconds: max(1, wait))
+        // The heap ring wakes no one: it is drained a hundred times a second.
+        let hangUps = Syscalls.pollReadable(rings + [wakeFD],
+                                            timeoutMilliseconds: max(1, heapRing == nil ? wait : min(wait, 10)))
         if !hangUps.isEmpty { ringsHungUp(hangUps) }
         process(events.drain())
         receiveHeapRecords()
@@ -231,11 +240,23 @@ struct SamplingLoop: ~Copyable {
         process(events.drain())
         receiveHeapRecords()
         if rejectedHeapRecords > 0 {
-            capture.notes.append("\(rejectedHeapRecords) heap-probe records ignored: sent by a process outside the session, or naming another process")
+            capture.notes.append("\(rejectedHeapRecords) heap-probe records ignored: they named a process outside the session")
         }
-        if let channel = configuration.heapChannel {
+        if let channel = configuration.heapChannel, let ring = heapRing?.losses {
             capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart,
                                        sampleBytes: channel.sampleBytes)
+            capture.heap?.droppedSamples = ring.allocations.addingSaturated(ring.untracked)
+            capture.heap?.droppedFrees = ring.frees
+            capture.heap?.probeMemory = HeapProbeMemory(privateBytes: HeapRing.probePrivateBytes,
+                                                        sharedRingBytes: UInt64(HeapRing.headerBytes) + HeapRing.capacity)
+            if ring.frees > 0 {
+                capture.notes.append("the heap probe's ring was full for \(ring.frees) frees of sampled allocations: their stacks' outstanding bytes are overstated")
+            }
+            if ring.corrupted {
+                capture.notes.append("the heap probe's ring held records no probe writes (the target wrote into it): \(ring.skippedBytes) bytes ignored")
+            } else if ring.skippedBytes > 0 {
+                capture.notes.append("\(ring.skippedBytes) bytes of heap-probe records were never completed (a writer stopped mid-record) and were skipped")
+            }
         }
         if let matcher, let settings = configuration.heapProbes {
             let seconds = { (time: UInt64?) in time.map { Double($0 - self.sessionStart) / 1e9 } }
@@ -257,29 +278,22 @@ struct SamplingLoop: ~Copyable {
         return capture
     }
 
-    /// Reads what the heap probe sent: each sampled allocation is unwound like
-    /// a CPU sample (less the probe's own frames); frees close them.
-    /// Messages come from inside the target: the kernel's word on the
-    /// sender (SCM_CREDENTIALS) must name a process of the session, and
-    /// every record in it that process's own — a pid in a message must not
-    /// make the agent read another process's mappings.
+    /// Reads what the heap probe wrote: each sampled allocation is unwound
+    /// like a CPU sample (less the probe's own frames); frees close them.
+    /// The ring is written from inside the target: a record must name a
+    /// process of the session (one its perf events follow), so that no pid
+    /// in it makes the agent read another process's mappings.
     private mutating func receiveHeapRecords() {
-        guard let channel = configuration.heapChannel else { return }
-        while true {
-            let message: (sender: ProcessID, records: [HeapRecord])? = heapMessage.withUnsafeMutableBytes { buffer in
-                guard let (n, sender) = Syscalls.receive(channel.fd, into: buffer), n > 0 else { return nil }
-                return (sender, HeapRecord.parseBatch(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
+        guard heapRing != nil else { return }
+        let records = heapRing!.take(now: Syscalls.monotonicNanoseconds())
+        // A child's fork record may still be in a ring.
+        if records.contains(where: { !spaces.knows($0.pid) }) { process(events.drain()) }
+        for record in records {
+            guard spaces.knows(record.pid) else {
+                rejectedHeapRecords += 1
+                continue
             }
-            guard let message else { return }
-            // A child's fork record may still be in a ring.
-            if !spaces.knows(message.sender) { process(events.drain()) }
-            for record in message.records {
-                guard spaces.knows(message.sender), record.pid == message.sender else {
-                    rejectedHeapRecords += 1
-                    continue
-                }
-                apply(record)
-            }
+            apply(record)
             readTelemetryIfDue()
         }
     }
@@ -288,8 +302,8 @@ struct SamplingLoop: ~Copyable {
         switch record {
         case .allocation(let allocation):
             recordAllocation(allocation)
-        case .frees(let pid, let entries):
-            for entry in entries { heap.freed(pid: pid, address: entry.address, time: entry.time) }
+        case .free(let pid, let address, let time):
+            heap.freed(pid: pid, address: address, time: time)
         }
     }
 

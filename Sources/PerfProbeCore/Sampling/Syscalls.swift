@@ -197,24 +197,17 @@ enum Syscalls {
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
-    /// The heap probe's socket pair: (agent end, command end).
-    static func heapChannel() throws(Errno) -> (agent: Int32, child: Int32) {
-        var agent: Int32 = -1
-        var child: Int32 = -1
-        _ = try valueOrErrno { CPerfProbe_heap_channel(&agent, &child) }
-        return (agent, child)
-    }
-
-    /// Receives one message into `buffer` with the pid of the process that
-    /// sent it, as the kernel tells (0 if unknown); nil when none is waiting.
-    static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (length: Int, sender: ProcessID)? {
-        while true {
-            var sender: pid_t = 0
-            let n = CPerfProbe_receive_from(fd, buffer.baseAddress, buffer.count, &sender)
-            if n >= 0 { return (n, ProcessID(sender)) }
-            if errno == EINTR { continue }
-            return nil
+    /// The heap probe's ring: (the agent's fd, close-on-exec; a duplicate
+    /// the command inherits).
+    static func heapRing() throws(Errno) -> (agent: Int32, child: Int32) {
+        let agent = try HeapRing.create()
+        let child = fcntl(agent, F_DUPFD, 3)
+        guard child >= 0 else {
+            let error = Errno(errno)
+            close(agent)
+            throw error
         }
+        return (agent, child)
     }
 
     static func pageSize() -> Int { Int(sysconf(Int32(_SC_PAGESIZE))) }

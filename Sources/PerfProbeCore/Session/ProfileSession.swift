@@ -17,9 +17,9 @@ public enum ProfileSession {
         if options.heap {
             let library = try HeapProbeLibrary.locate()
             do {
-                heapChannel = try Syscalls.heapChannel()
+                heapChannel = try Syscalls.heapRing()
             } catch {
-                throw .launch("cannot create the heap probe's socket", error)
+                throw .launch("cannot create the heap probe's ring", error)
             }
             environment = HeapProbeLibrary.environment(environment, library: library, fd: heapChannel!.child,
                                                        sampleBytes: options.heapSampleBytes)
