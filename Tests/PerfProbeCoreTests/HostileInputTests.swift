@@ -181,6 +181,63 @@ enum FixtureReport {
 
 /// /tmp/perf-PID.map is written by the target (issue 11): read like perf
 /// does, and safer.
+/// The heap probe's ring records (probes/heapprobe/include/heapprobe.h),
+/// written by the target: decoded exactly when well-formed, and a claim
+/// larger than what follows, a stack longer than its record or an unknown
+/// type ends the batch there.
+@Suite struct HeapRecordTests {
+    static func allocation(stack: [UInt8], claimed: Int? = nil, type: UInt64 = 1) -> [UInt8] {
+        var body = [UInt8]()
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { body += $0 } }
+        put(Int32(1234)); put(Int32(1235)); put(UInt32(stack.count)); put(UInt32(0))
+        put(UInt64(0x7f00_0000_1000)); put(UInt64(4096)); put(UInt64(8192)); put(UInt64(123_456_700))
+        for index in 0..<24 { put(UInt64(index == 8 ? 0x401000 : index)) }
+        body += stack
+        let length = UInt64(claimed ?? (8 + body.count))
+        return withUnsafeBytes(of: (length | type << 32).littleEndian) { Array($0) } + body
+    }
+
+    static let free: [UInt8] = {
+        var bytes = [UInt8]()
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        put(UInt64(32 | 2 << 32)); put(Int32(1234)); put(UInt32(0)); put(UInt64(0x7f00_0000_1000)); put(UInt64(99))
+        return bytes
+    }()
+
+    static func parse(_ bytes: [UInt8]) -> [HeapRecord] {
+        bytes.withUnsafeBytes { HeapRecord.parseBatch($0) }
+    }
+
+    @Test func wellFormedRecordsDecode() throws {
+        // A claim of a whole 64-byte stack copy of which 40 bytes were copied.
+        var record = Self.allocation(stack: Array(0..<40))
+        record += [UInt8](repeating: 0, count: 24)
+        record.replaceSubrange(0..<4, with: withUnsafeBytes(of: UInt32(record.count).littleEndian) { Array($0) })
+        let records = Self.parse(record + Self.free)
+        #expect(records.count == 2)
+        guard case .allocation(let allocation) = records.first, case .free(let pid, let address, let time) = records.last else {
+            Issue.record("\(records)")
+            return
+        }
+        #expect(allocation.pid == ProcessID(1234) && allocation.tid == ThreadID(1235))
+        #expect(allocation.size == 4096 && allocation.weight == 8192 && allocation.registers[8] == 0x401000)
+        #expect(allocation.stack == Array(0..<40))
+        #expect(pid == ProcessID(1234) && address == 0x7f00_0000_1000 && time == 99)
+    }
+
+    @Test func malformedRecordsEndTheBatch() {
+        #expect(Self.parse(Self.free + Self.allocation(stack: [1, 2], claimed: 4096)).count == 1, "a claim past the end")
+        #expect(Self.parse(Self.allocation(stack: [], claimed: 64)).isEmpty, "shorter than its header")
+        #expect(Self.parse(Self.allocation(stack: [1], type: 9) + Self.free).isEmpty, "an unknown type")
+        var long = Self.allocation(stack: [1, 2, 3])
+        long.replaceSubrange(16..<20, with: [0xff, 0xff, 0, 0]) // a stack longer than the record
+        #expect(Self.parse(long).isEmpty)
+        var zero = Self.free
+        zero.replaceSubrange(0..<8, with: [UInt8](repeating: 0, count: 8))
+        #expect(Self.parse(zero).isEmpty, "a length of 0 never loops")
+    }
+}
+
 @Suite(.serialized) struct PerfMapTests {
     @Test func linesCRLFLatestWinsAndEmptyEntries() {
         let table = PerfMapFile.parse("1000 40 old\r\n2000 0 empty\r\n1000 40 new\r\n3000 10 " + String(repeating: "n", count: 100_000) + "\npartial 10")
