@@ -7,9 +7,11 @@ SWIFT ?= swift
 deps:
 	scripts/install-deps.sh
 
-# Builds perfprobe and profiles the bundled 70/30 sample.
+# Builds perfprobe and profiles the bundled 70/30 sample. The product alone:
+# the fuzz target reaches into PerfProbeCore's internals (@testable), which a
+# release build of PerfProbeCore does not open.
 demo: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product perfprobe
 	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/release
 	$(MAKE) -s -C samples
 	.build/release/perfprobe run --frequency 999 --output perfprobe-demo -- samples/build/cpu_split 3
@@ -50,7 +52,7 @@ sanitize: deps
 # Overhead ratios against the bare program and perf record (not a test).
 bench:
 	scripts/install-deps.sh linux-perf
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product perfprobe
 	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/release
 	$(MAKE) -s -C samples
 	python3 scripts/bench-overhead.py --unwind fp
