@@ -10,6 +10,10 @@ struct OutputOptions: ParsableArguments {
     @Option(help: "Also write the test-performance-*-results.json files here.")
     var resultsDir: String?
 
+    @Option(help: ArgumentHelp("Write the summary to this file instead of stderr.",
+                               discussion: "run, attach and sidecar never write to stdout: it belongs to the command."))
+    var summary: String?
+
     /// Before the target starts: every directory a report will go to can be
     /// written (the default one is made in the current directory).
     func validate() throws {
@@ -19,13 +23,46 @@ struct OutputOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(error.description.replacingOccurrences(of: "cannot write \"\"", with: "--output")): choose another --output or --results-dir")
         }
+        if let summary {
+            var isDirectory: ObjCBool = false
+            let parent = (summary as NSString).deletingLastPathComponent
+            do throws(OutputError) {
+                guard !summary.isEmpty, !(FileManager.default.fileExists(atPath: summary, isDirectory: &isDirectory) && isDirectory.boolValue) else {
+                    throw OutputError(path: summary.isEmpty ? "\"\"" : summary, reason: "it is not a file name")
+                }
+                try OutputDirectory.checkWritable(parent.isEmpty ? "." : parent)
+            } catch {
+                throw ValidationError("--summary: \(error.description)")
+            }
+        }
+    }
+
+    /// Writes summary text where it goes: the --summary file (the first
+    /// text of a run replaces it, later ones append), else stderr, or stdout
+    /// for `report` and `diff`, whose output it is.
+    func say(_ text: String, onStandardOutput: Bool = false, appending: Bool = false) throws(OutputError) {
+        guard let summary else {
+            (onStandardOutput ? FileHandle.standardOutput : FileHandle.standardError).write(Data(text.utf8))
+            return
+        }
+        do {
+            if appending, let handle = FileHandle(forWritingAtPath: summary) {
+                handle.seekToEndOfFile()
+                handle.write(Data(text.utf8))
+                try handle.close()
+            } else {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: summary), options: .atomic)
+            }
+        } catch {
+            throw OutputError(path: summary, reason: OutputDirectory.reason(error))
+        }
     }
 
     /// Checks the gates, writes every report format (and the results files
-    /// to --results-dir), prints the summary and, on stderr, one line per
-    /// tripped gate. Returns whether a gate tripped.
+    /// to --results-dir), says the summary (`say`) and, on stderr, one line
+    /// per tripped gate. Returns whether a gate tripped.
     func write(_ report: ProfileReport, started: Date, gates: GateOptions,
-               formats: [any ReportFormat] = ReportFormats.all) throws -> Bool {
+               formats: [any ReportFormat] = ReportFormats.all, summaryOnStandardOutput: Bool = false) throws -> Bool {
         var report = report
         let settings = try gates.settings()
         if !settings.isEmpty { report.gates = settings.evaluate(report) }
@@ -37,8 +74,12 @@ struct OutputOptions: ParsableArguments {
         } catch {
             failure = error
         }
-        // The summary is printed even when the files could not be written.
-        print(SummaryText.render(report, outputDirectory: failure == nil ? directory : nil), terminator: "")
+        // The summary is said even when the files could not be written.
+        do {
+            try say(SummaryText.render(report, outputDirectory: failure == nil ? directory : nil), onStandardOutput: summaryOnStandardOutput)
+        } catch {
+            failure = failure ?? error
+        }
         for gate in report.gates ?? [] { FileHandle.standardError.write(Data("perfprobe: \(gate.message)\n".utf8)) }
         if let failure { throw ReportNotWritten(failure: failure, outcome: report.target.outcome) }
         return !(report.gates ?? []).isEmpty

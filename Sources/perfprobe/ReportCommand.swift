@@ -37,6 +37,6 @@ struct ReportCommand: ParsableCommand {
         var destination = OutputOptions()
         destination.output = output ?? directory
         destination.resultsDir = resultsDir
-        if try destination.write(report, started: Date(), gates: gates, formats: formats) { throw ExitCode(1) }
+        if try destination.write(report, started: Date(), gates: gates, formats: formats, summaryOnStandardOutput: true) { throw ExitCode(1) }
     }
 }

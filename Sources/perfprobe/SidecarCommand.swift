@@ -112,7 +112,7 @@ struct SidecarCommand: ParsableCommand {
     }
 
     /// Each phase's reports under phases/NAME/, the phases side by side in
-    /// phases.json and on stdout (the windows are in windows.jsonl already).
+    /// phases.json and after the summary (the windows are in windows.jsonl already).
     private func writePhases(_ result: SidecarResult, directory: String) throws {
         let root = URL(fileURLWithPath: directory)
         var comparison: [PhaseComparison] = []
@@ -124,12 +124,13 @@ struct SidecarCommand: ParsableCommand {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(comparison).write(to: root.appendingPathComponent("phases.json"), options: .atomic)
-        print("\nphases:")
+        var text = "\nphases:\n"
         for phase in comparison {
             let top = phase.hotspots.first.map { String(format: "%@ %.1f%%", $0.function, $0.selfPercent) } ?? "-"
-            print(String(format: "  %@  %.1f s  CPU %.1f%%  RSS %+.0f B/s  top: %@", phase.phase, phase.seconds, phase.cpuPercent,
-                         phase.rssGrowthBytesPerSecond, top))
+            text += String(format: "  %@  %.1f s  CPU %.1f%%  RSS %+.0f B/s  top: %@\n", phase.phase, phase.seconds, phase.cpuPercent,
+                           phase.rssGrowthBytesPerSecond, top)
         }
+        try output.say(text, appending: true)
     }
 }
 

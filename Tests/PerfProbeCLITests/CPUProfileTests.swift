@@ -57,8 +57,51 @@ extension BinaryTests {
         try Self.expectSplit(outcome)
         let report = try outcome.report
         #expect(report.target.outcome == TargetOutcome(state: "exited", exitCode: 0, signal: nil))
-        #expect(outcome.stdout.contains("shared_leaf  [cpu_split]"))
-        #expect(outcome.stdout.contains("SELF%   TOTAL%"))
+        #expect(outcome.stderr.contains("shared_leaf  [cpu_split]"))
+        #expect(outcome.stderr.contains("SELF%   TOTAL%"))
+        #expect(outcome.stdout.isEmpty, "stdout is the command's: \(outcome.stdout)")
+        // The 70/30 lies in the callers: the list by total time shows it, heavy before light.
+        let byTotal = try #require(report.hotspotsByTotal)
+        let heavy = try #require(byTotal.firstIndex { $0.function == "heavy_path" })
+        let light = try #require(byTotal.firstIndex { $0.function == "light_path" })
+        #expect(heavy < light && light < 10 && abs(byTotal[heavy].totalPercent - 70) <= 3, "\(byTotal.prefix(10))")
+        let listed = outcome.stderr.components(separatedBy: "by total time (callers included):\n").last ?? ""
+        #expect(listed.split(separator: "\n").prefix(12).contains { $0.hasSuffix("heavy_path  [cpu_split]") }, "\(listed)")
+    }
+
+    /// stdout belongs to the wrapped command (issue 13): xz's archive made
+    /// through perfprobe is byte for byte xz's own, and the summary goes to
+    /// stderr or to --summary FILE.
+    @Test func theCommandsOutputIsItsOwn() throws {
+        let scratch = Harness.scratch()
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let input = scratch + "/data"
+        // Text of pseudo-random numbers: compressible, and work for xz (~2 MiB).
+        var seed: UInt64 = 7
+        let lines = (0..<100_000).map { index -> String in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return "line \(index): \(seed >> 40)\n"
+        }
+        try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: input))
+        let xz = Process()
+        xz.executableURL = URL(fileURLWithPath: "/usr/bin/xz")
+        xz.arguments = ["-6", "-c", input]
+        let pipe = Pipe()
+        xz.standardOutput = pipe
+        try xz.run()
+        let own = pipe.fileHandleForReading.readDataToEndOfFile()
+        xz.waitUntilExit()
+        let profiled = try Harness.perfprobe(["run", "--", "/usr/bin/xz", "-6", "-c", input])
+        #expect(profiled.status == 0 && xz.terminationStatus == 0, "\(profiled.stderr)")
+        #expect(own.count > 1000 && profiled.stdoutBytes == own, "\(profiled.stdoutBytes.count) bytes through perfprobe, \(own.count) bare")
+        #expect(profiled.stderr.contains("top functions of"))
+
+        let summary = scratch + "/summary.txt"
+        let echoed = try Harness.perfprobe(["run", "--summary", summary, "--", "/bin/sh", "-c", "echo data"])
+        #expect(echoed.stdout == "data\n")
+        #expect(!echoed.stderr.contains("top functions of"))
+        #expect(try String(contentsOfFile: summary, encoding: .utf8).contains("top functions of"))
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["run", "--summary", scratch, "--", "true"]), mentioning: "--summary")
     }
 
     @Test func attachFindsTheSplit() throws {
@@ -87,7 +130,7 @@ extension BinaryTests {
         let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--per-thread", "--", Harness.samples + "/threads", "3"])
         #expect(outcome.status == 0)
         try Self.expectThreadShares(try outcome.report)
-        #expect(outcome.stdout.contains("thread alpha"))
+        #expect(outcome.stderr.contains("thread alpha"))
     }
 
     @Test func attachFollowsThreadsCreatedLater() throws {
@@ -156,7 +199,7 @@ extension BinaryTests {
             #expect(counter.supported == Harness.hasHardwarePMU)
             #expect((counter.value == nil) == !Harness.hasHardwarePMU)
         }
-        #expect(outcome.stdout.contains(Harness.hasHardwarePMU ? "cycles " : "cycles not supported"))
+        #expect(outcome.stderr.contains(Harness.hasHardwarePMU ? "cycles " : "cycles not supported"))
         // /proc every 100 ms, as a timeline.
         #expect(report.timeline.count >= 15)
         let busy = report.timeline.dropFirst(2).dropLast(2)

@@ -39,6 +39,7 @@ enum Harness {
     struct Outcome {
         var status: Int32
         var stdout: String
+        var stdoutBytes = Data()
         var stderr: String
         var directory: String
 
@@ -82,8 +83,9 @@ enum Harness {
 
     static func finish(_ started: (Process, directory: String, stdout: String, stderr: String)) throws -> Outcome {
         started.0.waitUntilExit()
+        let stdout = try Data(contentsOf: URL(fileURLWithPath: started.stdout))
         return Outcome(status: started.0.terminationStatus,
-                       stdout: try String(contentsOfFile: started.stdout, encoding: .utf8),
+                       stdout: String(decoding: stdout, as: UTF8.self), stdoutBytes: stdout,
                        stderr: try String(contentsOfFile: started.stderr, encoding: .utf8),
                        directory: started.directory)
     }

@@ -23,7 +23,7 @@ extension BinaryTests {
         #expect(leak.severity == "high")
         #expect(results.heapUsage.max > results.heapUsage.min + 2 * 1_048_576)
         #expect(results.peakMemoryUsage >= results.heapUsage.max)
-        #expect(outcome.stdout.contains("leak suspected"))
+        #expect(outcome.stderr.contains("leak suspected"))
     }
 
     @Test func runFindsTheLeakRate() throws {
@@ -212,7 +212,7 @@ extension BinaryTests {
         #expect(reported.type == "heap_allocation_leak")
         #expect(reported.description.contains("leaky_cache_insert"))
         #expect(results.optimizationOpportunities.contains { $0.contains("churn_requests") })
-        #expect(outcome.stdout.contains("leak      "))
+        #expect(outcome.stderr.contains("leak      "))
     }
 
     /// attach --heap through uprobes on glibc: every call counted, the leak

@@ -31,4 +31,11 @@ public struct Hotspot: Codable, Hashable, Sendable {
             }
             .sorted { ($0.selfSamples, $0.totalSamples, $1.function) > ($1.selfSamples, $1.totalSamples, $0.function) }
     }
+
+    /// The `count` with the most total time, as perf report's children view
+    /// orders them: a split that lies in callers shows here.
+    public static func byTotal(_ hotspots: [Hotspot], count: Int = 50) -> [Hotspot] {
+        Array(hotspots.sorted { ($0.totalSamples, $0.selfSamples, $1.function) > ($1.totalSamples, $1.selfSamples, $0.function) }
+            .prefix(count))
+    }
 }

@@ -60,6 +60,7 @@ extension ProfileReport {
             userPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuUserPercent } / Double(measured.count),
             systemPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuSystemPercent } / Double(measured.count))
 
+        let hotspots = Hotspot.rank(profile)
         var notes = capture.notes
         if let unseen = unsampledCPU(taskClockNanoseconds: taskClock, samples: capture.samples, configuration: configuration) {
             notes.append(unseen)
@@ -74,7 +75,7 @@ extension ProfileReport {
             samples: SampleCounts(total: capture.samples, lostRecords: capture.lostRecords,
                                   lostSamples: capture.lostSamples, throttleEvents: capture.throttles),
             cpu: cpu, processes: processes, threads: threads,
-            hotspots: Hotspot.rank(profile), threadHotspots: threadHotspots,
+            hotspots: hotspots, hotspotsByTotal: Hotspot.byTotal(hotspots), threadHotspots: threadHotspots,
             timeline: capture.timeline, counters: capture.counters,
             stackQuality: StackQuality.measure(capture: capture, profile: profile),
             memory: capture.memoryTimeline.map(MemoryReport.init),

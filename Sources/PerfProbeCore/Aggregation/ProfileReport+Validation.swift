@@ -114,6 +114,7 @@ extension ProfileReport {
             hotspots.map { var h = $0; h.function = SymbolName.sanitized(h.function); h.module = SymbolName.sanitized(h.module); return h }
         }
         report.hotspots = clean(hotspots)
+        report.hotspotsByTotal = hotspotsByTotal.map(clean)
         report.threadHotspots = threadHotspots.map { var t = $0; t.name = SymbolName.sanitized(t.name); t.hotspots = clean(t.hotspots); return t }
         report.threads = threads.map { var t = $0; t.name = SymbolName.sanitized(t.name); return t }
         report.processes = processes.map { var t = $0; t.name = SymbolName.sanitized(t.name); return t }

@@ -89,7 +89,12 @@ public struct ProfileReport: Codable, Sendable {
     public var cpu: CPUUsage
     public var processes: [Thread]
     public var threads: [Thread]
+    /// Every sampled function, most self time first.
     public var hotspots: [Hotspot]
+    /// The 50 functions with the most total (inclusive) time, as perf
+    /// report's children view orders them: where a split lies in callers
+    /// (nil in reports of earlier versions).
+    public var hotspotsByTotal: [Hotspot]?
     public var threadHotspots: [ThreadHotspots]
     public var timeline: [TelemetryPoint]
     public var counters: [CounterReading]

@@ -5,6 +5,11 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var reason: String
     public var description: String { "cannot write \(path): \(reason)" }
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 /// Where a report set goes, written so that a reader sees all of it or none:
@@ -85,7 +90,7 @@ public struct OutputDirectory: Sendable {
         return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    private static func reason(_ error: Error) -> String {
+    public static func reason(_ error: Error) -> String {
         let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
         if let code = underlying.map({ Int32(truncatingIfNeeded: $0.code) }), underlying?.domain == NSPOSIXErrorDomain {
             return Errno(code).description

@@ -64,6 +64,10 @@ public enum SummaryText {
             }
         }
         out += "\n" + table(report.hotspots, samples: report.profile.totalSamples, top: top)
+        let byTotal = report.hotspotsByTotal ?? Hotspot.byTotal(report.hotspots)
+        if !byTotal.isEmpty {
+            out += "\nby total time (callers included):\n" + table(byTotal, samples: nil, top: 10)
+        }
         if report.threads.count > 1 {
             out += "\nthreads:\n"
             for thread in report.threads.prefix(top) {
