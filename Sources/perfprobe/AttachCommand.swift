@@ -21,9 +21,8 @@ struct AttachCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let report = try ProfileSession.attach(pid: ProcessID(pid), options: sampling.profileOptions) { line in
-            FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8))
-        }
-        if try output.write(report, started: started, gates: gates) { throw ExitCode(1) }
+        let announcements = Announcements()
+        let report = try ProfileSession.attach(pid: ProcessID(pid), options: sampling.profileOptions, announce: announcements.say)
+        if try output.write(report, started: started, gates: gates, announced: announcements.lines) { throw ExitCode(1) }
     }
 }

@@ -62,7 +62,8 @@ struct OutputOptions: ParsableArguments {
     /// to --results-dir), says the summary (`say`) and, on stderr, one line
     /// per tripped gate. Returns whether a gate tripped.
     func write(_ report: ProfileReport, started: Date, gates: GateOptions,
-               formats: [any ReportFormat] = ReportFormats.all, summaryOnStandardOutput: Bool = false) throws -> Bool {
+               formats: [any ReportFormat] = ReportFormats.all, summaryOnStandardOutput: Bool = false,
+               announced: Set<String> = []) throws -> Bool {
         var report = report
         let settings = try gates.settings()
         if !settings.isEmpty { report.gates = settings.evaluate(report) }
@@ -76,7 +77,10 @@ struct OutputOptions: ParsableArguments {
         }
         // The summary is said even when the files could not be written.
         do {
-            try say(SummaryText.render(report, outputDirectory: failure == nil ? directory : nil), onStandardOutput: summaryOnStandardOutput)
+            // Notes said on stderr as they happened are not said there again.
+            let said = summary == nil && !summaryOnStandardOutput ? announced : []
+            try say(SummaryText.render(report, outputDirectory: failure == nil ? directory : nil, skippingNotes: said),
+                    onStandardOutput: summaryOnStandardOutput)
         } catch {
             failure = failure ?? error
         }

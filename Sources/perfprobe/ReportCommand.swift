@@ -37,6 +37,7 @@ struct ReportCommand: ParsableCommand {
         var destination = OutputOptions()
         destination.output = output ?? directory
         destination.resultsDir = resultsDir
+        destination.summary = nil
         if try destination.write(report, started: Date(), gates: gates, formats: formats, summaryOnStandardOutput: true) { throw ExitCode(1) }
     }
 }

@@ -22,10 +22,9 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let launched = try ProfileSession.run(command: command, options: sampling.profileOptions) { line in
-            FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8))
-        }
-        let written = Result { try output.write(launched.report, started: started, gates: gates) }
+        let announcements = Announcements()
+        let launched = try ProfileSession.run(command: command, options: sampling.profileOptions, announce: announcements.say)
+        let written = Result { try output.write(launched.report, started: started, gates: gates, announced: announcements.lines) }
         let outcome = launched.report.target.outcome.state == "running" ? launched.waitForExit() : launched.report.target.outcome
         if case .failure(var error as ReportNotWritten) = written {
             error.outcome = outcome

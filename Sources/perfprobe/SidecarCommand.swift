@@ -92,17 +92,18 @@ struct SidecarCommand: ParsableCommand {
         let address = listenAddress!
         let started = Date()
         let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
+        let announcements = Announcements()
         let result = try SidecarSession.run(
             pid: target, options: sampling.profileOptions,
             sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule,
                                     loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl",
                                     follow: match, token: try tokenFile.map { path in
                                         do { return try BearerToken(file: path) } catch { throw ValidationError("--token-file \(path): \(error)") }
-                                    })
-        ) { line in FileHandle.standardError.write(Data("perfprobe: \(line)\n".utf8)) }
+                                    }),
+            announce: announcements.say)
         var destination = output
         destination.output = directory
-        let tripped = try destination.write(result.overall, started: started, gates: gates)
+        let tripped = try destination.write(result.overall, started: started, gates: gates, announced: announcements.lines)
         try writePhases(result, directory: directory)
         if let outcome = result.loadOutcome {
             if outcome.state == "killed" { PerfProbe.fail("load command \(outcome.description)", code: 1) }

@@ -147,16 +147,17 @@ __attribute__((constructor)) static void heapprobe_init(void) {
     busy = false;
 }
 
-/* Claims `length` bytes (a multiple of 8) of the ring for one record; NULL
- * when the ring is full. A claim that would wrap is preceded by a pad. */
-static unsigned char *claim(uint64_t length) {
+/* Claims `length` bytes (a multiple of 8) of the ring for one record, with
+ * `headroom` bytes left free after it; NULL when they are not there. A claim
+ * that would wrap is preceded by a pad. */
+static unsigned char *claim(uint64_t length, uint64_t headroom) {
     uint64_t capacity = ring->capacity;
     uint64_t at = atomic_load_explicit((_Atomic uint64_t *)&ring->reserved, memory_order_relaxed);
     for (;;) {
         uint64_t consumed = atomic_load_explicit((_Atomic uint64_t *)&ring->consumed, memory_order_acquire);
         uint64_t offset = at & (capacity - 1);
         uint64_t pad = offset + length > capacity ? capacity - offset : 0;
-        if (at - consumed + pad + length > capacity) return NULL;
+        if (at - consumed + pad + length + headroom > capacity) return NULL;
         if (atomic_compare_exchange_weak_explicit((_Atomic uint64_t *)&ring->reserved, &at, at + pad + length,
                                                   memory_order_acq_rel, memory_order_relaxed)) {
             if (pad) atomic_store_explicit((_Atomic uint64_t *)(records + offset), pad | (uint64_t)HEAPPROBE_PAD << 32,
@@ -260,7 +261,11 @@ static size_t copy_stack(unsigned char *to, uintptr_t sp, size_t bytes) {
  * agent unwinds from this function's own frame. */
 __attribute__((noinline)) static bool write_sample(void *address, size_t size) {
     const uint64_t length = sizeof(struct heapprobe_alloc) + STACK_COPY;
-    unsigned char *at = claim(length);
+    /* An eighth of the ring stays for frees: when the agent falls behind,
+     * samples are dropped (counted, and never outstanding), not the frees
+     * of samples already taken, which would overstate outstanding bytes.
+     * 2 MiB holds 65,536 frees: one for every slot of the table. */
+    unsigned char *at = claim(length, ring->capacity / 8);
     if (!at) return false;
     struct heapprobe_alloc *m = (struct heapprobe_alloc *)at;
     uint64_t *r = m->registers;
@@ -322,7 +327,7 @@ __attribute__((noinline)) static void *sample_slow(void *address, size_t size) {
 /* The slow path of a free whose bucket holds live samples. */
 __attribute__((noinline)) static void release_slow(void *address) {
     if (!ring || !forget((uintptr_t)address)) return;
-    unsigned char *at = claim(sizeof(struct heapprobe_free));
+    unsigned char *at = claim(sizeof(struct heapprobe_free), 0);
     if (!at) {
         count(&ring->dropped_frees);
         return;

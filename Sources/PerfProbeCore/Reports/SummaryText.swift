@@ -3,7 +3,9 @@ import Foundation
 /// The short summary printed on stdout at the end of a run.
 public enum SummaryText {
     /// `outputDirectory` nil: the report could not be written.
-    public static func render(_ report: ProfileReport, outputDirectory: String?, top: Int = 15) -> String {
+    /// `skippingNotes`: notes already said elsewhere on the same stream.
+    public static func render(_ report: ProfileReport, outputDirectory: String?, top: Int = 15,
+                              skippingNotes: Set<String> = []) -> String {
         var out = ""
         let target = report.target
         out += "perfprobe \(target.mode): \(target.name) (pid \(target.pid)) — \(target.outcome.description)\n"
@@ -80,7 +82,7 @@ public enum SummaryText {
         if !report.unreadableModules.isEmpty {
             out += "\nno symbols for: " + report.unreadableModules.keys.sorted().map(SymbolName.sanitized).joined(separator: ", ") + "\n"
         }
-        for note in report.notes ?? [] { out += "\nnote: \(SymbolName.sanitized(note))\n" }
+        for note in report.notes ?? [] where !skippingNotes.contains(note) { out += "\nnote: \(SymbolName.sanitized(note))\n" }
         out += String(format: "\nperfprobe itself: %.2f s CPU, %.1f MiB peak RSS\n", report.agent.cpuSeconds,
                       Double(report.agent.peakRssBytes) / 1_048_576)
         if let outputDirectory { out += "report: \(outputDirectory)\n" }
