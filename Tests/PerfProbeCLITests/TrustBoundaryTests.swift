@@ -66,7 +66,7 @@ extension BinaryTests {
     @Test func aFullDiskLeavesNothingPartial() throws {
         let mount = Harness.scratch()
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try Harness.tool("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=48k", "tmpfs", mount])
+        try Harness.tool("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=16k", "tmpfs", mount])
         defer { try? Harness.tool("/usr/bin/umount", [mount]) }
         let outcome = try Self.bare(["run", "--frequency", "999", "--output", mount + "/out", "--", Harness.samples + "/cpu_split", "0.5"])
         #expect(outcome.status == 2)
