@@ -255,21 +255,28 @@ static size_t copy_stack(unsigned char *to, uintptr_t sp, size_t bytes) {
     return copied > 0 ? (size_t)copied & ~(size_t)7 : 0;
 }
 
+/* The main thread's first frame: glibc's record of where its stack began. */
+extern void *__libc_stack_end;
+
+/* How much of the stack above `sp` is worth copying: up to the thread's
+ * first frame when that is nearer than STACK_COPY — the main thread's
+ * starts at __libc_stack_end; another glibc thread's lie below its thread
+ * descriptor (pthread_self, at the top of its stack block, above its static
+ * TLS) — else STACK_COPY. A shallow stack is copied in a page or two
+ * instead of five. Only a length: the copy stays fault-safe whatever the
+ * stack (a fiber's or a sigaltstack, where these bounds do not apply). */
+static size_t stack_extent(uintptr_t sp) {
+    uintptr_t top = thread_id == process_id ? (uintptr_t)__libc_stack_end + 64 : (uintptr_t)pthread_self();
+    if (sp < top && top - sp < STACK_COPY) return (size_t)((top - sp + 7) & ~(uintptr_t)7);
+    return STACK_COPY;
+}
+
 /* Writes a sampled allocation, with the registers of this frame and the
  * stack above it, into the ring; false when the ring is full (the sample is
  * dropped and counted rather than the program made to wait). noinline: the
  * agent unwinds from this function's own frame. */
 __attribute__((noinline)) static bool write_sample(void *address, size_t size) {
-    const uint64_t length = sizeof(struct heapprobe_alloc) + STACK_COPY;
-    /* An eighth of the ring stays for frees: when the agent falls behind,
-     * samples are dropped (counted, and never outstanding), not the frees
-     * of samples already taken, which would overstate outstanding bytes.
-     * 2 MiB holds 65,536 frees: one for every slot of the table. */
-    unsigned char *at = claim(length, ring->capacity / 8);
-    if (!at) return false;
-    struct heapprobe_alloc *m = (struct heapprobe_alloc *)at;
-    uint64_t *r = m->registers;
-    memset(r, 0, sizeof(m->registers));
+    uint64_t r[HEAPPROBE_REGISTERS] = {0};
     /* PERF_REG_X86_: AX 0, BX 1, CX 2, DX 3, SI 4, DI 5, BP 6, SP 7, IP 8, R12..R15 20..23 */
     __asm__ volatile("leaq 0(%%rip), %0\n\t"
                      "movq %%rsp, %1\n\t"
@@ -281,9 +288,19 @@ __attribute__((noinline)) static bool write_sample(void *address, size_t size) {
                      "movq %%r15, %7\n\t"
                      : "=r"(r[8]), "=r"(r[7]), "=r"(r[6]), "=r"(r[1]), "=r"(r[20]), "=r"(r[21]), "=r"(r[22]), "=r"(r[23]));
     if (thread_id == 0) thread_id = (pid_t)syscall(SYS_gettid);
+    size_t extent = stack_extent((uintptr_t)r[7]);
+    const uint64_t length = sizeof(struct heapprobe_alloc) + extent;
+    /* An eighth of the ring stays for frees: when the agent falls behind,
+     * samples are dropped (counted, and never outstanding), not the frees
+     * of samples already taken, which would overstate outstanding bytes.
+     * 2 MiB holds 65,536 frees: one for every slot of the table. */
+    unsigned char *at = claim(length, ring->capacity / 8);
+    if (!at) return false;
+    struct heapprobe_alloc *m = (struct heapprobe_alloc *)at;
+    memcpy(m->registers, r, sizeof(r));
     m->pid = process_id;
     m->tid = thread_id;
-    m->stack_size = (uint32_t)copy_stack(at + sizeof(*m), (uintptr_t)r[7], STACK_COPY);
+    m->stack_size = (uint32_t)copy_stack(at + sizeof(*m), (uintptr_t)r[7], extent);
     m->reserved = 0;
     m->address = (uintptr_t)address;
     m->size = size;
