@@ -12,23 +12,7 @@
 #include <stdio.h>
 #include <sys/time.h>
 
-#define HANDED 8
-#define HANDED_BYTES (33 << 20)
-
-static _Atomic(void *) handed[HANDED];
-static atomic_long by_handler;
-
-static void on_alarm(int signo) {
-    (void)signo;
-    for (int i = 0; i < HANDED; i++) {
-        void *block = atomic_exchange(&handed[i], NULL);
-        if (block) {
-            free(block);
-            atomic_fetch_add(&by_handler, 1);
-            return;
-        }
-    }
-}
+#include "../probes/test/handed_blocks.h"
 
 HOT void *hand_block(void) {
     char *block = malloc(HANDED_BYTES);
@@ -39,7 +23,7 @@ HOT void *hand_block(void) {
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 2;
-    struct sigaction action = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+    struct sigaction action = {.sa_handler = free_a_handed_block, .sa_flags = SA_RESTART};
     sigaction(SIGALRM, &action, NULL);
     struct itimerval every = {{0, 50}, {0, 50}};
     setitimer(ITIMER_REAL, &every, NULL);
@@ -59,6 +43,6 @@ int main(int argc, char **argv) {
         void *block = atomic_exchange(&handed[i], NULL);
         if (block) free(block), by_main++;
     }
-    printf("handed %ld freed %ld by_handler %ld\n", made, by_main + atomic_load(&by_handler), atomic_load(&by_handler));
+    printf("handed %ld freed %ld by_handler %ld\n", made, by_main + atomic_load(&freed_in_handler), atomic_load(&freed_in_handler));
     return 0;
 }

@@ -23,26 +23,7 @@
 #define THREADS 4
 #define ROUNDS 20000
 
-/* Blocks for the handler: past the largest threshold glibc ever moves its
- * mmap threshold to (32 MiB), so each is mapped on its own and its free is
- * a munmap taking no lock — safe in a handler — and what the handler
- * reenters is the probe. */
-#define HANDED_BYTES (33 << 20)
-#define HANDED 16
-static _Atomic(void *) handed[HANDED];
-static atomic_long freed_in_handler;
-
-static void on_alarm(int signo) {
-    (void)signo;
-    for (int i = 0; i < HANDED; i++) {
-        void *block = atomic_exchange(&handed[i], NULL);
-        if (block) {
-            free(block);
-            atomic_fetch_add(&freed_in_handler, 1);
-            return;
-        }
-    }
-}
+#include "handed_blocks.h"
 
 static void *work(void *arg) {
     uintptr_t seed = (uintptr_t)arg * 2654435761u + 1;
@@ -90,7 +71,7 @@ static int reuse_probe_fd(void) {
 int main(void) {
     int reader = reuse_probe_fd();
     int writer = reader >= 0 ? atoi(getenv("PERFPROBE_HEAP_FD")) : -1;
-    struct sigaction action = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+    struct sigaction action = {.sa_handler = free_a_handed_block, .sa_flags = SA_RESTART};
     sigaction(SIGALRM, &action, NULL);
     struct itimerval every = {{0, 50}, {0, 50}};
     setitimer(ITIMER_REAL, &every, NULL);
