@@ -2,7 +2,8 @@
  * (PERFPROBE_HEAP_FD) as the probe does and writes allocation records in the
  * probe's format that claim to come from pid 1, to make the root agent read
  * another process's mappings into its report; then a record no probe
- * writes. It leaks 1 MiB of its own first: that record comes before the
+ * writes, or with `unfinished` a 64-byte record claimed and never written
+ * (as a writer killed mid-record leaves it). It leaks 1 MiB of its own first: that record comes before the
  * forged ones in the ring and is read whole. Prints how many forged records it wrote. */
 #include "../probes/heapprobe/include/heapprobe.h"
 #include <stdatomic.h>
@@ -25,7 +26,8 @@ static int forge(struct heapprobe_ring *ring, const void *record, uint64_t lengt
 
 char *kept;
 
-int main(void) {
+int main(int argc, char **argv) {
+    int unfinished = argc > 1 && strcmp(argv[1], "unfinished") == 0;
     kept = malloc(1 << 20);
     memset(kept, 1, 1 << 20);
     const char *fd = getenv("PERFPROBE_HEAP_FD");
@@ -43,7 +45,10 @@ int main(void) {
         record.weight = 1 << 20;
         record.registers[8] = 0x400000; /* an ip in pid 1's image, if it were believed */
         for (int i = 0; i < 10; i++) forged += forge(ring, &record, sizeof(record), HEAPPROBE_ALLOC);
-        forge(ring, &record, 64, 77);
+        if (unfinished)
+            atomic_fetch_add((_Atomic uint64_t *)&ring->reserved, 64);
+        else
+            forge(ring, &record, 64, 77);
     }
     printf("forged %d\n", forged);
     return 0;

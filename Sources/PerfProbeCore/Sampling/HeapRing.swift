@@ -21,7 +21,9 @@ struct HeapRing: ~Copyable {
     private let length: Int
     private var consumed: UInt64 = 0
     private var stalled: (at: UInt64, since: UInt64)?
-    private var buffer = [UInt8](repeating: 0, count: Int(capacity))
+    /// Where records are copied before they are parsed: a quarter of the ring
+    /// a round, four rounds a drain at most.
+    private var buffer = [UInt8](repeating: 0, count: Int(capacity / 4))
     /// Bytes of records skipped: unwritten past the stall limit, or malformed.
     private(set) var skippedBytes: UInt64 = 0
     /// Set once the ring held what no probe writes.
@@ -47,9 +49,26 @@ struct HeapRing: ~Copyable {
     /// The records written since the last call, parsed; each is checked by
     /// its caller against the processes of the session.
     mutating func take(now: UInt64) -> [HeapRecord] {
+        take(now: now, rounds: 4)
+    }
+
+    /// The last drain, as sampling ends. A record claimed and never written
+    /// (its writer killed mid-record) hides the length of everything after
+    /// it: that is given up at once and counted in `skippedBytes`, said in a
+    /// note, rather than dropped without a word.
+    mutating func takeRemaining(now: UInt64) -> [HeapRecord] {
+        let records = take(now: now, rounds: 5)
+        if stalled != nil {
+            skippedBytes = skippedBytes.addingSaturated(CPerfProbe_heap_ring_skip(base, Self.capacity, &consumed))
+            stalled = nil
+        }
+        return records
+    }
+
+    private mutating func take(now: UInt64, rounds: Int) -> [HeapRecord] {
         var records: [HeapRecord] = []
         // Bounded: a target writing as fast as this reads must not hold the agent here.
-        for _ in 0..<4 {
+        for _ in 0..<rounds {
             var status: Int32 = 0
             let before = consumed
             let copied = buffer.withUnsafeMutableBytes { out in

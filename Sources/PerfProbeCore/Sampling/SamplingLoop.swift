@@ -238,7 +238,7 @@ struct SamplingLoop: ~Copyable {
     consuming func finish() -> Capture {
         events.disable()
         process(events.drain())
-        receiveHeapRecords()
+        receiveHeapRecords(last: true)
         if rejectedHeapRecords > 0 {
             capture.notes.append("\(rejectedHeapRecords) heap-probe records ignored: they named a process outside the session")
         }
@@ -283,9 +283,10 @@ struct SamplingLoop: ~Copyable {
     /// The ring is written from inside the target: a record must name a
     /// process of the session (one its perf events follow), so that no pid
     /// in it makes the agent read another process's mappings.
-    private mutating func receiveHeapRecords() {
+    private mutating func receiveHeapRecords(last: Bool = false) {
         guard heapRing != nil else { return }
-        let records = heapRing!.take(now: Syscalls.monotonicNanoseconds())
+        let now = Syscalls.monotonicNanoseconds()
+        let records = last ? heapRing!.takeRemaining(now: now) : heapRing!.take(now: now)
         // A child's fork record may still be in a ring.
         if records.contains(where: { !spaces.knows($0.pid) }) { process(events.drain()) }
         for record in records {
