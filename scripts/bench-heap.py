@@ -35,8 +35,8 @@ def run(command, scratch, environment=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="runs of each tool (default 5)")
-    parser.add_argument("--rounds", type=int, default=5000, help="malloc_storm rounds of 1000 malloc/free pairs")
-    parser.add_argument("--tiny-rounds", type=int, default=50000, help="rounds of the tiny storm (16-256 B)")
+    parser.add_argument("--rounds", type=int, default=40000, help="malloc_storm rounds of 1000 malloc/free pairs")
+    parser.add_argument("--tiny-rounds", type=int, default=400000, help="rounds of the tiny storm (16-256 B)")
     parser.add_argument("--slow-rounds", type=int, default=500,
                         help="rounds for heaptrack and valgrind, scaled up to --rounds (they are 10-100x slower)")
     args = parser.parse_args()

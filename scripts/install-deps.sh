@@ -10,6 +10,7 @@ packages=(
   libc6-dbg       # glibc's full symbols, found by build-id
   zlib1g-dev      # gzip for pprof files
   make binutils gcc g++  # samples/ and the ELF files the tests build
+  golang-go       # samples/go, and the real pprof that reads perfprobe's files
   "$@"
 )
 # The samples build with clang; the Swift toolchain ships one.

@@ -193,7 +193,13 @@ int CPerfProbeUnwind_unwind(void *space, const CPerfProbeUnwind_Sample *sample,
     bool exact = true; // the sampled IP
     do {
         unw_word_t ip = 0;
-        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) break;
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0) break;
+        if (ip == 0) {
+            // A caller's return address of 0 ends a stack by convention (as
+            // Go's goroutines and hand-written thread entries end theirs).
+            if (n > 0) *outcome = CPerfProbeUnwind_complete;
+            break;
+        }
         bool signal_frame = is_sigreturn(&ctx, ip);
         ips[n++] = exact || signal_frame ? ip : ip - 1;
         // The frame under a signal trampoline was interrupted, not calling.

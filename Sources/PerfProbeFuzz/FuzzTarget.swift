@@ -8,6 +8,7 @@ import Foundation
 /// the test suite runs the committed corpora and crash inputs.
 enum FuzzTarget: String, CaseIterable {
     case elf, perfRecords = "perf-records", proc, perfMap = "perf-map", http, demangle, allocator, report, heapMessage = "heap-message"
+    case callFrames = "call-frames"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -19,6 +20,8 @@ enum FuzzTarget: String, CaseIterable {
             _ = elf.debugLink
             _ = elf.symbolCount
             _ = elf.ehFrameHeaderAddress
+            _ = elf.callFrameInformation?.functions
+            _ = elf.programEntry
             _ = elf.exportedFunctions(named: ["malloc", "free"])
             _ = elf.functionSymbols(covering: symbols.prefix(64).map { $0.address &+ 1 } + [0, .max])
         case .perfRecords:
@@ -53,6 +56,16 @@ enum FuzzTarget: String, CaseIterable {
             _ = SummaryText.render(report, outputDirectory: nil)
         case .heapMessage:
             bytes.withUnsafeBytes { _ = HeapRecord.parseBatch($0) }
+        case .callFrames:
+            for kind in [CallFrameInformation.Kind.ehFrame, .debugFrame] {
+                let cfi = CallFrameInformation(bytes, kind: kind, address: 0x40_0000)
+                _ = cfi.functions
+                // The re-encoding must read back: the header's table, then .eh_frame.
+                guard let image = cfi.ehFrameImage(at: 0x80_0000) else { continue }
+                var header = DwarfReader(image, at: 8)
+                let count = Int(header.fixed(4) ?? 0)
+                _ = CallFrameInformation(Array(image.dropFirst(12 + count * 8)), kind: .ehFrame, address: 0x80_0000 + UInt64(12 + count * 8)).functions
+            }
         }
     }
 }

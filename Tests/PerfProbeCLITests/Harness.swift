@@ -113,6 +113,22 @@ enum Harness {
         try #require(process.terminationStatus == 0, "\(path) \(arguments) failed")
     }
 
+    /// Runs a tool and returns its standard output (its standard error is discarded).
+    static func output(of path: String, _ arguments: [String], stdin: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        if let stdin { process.standardInput = FileHandle(forReadingAtPath: stdin) }
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "\(path) \(arguments) failed")
+        return output
+    }
+
     /// SIGKILL: Foundation's Process hands its children the spawning thread's
     /// signal mask, in which SIGTERM is blocked.
     static func stop(_ process: Process) {

@@ -34,7 +34,7 @@ extension BinaryTests {
     @Test func fuzzCorporaAndCrashInputsReplay() throws {
         let replay = URL(fileURLWithPath: Harness.binary).deletingLastPathComponent().appendingPathComponent("perfprobe-fuzz").path
         let fuzz = Harness.repository.appendingPathComponent("Fuzz").path
-        for target in ["elf", "perf-records", "proc", "perf-map", "http", "demangle", "allocator", "report", "heap-message"] {
+        for target in ["elf", "perf-records", "proc", "perf-map", "http", "demangle", "allocator", "report", "heap-message", "call-frames"] {
             let corpus = fuzz + "/corpus/" + target
             let crashes = fuzz + "/crashes/" + target
             let inputs = (try FileManager.default.contentsOfDirectory(atPath: corpus)).count

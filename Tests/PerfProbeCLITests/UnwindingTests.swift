@@ -65,15 +65,29 @@ extension BinaryTests {
         #expect(hot.totalPercent >= 90)
     }
 
-    @Test func strippedBinaryGivesModuleOffsets() throws {
-        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/cpu_split_stripped", "1"])
+    /// No symbol table: functions are named by the file offset of their FDE
+    /// (which `strip` keeps), so heavy_path and light_path — at the offsets
+    /// nm gives them in the unstripped build — still split 70/30.
+    @Test func strippedBinaryGivesFunctionsByFileOffset() throws {
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/cpu_split_stripped", "1.5"])
         #expect(outcome.status == 0)
         let report = try outcome.report
         let own = report.profile.functions.filter { $0.module == "cpu_split_stripped" }
-        #expect(!own.isEmpty)
-        #expect(own.allSatisfy { !$0.symbolized && $0.function.hasPrefix("cpu_split_stripped+0x") })
-        // .eh_frame survives strip, so stacks stay whole.
+        #expect(own.allSatisfy { $0.function == "_start" || (!$0.symbolized && $0.function.hasPrefix("cpu_split_stripped+0x")) })
+        let unstripped = Harness.samples + "/cpu_split_nofp"
+        let fileOffset = try ForeignProgramTests.fileOffsets(of: unstripped)
+        var named: [String: String] = [:]
+        for line in try Harness.output(of: "/usr/bin/nm", [unstripped]).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count == 3, ["heavy_path", "light_path"].contains(fields[2]), let address = UInt64(fields[0], radix: 16) else { continue }
+            named[String(fields[2])] = "cpu_split_stripped+0x" + String(fileOffset(address), radix: 16)
+        }
+        let heavy = Harness.inclusive(report, try #require(named["heavy_path"])), light = Harness.inclusive(report, try #require(named["light_path"]))
+        let share = Double(heavy) * 100 / Double(max(heavy + light, 1))
+        #expect(abs(share - 70) <= 3, "heavy_path \(share)% (\(heavy) of \(heavy + light))")
+        // .eh_frame survives strip, so stacks stay whole, down to the entry point.
         #expect(report.stackQuality.unwoundToRootPercent >= 99)
+        #expect(try outcome.folded.contains("_start;__libc_start_main;__libc_start_call_main;cpu_split_stripped+0x"))
         #expect(report.stackQuality.modulesWithoutSymbols.contains("cpu_split_stripped"))
     }
 

@@ -255,6 +255,14 @@ static size_t copy_stack(unsigned char *to, uintptr_t sp, size_t bytes) {
     return copied > 0 ? (size_t)copied & ~(size_t)7 : 0;
 }
 
+/* A plain copy of stack words, for where it cannot fault (below). The stack
+ * holds other frames' locals and a sanitizer's redzones: this reads them on
+ * purpose, so it is neither instrumented nor turned into a memcpy call. */
+__attribute__((no_sanitize_address, optimize("no-tree-loop-distribute-patterns")))
+static void copy_words(unsigned char *to, uintptr_t from, size_t bytes) {
+    for (size_t i = 0; i < bytes / 8; i++) ((uint64_t *)to)[i] = ((const uint64_t *)from)[i];
+}
+
 /* The main thread's first frame: glibc's record of where its stack began. */
 extern void *__libc_stack_end;
 
@@ -263,11 +271,20 @@ extern void *__libc_stack_end;
  * starts at __libc_stack_end; another glibc thread's lie below its thread
  * descriptor (pthread_self, at the top of its stack block, above its static
  * TLS) — else STACK_COPY. A shallow stack is copied in a page or two
- * instead of five. Only a length: the copy stays fault-safe whatever the
- * stack (a fiber's or a sigaltstack, where these bounds do not apply). */
-static size_t stack_extent(uintptr_t sp) {
-    uintptr_t top = thread_id == process_id ? (uintptr_t)__libc_stack_end + 64 : (uintptr_t)pthread_self();
-    if (sp < top && top - sp < STACK_COPY) return (size_t)((top - sp + 7) & ~(uintptr_t)7);
+ * instead of five. */
+static size_t stack_extent(uintptr_t sp, bool *on_main_stack) {
+    bool main_thread = thread_id == process_id;
+    uintptr_t top = main_thread ? (uintptr_t)__libc_stack_end + 64 : (uintptr_t)pthread_self();
+    *on_main_stack = false;
+    if (sp < top && top - sp < STACK_COPY) {
+        /* The kernel sets the main stack's mapping up at 128 KiB or more
+         * below its first frame, so a stack pointer this near it is on that
+         * mapping, whoever switched to it, and every byte above is there: a
+         * plain copy cannot fault. Nothing like it holds for other threads
+         * (a fiber's stack may be mapped just below a thread's block). */
+        *on_main_stack = main_thread;
+        return (size_t)((top - sp + 7) & ~(uintptr_t)7);
+    }
     return STACK_COPY;
 }
 
@@ -288,7 +305,8 @@ __attribute__((noinline)) static bool write_sample(void *address, size_t size) {
                      "movq %%r15, %7\n\t"
                      : "=r"(r[8]), "=r"(r[7]), "=r"(r[6]), "=r"(r[1]), "=r"(r[20]), "=r"(r[21]), "=r"(r[22]), "=r"(r[23]));
     if (thread_id == 0) thread_id = (pid_t)syscall(SYS_gettid);
-    size_t extent = stack_extent((uintptr_t)r[7]);
+    bool on_main_stack;
+    size_t extent = stack_extent((uintptr_t)r[7], &on_main_stack);
     const uint64_t length = sizeof(struct heapprobe_alloc) + extent;
     /* An eighth of the ring stays for frees: when the agent falls behind,
      * samples are dropped (counted, and never outstanding), not the frees
@@ -300,7 +318,8 @@ __attribute__((noinline)) static bool write_sample(void *address, size_t size) {
     memcpy(m->registers, r, sizeof(r));
     m->pid = process_id;
     m->tid = thread_id;
-    m->stack_size = (uint32_t)copy_stack(at + sizeof(*m), (uintptr_t)r[7], extent);
+    if (on_main_stack) copy_words(at + sizeof(*m), (uintptr_t)r[7], extent);
+    m->stack_size = (uint32_t)(on_main_stack ? extent : copy_stack(at + sizeof(*m), (uintptr_t)r[7], extent));
     m->reserved = 0;
     m->address = (uintptr_t)address;
     m->size = size;

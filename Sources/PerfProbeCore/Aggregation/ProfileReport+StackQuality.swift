@@ -1,4 +1,23 @@
 extension ProfileReport.StackQuality {
+    /// The functions a thread's stack begins with: the program's and the
+    /// dynamic loader's entry points, the libc frames that start `main` and
+    /// a thread's start routine, the clone calls that begin threads, and
+    /// Go's goroutine, thread and bootstrap entries. A stack whose outermost
+    /// frame is none of these lost its callers, whatever ended the unwinding.
+    static let threadEntries: Set<String> = [
+        "_start", "_dl_start", "_dl_start_user", "__libc_start_main", "__libc_start_call_main",
+        "clone", "__clone", "clone3", "__clone3", "start_thread",
+        "runtime.goexit", "runtime.mstart", "runtime.clone", "runtime.rt0_go", "_rt0_amd64", "_rt0_amd64_linux",
+    ]
+
+    /// Whether `frame` can be a thread's outermost frame (Go's assembly
+    /// functions carry an ABI suffix: `runtime.goexit.abi0`).
+    static func isThreadEntry(_ frame: SymbolizedFrame) -> Bool {
+        guard !frame.kernel else { return false }
+        let name = frame.function.hasSuffix(".abi0") ? String(frame.function.dropLast(5)) : frame.function
+        return threadEntries.contains(name)
+    }
+
     static func measure(capture: Capture, profile: Profile) -> Self {
         let samples = Double(max(capture.samples, 1))
         func percent(_ outcome: UnwindOutcome) -> Double {
@@ -6,8 +25,10 @@ extension ProfileReport.StackQuality {
         }
         var frames = 0
         var unsymbolized = 0
+        var rooted = 0
         var modulesWithoutSymbols = Set<String>()
         for stack in profile.stacks {
+            if let outermost = stack.frames.last, isThreadEntry(profile.functions[outermost]) { rooted += stack.count }
             for index in stack.frames {
                 frames += stack.count
                 let function = profile.functions[index]
@@ -18,7 +39,7 @@ extension ProfileReport.StackQuality {
             }
         }
         return Self(
-            unwoundToRootPercent: percent(.complete),
+            unwoundToRootPercent: Double(rooted) * 100 / Double(max(profile.totalSamples, 1)),
             splicedPercent: percent(.spliced),
             truncatedPercent: percent(.truncated),
             unwindErrorPercent: percent(.failed),

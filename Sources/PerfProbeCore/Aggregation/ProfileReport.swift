@@ -31,8 +31,9 @@ public struct ProfileReport: Codable, Sendable {
 
     /// How complete the stacks are: what a reader should trust.
     public struct StackQuality: Codable, Sendable {
-        /// Samples whose user stack was unwound to a thread's first frame
-        /// (`_start`, `clone3`, or a thread entry whose CFI ends the stack).
+        /// Samples whose stack's outermost frame is a thread's first frame
+        /// (`_start`, `clone3`, `runtime.goexit`…: `threadEntries`), decided
+        /// from the frames themselves, so it can be recomputed from the stacks.
         public var unwoundToRootPercent: Double
         /// Continued past the end of the stack copy by the frame-pointer chain.
         public var splicedPercent: Double

@@ -24,6 +24,8 @@ struct ElfFile: ~Copyable {
         var fileSize: UInt64
         var virtualAddress: UInt64
         var executable: Bool
+        /// What it occupies in memory (p_memsz: with its zero-filled .bss).
+        var memorySize: UInt64 = 0
     }
 
     private let elf: OpaquePointer
@@ -88,7 +90,7 @@ struct ElfFile: ~Copyable {
             var header = GElf_Phdr()
             guard let index = Int32(exactly: index), gelf_getphdr(elf, index, &header) != nil, header.p_type == PT_LOAD else { return nil }
             return LoadSegment(offset: header.p_offset, fileSize: header.p_filesz, virtualAddress: header.p_vaddr,
-                               executable: header.p_flags & UInt32(PF_X) != 0)
+                               executable: header.p_flags & UInt32(PF_X) != 0, memorySize: header.p_memsz)
         }
     }
 
@@ -235,6 +237,63 @@ struct ElfFile: ~Copyable {
                                              name: String(cString: name) + "@plt"))
         }
         return result
+    }
+
+    /// A section's address and contents, decompressed if it is
+    /// SHF_COMPRESSED (zlib or zstd, as Go and `--compress-debug-sections`
+    /// write them); nil when absent, without contents, or over `limit` bytes
+    /// in memory (the size a crafted compressed header claims is checked
+    /// before anything is inflated).
+    func section(named wanted: String, limit: UInt64 = 256 << 20) -> (address: UInt64, bytes: [UInt8])? {
+        var stringTable = 0
+        guard elf_getshdrstrndx(elf, &stringTable) == 0 else { return nil }
+        var scn: OpaquePointer? = nil
+        while let next = elf_nextscn(elf, scn) {
+            scn = next
+            var header = GElf_Shdr()
+            guard gelf_getshdr(next, &header) != nil, header.sh_type != UInt32(SHT_NOBITS),
+                  let name = elf_strptr(elf, stringTable, Int(header.sh_name)), String(cString: name) == wanted else { continue }
+            if header.sh_flags & UInt64(SHF_COMPRESSED) != 0 {
+                var compressed = GElf_Chdr()
+                guard gelf_getchdr(next, &compressed) != nil, compressed.ch_size <= limit, elf_compress(next, 0, 0) == 1 else { return nil }
+            } else if header.sh_size > limit {
+                return nil
+            }
+            guard let data = elf_getdata(next, nil), UInt64(data.pointee.d_size) <= limit else { return nil }
+            guard let buffer = data.pointee.d_buf else { return (header.sh_addr, []) }
+            return (header.sh_addr, Array(UnsafeRawBufferPointer(start: buffer, count: data.pointee.d_size)))
+        }
+        return nil
+    }
+
+    /// The DWARF call frame information: `.eh_frame`, or `.debug_frame`
+    /// where there is none (Go), parsed.
+    var callFrameInformation: CallFrameInformation? {
+        if let section = section(named: ".eh_frame"), !section.bytes.isEmpty {
+            return CallFrameInformation(section.bytes, kind: .ehFrame, address: section.address)
+        }
+        if let section = section(named: ".debug_frame"), !section.bytes.isEmpty {
+            return CallFrameInformation(section.bytes, kind: .debugFrame, address: section.address)
+        }
+        return nil
+    }
+
+    /// Where a program starts (e_entry): for an executable (ET_EXEC) or a
+    /// position-independent one (ET_DYN with an interpreter); nil for a
+    /// library, whose e_entry means nothing.
+    var programEntry: UInt64? {
+        var header = GElf_Ehdr()
+        guard gelf_getehdr(elf, &header) != nil, header.e_entry != 0 else { return nil }
+        if header.e_type == UInt16(ET_EXEC) { return header.e_entry }
+        var count = 0
+        guard header.e_type == UInt16(ET_DYN), elf_getphdrnum(elf, &count) == 0 else { return nil }
+        for index in 0..<count {
+            var program = GElf_Phdr()
+            if let index = Int32(exactly: index), gelf_getphdr(elf, index, &program) != nil, program.p_type == UInt32(PT_INTERP) {
+                return header.e_entry
+            }
+        }
+        return nil
     }
 
     /// The GNU build-id note, if the file has one.

@@ -12,11 +12,31 @@ public struct Symbolizer {
         let symbolFile: String?
         /// Virtual addresses already resolved into `table`.
         var resolved: Set<UInt64> = []
+        /// The module's own file, whose CFI says where functions no symbol
+        /// names begin and end; read the first time such a frame is seen.
+        let moduleFile: String?
+        private var cfi: (functions: [CallFrameInformation.FunctionRange], entry: UInt64?)?
 
-        init(table: SymbolTable, segments: [ElfFile.LoadSegment], symbolFile: String?) {
+        init(table: SymbolTable, segments: [ElfFile.LoadSegment], symbolFile: String?, moduleFile: String? = nil) {
             self.table = table
             self.segments = segments
             self.symbolFile = symbolFile
+            self.moduleFile = moduleFile
+        }
+
+        /// The FDE range holding `address` (a virtual address) where no
+        /// symbol does, and whether it is the program's entry point: a
+        /// stripped file's `.eh_frame` still groups its code into functions.
+        func unnamedFunction(at address: UInt64) -> (start: UInt64, isEntry: Bool)? {
+            if cfi == nil {
+                if let moduleFile, let elf = try? ElfFile(path: moduleFile) {
+                    cfi = (elf.callFrameInformation?.functions ?? [], elf.programEntry)
+                } else {
+                    cfi = ([], nil)
+                }
+            }
+            guard let cfi, let range = cfi.functions.last(atOrBelow: address, by: \.start), address < range.end else { return nil }
+            return (range.start, range.start == cfi.entry)
         }
 
         /// Converts a file offset to the virtual address the symbol table uses
@@ -104,8 +124,11 @@ public struct Symbolizer {
         default:
             if let symbols = symbols(of: frame.module) {
                 symbols.resolve(fileOffsets: [frame.address])
-                if let symbol = symbols.table.lookup(symbols.virtualAddress(forFileOffset: frame.address)) {
+                let address = symbols.virtualAddress(forFileOffset: frame.address)
+                if let symbol = symbols.table.lookup(address) {
                     start.address = symbols.fileOffset(forVirtualAddress: symbol.address)
+                } else if let function = symbols.unnamedFunction(at: address) {
+                    start.address = symbols.fileOffset(forVirtualAddress: function.start)
                 }
             }
         }
@@ -143,16 +166,26 @@ public struct Symbolizer {
         return SymbolizedFrame(function: "0x" + String(address, radix: 16), module: "[kernel]", kernel: true, symbolized: false)
     }
 
+    /// A frame no symbol names is `module+0xOFFSET`, the file offset of the
+    /// start of the FDE holding it (of the frame itself where no FDE does):
+    /// samples in one function of a stripped module add up as one. The
+    /// program's entry point is `_start` whatever the symbols say.
     private mutating func symbolizeUser(_ frame: Frame) -> SymbolizedFrame {
         let module = modules[Int(frame.module)]
+        var offset = frame.address
         if let symbols = symbols(of: frame.module) {
             symbols.resolve(fileOffsets: [frame.address])
-            if let symbol = symbols.table.lookup(symbols.virtualAddress(forFileOffset: frame.address)) {
+            let address = symbols.virtualAddress(forFileOffset: frame.address)
+            if let symbol = symbols.table.lookup(address) {
                 return SymbolizedFrame(function: demangle ? Demangler.demangle(symbol.name) : symbol.name,
                                        module: module.name, kernel: false, symbolized: true)
             }
+            if let function = symbols.unnamedFunction(at: address) {
+                if function.isEntry { return SymbolizedFrame(function: "_start", module: module.name, kernel: false, symbolized: true) }
+                offset = symbols.fileOffset(forVirtualAddress: function.start)
+            }
         }
-        return SymbolizedFrame(function: "\(module.name)+0x\(String(frame.address, radix: 16))",
+        return SymbolizedFrame(function: "\(module.name)+0x\(String(offset, radix: 16))",
                                module: module.name, kernel: false, symbolized: false)
     }
 
@@ -196,7 +229,7 @@ public struct Symbolizer {
                     }
                     if symbolFile != path { break }
                 }
-                let loaded = ModuleSymbols(table: SymbolTable([]), segments: elf.loadSegments, symbolFile: symbolFile)
+                let loaded = ModuleSymbols(table: SymbolTable([]), segments: elf.loadSegments, symbolFile: symbolFile, moduleFile: path)
                 if let buildID { byBuildID[buildID] = loaded }
                 return loaded
             } catch {

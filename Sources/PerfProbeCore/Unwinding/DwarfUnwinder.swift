@@ -15,7 +15,8 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
     private var addresses = [UInt64](repeating: 0, count: DwarfUnwinder.maxFrames)
     /// Whose code libunwind's cache describes: flushed when this changes.
     private var cached: (pid: ProcessID, generation: Int)?
-    /// Modules the unwinder could not use: no file, or no .eh_frame_hdr.
+    /// Modules the unwinder could not use: no file, or no CFI (neither
+    /// `.eh_frame_hdr` nor `.debug_frame`).
     private(set) var modulesWithoutUnwindInfo: Set<String> = []
 
     init(mode: UnwindMode) throws(SamplingError) {
@@ -86,12 +87,30 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         -> (segments: [CPerfProbeUnwind_Segment], generation: Int) {
         let (mappings, generation) = spaces.mappings(of: pid)
         if let cached = tables[pid], cached.generation == generation { return (cached.segments, generation) }
-        var segments: [CPerfProbeUnwind_Segment] = []
+        var entries: [(segment: CPerfProbeUnwind_Segment, isSynthetic: Bool)] = []
         for (mapping, index) in mappings {
             guard let module = load(index, spaces.modules[Int(index)]) else { continue }
-            segments += module.segments(mappedBy: mapping)
+            entries += module.segments(mappedBy: mapping)
         }
-        segments.sort { $0.start < $1.start }
+        entries.sort { $0.segment.start < $1.segment.start }
+        // A module's synthetic CFI sits in a gap of its own address range; if
+        // another module was mapped there, the lookup table must not hold two
+        // segments at one address: the synthetic one yields.
+        var segments: [CPerfProbeUnwind_Segment] = []
+        var yielded = Set<UInt64>()
+        for (position, entry) in entries.enumerated() {
+            let end = entry.segment.start &+ entry.segment.size
+            let overlapsNext = position + 1 < entries.count && end > entries[position + 1].segment.start
+            let overlapsPrevious = segments.last.map { $0.start &+ $0.size > entry.segment.start } ?? false
+            if entry.isSynthetic && (overlapsNext || overlapsPrevious) {
+                yielded.insert(entry.segment.start)
+                continue
+            }
+            segments.append(entry.segment)
+        }
+        if !yielded.isEmpty {
+            for index in segments.indices where yielded.contains(segments[index].eh_frame_hdr) { segments[index].eh_frame_hdr = 0 }
+        }
         tables[pid] = (generation, segments)
         return (segments, generation)
     }
@@ -106,7 +125,7 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         } else {
             loaded = module.candidatePaths.lazy.compactMap { try? UnwindModule(path: $0) }.first
         }
-        if loaded?.ehFrameHeader == nil { modulesWithoutUnwindInfo.insert(module.name) }
+        if loaded?.searchTable == nil { modulesWithoutUnwindInfo.insert(module.name) }
         modules[index] = loaded
         return loaded
     }
