@@ -22,7 +22,7 @@ demo: deps
 # with curl and its metrics checked by promtool (Debian's prometheus), and the
 # sample server is driven through load phases by wrk.
 test: deps
-	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils
+	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(MAKE) -s -C probes OUT=$(CURDIR)/.build/debug
@@ -45,7 +45,7 @@ fuzz: deps
 # The whole test suite under AddressSanitizer, then ThreadSanitizer (each in a
 # build folder of its own), and the heap probe's C under ASan and UBSan.
 sanitize: deps
-	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils
+	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs
 	$(MAKE) -s -C samples
 	scripts/sanitize.sh
 

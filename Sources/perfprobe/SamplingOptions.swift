@@ -21,8 +21,8 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "How to walk user stacks: dwarf (CFI over a copy of the stack), fp (frame pointers), auto (dwarf, continued by frame pointers past the copy).")
     var unwind: UnwindMode = .auto
 
-    @Option(help: "Bytes of user stack copied per sample for DWARF unwinding (8 to 65528, a multiple of 8).")
-    var stackSize: UInt32 = 16384
+    @Option(help: "Bytes of user stack copied per sample for DWARF unwinding (8 to 65528, a multiple of 8; the default is the kernel's most, which deep C++ and Swift stacks need).")
+    var stackSize: UInt32 = SamplerConfiguration.defaultStackSize
 
     @Flag(help: "Also print the top functions of each thread.")
     var perThread = false

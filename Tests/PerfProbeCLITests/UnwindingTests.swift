@@ -15,7 +15,7 @@ extension BinaryTests {
         let share = Double(heavy) * 100 / Double(max(heavy + light, 1))
         #expect(abs(share - 70) <= 3, "heavy_path \(share)%")
         #expect(report.stackQuality.unwoundToRootPercent >= 99, "\(report.stackQuality)")
-        #expect(report.sampling.unwind == "auto" && report.sampling.stackSizeBytes == 16384)
+        #expect(report.sampling.unwind == "auto" && report.sampling.stackSizeBytes == 65528)
         #expect(try outcome.folded.contains("_start;__libc_start_main;__libc_start_call_main;main;heavy_path;shared_leaf "))
     }
 

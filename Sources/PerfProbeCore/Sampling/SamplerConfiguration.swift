@@ -17,7 +17,7 @@ public struct SamplerConfiguration: Sendable {
     public var heapProbes: HeapProbeSettings?
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
-                unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, telemetryIntervalNanoseconds: UInt64 = 100_000_000,
+                unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, telemetryIntervalNanoseconds: UInt64 = 100_000_000,
                 trackMemory: Bool = false) {
         self.scope = scope
         self.event = event
@@ -48,9 +48,23 @@ public struct SamplerConfiguration: Sendable {
 
     var layout: SampleLayout { unwind == .fp ? .callchain : .userStack(stackSize) }
 
-    /// Data pages per CPU ring (a power of two): 2 MiB, about 125 ms of
-    /// samples with 16 KiB stack copies at 1 kHz; 8 MiB with allocator
-    /// probes, whose records of every call (64 bytes each) arrive at up to
-    /// ~10 MB/s; the sampler is woken at a quarter full.
-    var ringPages: Int { heapProbes != nil ? 2048 : unwind == .fp ? 128 : 512 }
+    /// The user stack copied per sample: the kernel's most. The Swift
+    /// compiler's samples need 20–60 KiB to reach their thread's first frame
+    /// (16 KiB left 92% of them cut short); a shallow stack costs the target
+    /// only what is mapped above its stack pointer, but every sample takes
+    /// the whole size in the ring.
+    public static let defaultStackSize: UInt32 = 65528
+
+    /// Data pages per CPU ring (a power of two): with DWARF stacks, 2 MiB
+    /// per 16 KiB of stack copy (about 125 ms of samples at 1 kHz: 8 MiB at
+    /// the default); 8 MiB with allocator probes, whose records of every
+    /// call (64 bytes each) arrive at up to ~10 MB/s; the sampler is woken
+    /// at a quarter full.
+    var ringPages: Int {
+        if heapProbes != nil { return 2048 }
+        if unwind == .fp { return 128 }
+        var pages = 512
+        while pages / 512 * 16384 < Int(stackSize) { pages *= 2 }
+        return pages
+    }
 }

@@ -22,7 +22,7 @@ public struct ProfileOptions: Sendable {
     public var allocatorFiles: [String] = []
 
     public init(event: SamplingEvent = .cpuClock, frequency: Int = 99, duration: Double? = nil,
-                includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = 16384, perThread: Bool = false,
+                includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, perThread: Bool = false,
                 demangle: Bool = true, heap: Bool = false, heapSampleBytes: Int = 512 * 1024) {
         self.event = event
         self.frequency = frequency

@@ -278,22 +278,12 @@ struct ElfFile: ~Copyable {
         return nil
     }
 
-    /// Where a program starts (e_entry): for an executable (ET_EXEC) or a
-    /// position-independent one (ET_DYN with an interpreter); nil for a
-    /// library, whose e_entry means nothing.
+    /// Where the file's code starts when run (e_entry): a program's, or the
+    /// dynamic loader's; nil where it is 0, as in ordinary libraries.
     var programEntry: UInt64? {
         var header = GElf_Ehdr()
         guard gelf_getehdr(elf, &header) != nil, header.e_entry != 0 else { return nil }
-        if header.e_type == UInt16(ET_EXEC) { return header.e_entry }
-        var count = 0
-        guard header.e_type == UInt16(ET_DYN), elf_getphdrnum(elf, &count) == 0 else { return nil }
-        for index in 0..<count {
-            var program = GElf_Phdr()
-            if let index = Int32(exactly: index), gelf_getphdr(elf, index, &program) != nil, program.p_type == UInt32(PT_INTERP) {
-                return header.e_entry
-            }
-        }
-        return nil
+        return header.e_entry
     }
 
     /// The GNU build-id note, if the file has one.

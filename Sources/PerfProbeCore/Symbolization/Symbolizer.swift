@@ -25,8 +25,11 @@ public struct Symbolizer {
         }
 
         /// The FDE range holding `address` (a virtual address) where no
-        /// symbol does, and whether it is the program's entry point: a
-        /// stripped file's `.eh_frame` still groups its code into functions.
+        /// symbol does, and whether it is the entry point's code: a stripped
+        /// file's `.eh_frame` still groups its code into functions. Entry
+        /// code written in assembly may have no FDE (the dynamic loader's
+        /// `_start` and `_dl_start_user`): the stretch from the entry point
+        /// to the next FDE counts as the entry's.
         func unnamedFunction(at address: UInt64) -> (start: UInt64, isEntry: Bool)? {
             if cfi == nil {
                 if let moduleFile, let elf = try? ElfFile(path: moduleFile) {
@@ -35,8 +38,13 @@ public struct Symbolizer {
                     cfi = ([], nil)
                 }
             }
-            guard let cfi, let range = cfi.functions.last(atOrBelow: address, by: \.start), address < range.end else { return nil }
-            return (range.start, range.start == cfi.entry)
+            guard let cfi else { return nil }
+            let range = cfi.functions.last(atOrBelow: address, by: \.start)
+            if let range, address < range.end { return (range.start, range.start == cfi.entry) }
+            if let entry = cfi.entry, address >= entry, address - entry < 4096, (range?.start ?? 0) <= entry {
+                return (entry, true)
+            }
+            return nil
         }
 
         /// Converts a file offset to the virtual address the symbol table uses
