@@ -106,21 +106,39 @@ import Testing
         #expect(matcher.entered(site: 0, Self.sample(time: 10, registers: [.rdi: 100])) == nil)
         // Another thread's call in between does not disturb the pairing.
         _ = matcher.entered(site: 0, Self.sample(tid: 8, time: 11, registers: [.rdi: 5000]))
-        guard case .allocation(let allocation) = matcher.returned(site: 0, Self.sample(time: 12, registers: [.rax: 0xa000]), period: 16) else {
+        guard case .allocation(let allocation) = matcher.returned(Self.sample(time: 12, registers: [.rax: 0xa000], sp: 0x7ffd_0008), period: 16) else {
             Issue.record("no allocation")
             return
         }
         #expect(allocation.address == 0xa000 && allocation.size == 100 && allocation.weight == 1600 && allocation.time == 12)
         // A return without its entry (armed mid-call) is counted, not guessed.
-        #expect(matcher.returned(site: 0, Self.sample(time: 13, registers: [.rax: 0xb000]), period: 1) == nil)
+        #expect(matcher.returned(Self.sample(time: 13, registers: [.rax: 0xb000], sp: 0x7ffd_0008), period: 1) == nil)
         #expect(matcher.unmatchedReturns == 1 && matcher.calls[0] == 2)
+    }
+
+    /// A return pairs with its own entry by the stack pointer, whatever came
+    /// between: a call at the same depth whose return was not sampled, a call
+    /// made inside it. An entry's function is told by its address.
+    @Test func returnsPairWithTheirEntryByStackPointer() throws {
+        var matcher = AllocatorCallMatcher(plan: Self.plan)
+        _ = matcher.entered(site: 0, Self.sample(time: 1, registers: [.rdi: 10]))
+        _ = matcher.entered(site: 1, Self.sample(time: 2, registers: [.rdi: 0, .rsi: 64]))
+        _ = matcher.entered(site: 0, Self.sample(time: 3, registers: [.rdi: 64], sp: 0x7ffc_ff00))
+        guard case .allocation(let outer) = matcher.returned(Self.sample(time: 4, registers: [.rax: 0xf000], sp: 0x7ffd_0008), period: 1) else {
+            Issue.record("realloc's return is not paired with its entry")
+            return
+        }
+        #expect(outer.size == 64 && outer.address == 0xf000)
+        #expect(Self.plan.site(probedAt: 0x7f00_0000_2000, among: [0, 1]) == 1)
+        #expect(Self.plan.site(probedAt: 0x7f00_0000_2001, among: [0, 1]) == nil)
+        #expect(Self.plan.site(probedAt: 0x7f00_0000_3000, among: [0, 1]) == nil)
     }
 
     @Test func reallocFreesItsBlockAndFreeOfNullIsNothing() {
         var matcher = AllocatorCallMatcher(plan: Self.plan)
         #expect(matcher.entered(site: 1, Self.sample(time: 20, registers: [.rdi: 0xa000, .rsi: 64]))
                 == .free(pid: ProcessID(7), address: 0xa000, time: 20))
-        guard case .allocation(let moved) = matcher.returned(site: 1, Self.sample(time: 21, registers: [.rax: 0xc000]), period: 1) else {
+        guard case .allocation(let moved) = matcher.returned(Self.sample(time: 21, registers: [.rax: 0xc000], sp: 0x7ffd_0008), period: 1) else {
             Issue.record("no allocation")
             return
         }
@@ -134,11 +152,11 @@ import Testing
     @Test func allocatorCallingItselfIsReportedOnce() {
         var matcher = AllocatorCallMatcher(plan: Self.plan)
         _ = matcher.entered(site: 1, Self.sample(time: 30, registers: [.rdi: 0, .rsi: 64]))
-        _ = matcher.entered(site: 0, Self.sample(time: 31, registers: [.rdi: 64]))
+        _ = matcher.entered(site: 0, Self.sample(time: 31, registers: [.rdi: 64], sp: 0x7ffc_ff00))
         // Returning into realloc (file offset 0x2000 + 0x40).
-        #expect(matcher.returned(site: 0, Self.sample(time: 32, ip: 0x7f00_0000_2040, registers: [.rax: 0xd000]), period: 1) == nil)
+        #expect(matcher.returned(Self.sample(time: 32, ip: 0x7f00_0000_2040, registers: [.rax: 0xd000], sp: 0x7ffc_ff08), period: 1) == nil)
         #expect(matcher.internalCalls == 1)
-        if case .allocation(let outer) = matcher.returned(site: 1, Self.sample(time: 33, registers: [.rax: 0xd000]), period: 1) {
+        if case .allocation(let outer) = matcher.returned(Self.sample(time: 33, registers: [.rax: 0xd000], sp: 0x7ffd_0008), period: 1) {
             #expect(outer.address == 0xd000)
         } else {
             Issue.record("the outer realloc is not reported")
@@ -150,26 +168,46 @@ import Testing
     @Test func outParameterIsReadFromTheStackCopy() {
         var matcher = AllocatorCallMatcher(plan: Self.plan)
         let sp: UInt64 = 0x7ffd_1000
-        _ = matcher.entered(site: 3, Self.sample(time: 40, registers: [.rdi: sp + 16, .rdx: 256]))
+        _ = matcher.entered(site: 3, Self.sample(time: 40, registers: [.rdi: sp + 16, .rdx: 256], sp: sp))
+        // The return's copy starts at its stack pointer, sp + 8.
         var stack = [UInt8](repeating: 0, count: 64)
-        withUnsafeBytes(of: UInt64(0xe000).littleEndian) { stack.replaceSubrange(16..<24, with: $0) }
-        guard case .allocation(let block) = matcher.returned(site: 3, Self.sample(time: 41, registers: [.rax: 0], sp: sp, stack: stack), period: 1) else {
+        withUnsafeBytes(of: UInt64(0xe000).littleEndian) { stack.replaceSubrange(8..<16, with: $0) }
+        guard case .allocation(let block) = matcher.returned(Self.sample(time: 41, registers: [.rax: 0], sp: sp + 8, stack: stack), period: 1) else {
             Issue.record("no allocation")
             return
         }
         #expect(block.address == 0xe000 && block.size == 256)
         // An error status (ENOMEM) allocated nothing; an address outside the copy is counted.
-        _ = matcher.entered(site: 3, Self.sample(time: 42, registers: [.rdi: sp + 16, .rdx: 256]))
-        #expect(matcher.returned(site: 3, Self.sample(time: 43, registers: [.rax: 12], sp: sp, stack: stack), period: 1) == nil)
-        _ = matcher.entered(site: 3, Self.sample(time: 44, registers: [.rdi: 0x1000, .rdx: 256]))
-        #expect(matcher.returned(site: 3, Self.sample(time: 45, registers: [.rax: 0], sp: sp, stack: stack), period: 1) == nil)
+        _ = matcher.entered(site: 3, Self.sample(time: 42, registers: [.rdi: sp + 16, .rdx: 256], sp: sp))
+        #expect(matcher.returned(Self.sample(time: 43, registers: [.rax: 12], sp: sp + 8, stack: stack), period: 1) == nil)
+        _ = matcher.entered(site: 3, Self.sample(time: 44, registers: [.rdi: 0x1000, .rdx: 256], sp: sp))
+        #expect(matcher.returned(Self.sample(time: 45, registers: [.rax: 0], sp: sp + 8, stack: stack), period: 1) == nil)
         #expect(matcher.unresolvedResults == 1)
     }
 
-    @Test func uprobePMUFiles() {
-        #expect(UprobePMU.parse(type: "8\n", retprobeFormat: "config:0\n") == UprobePMU(type: 8, returnProbeBit: 1))
-        #expect(UprobePMU.parse(type: "9", retprobeFormat: "config:3") == UprobePMU(type: 9, returnProbeBit: 8))
-        #expect(UprobePMU.parse(type: "x", retprobeFormat: "config:0") == nil)
-        #expect(UprobePMU.parse(type: "8", retprobeFormat: "config1:0") == nil)
+    /// Definitions a dead agent left in uprobe_events are found by their
+    /// group; a live agent's, perf's and malformed lines are left alone.
+    @Test func staleUprobeDefinitions() {
+        let text = """
+            p:perfprobe_4242/e0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x00000000000a0f00
+            r:perfprobe_4242/e1 /usr/lib/x86_64-linux-gnu/libc.so.6:0x00000000000a0f00
+            p:perfprobe_77/e0 /usr/lib/x86_64-linux-gnu/libc.so.6:0x00000000000a1600
+            p:probe_libc/malloc /usr/lib/x86_64-linux-gnu/libc.so.6:0x00000000000a0f00
+            p:perfprobe_x/e0 /lib:0x1
+            garbage
+            """
+        let stale = TracefsUprobes.staleDefinitions(text) { $0 == 77 }
+        #expect(stale == ["perfprobe_4242/e0", "perfprobe_4242/e1"])
+    }
+
+    /// A path from the target's maps goes into a tracefs definition line
+    /// only if it cannot break the line (else through a link).
+    @Test func plainPathsOnly() {
+        #expect(TracefsUprobes.isPlain("/proc/12/root/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"))
+        #expect(TracefsUprobes.isPlain("/opt/a+b/lib@1.so"))
+        #expect(!TracefsUprobes.isPlain("/tmp/lib with space.so"))
+        #expect(!TracefsUprobes.isPlain("/tmp/lib.so\np:evil/e0 /bin/sh:0x0"))
+        #expect(!TracefsUprobes.isPlain("/tmp/libé.so"))
+        #expect(!TracefsUprobes.isPlain(""))
     }
 }

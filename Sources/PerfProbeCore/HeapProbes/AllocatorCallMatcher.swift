@@ -1,22 +1,32 @@
 /// Turns allocator uprobe samples into heap events. Every entry is recorded
 /// (registers only: the size, the block freed); returns are sampled, one in
-/// `period`, with a stack copy, and weighted by that period. A sampled return takes its size
-/// from the latest entry of the same function on the same thread: returns
-/// come after their entry, and an allocator function does not recurse into
-/// itself. Pure: tested with synthetic samples.
+/// `period`, with a stack copy, and weighted by that period. A sampled
+/// return takes its function and size from its entry: the latest entry on
+/// the same thread whose stack pointer is the return's less 8 (the return
+/// popped its address), so a call made inside another (glibc's
+/// realloc(NULL, n) calls malloc) and returns never sampled cannot mismatch
+/// them. Pure: tested with synthetic samples.
 struct AllocatorCallMatcher {
     enum Event: Equatable {
         case allocation(HeapAllocation)
         case free(pid: ProcessID, address: UInt64, time: UInt64)
     }
 
-    private struct PendingKey: Hashable {
-        var tid: ThreadID
+    /// Entries kept a thread: calls nested in calls, and those whose return was not sampled.
+    static let pendingPerThread = 8
+
+    /// What a return needs of its entry, kept small: every call has one.
+    private struct PendingCall {
         var site: Int
+        var time: UInt64
+        var stackPointer: UInt64
+        var size: UInt64
+        /// Where an out-parameter function stores the block (0: none).
+        var out: UInt64
     }
 
     let plan: AllocatorProbePlan
-    private var pending: [PendingKey: SampleRecord] = [:]
+    private var pending: [ThreadID: [PendingCall]] = [:]
     /// Entries per site: the number of calls while probed.
     private(set) var calls: [Int]
     /// Sampled returns of calls made by the allocator itself (reported by the outer call).
@@ -35,31 +45,43 @@ struct AllocatorCallMatcher {
         guard sample.userRegisters.count == SampleLayout.registerCount else { return nil }
         calls[site] += 1
         let function = plan.sites[site].function
-        if function.role != .free { pending[PendingKey(tid: sample.tid, site: site)] = sample }
+        if function.role != .free {
+            let registers = sample.userRegisters
+            let call = PendingCall(site: site, time: sample.time, stackPointer: registers[7],
+                                   size: function.size.reduce(UInt64(1)) { $0 &* registers[$1.perfIndex] },
+                                   out: function.out.map { registers[$0.perfIndex] } ?? 0)
+            // In place (no copy of the list): this runs for every allocator call.
+            if pending[sample.tid]?.count == Self.pendingPerThread { pending[sample.tid]!.removeFirst() }
+            pending[sample.tid, default: []].append(call)
+        }
         // A realloc frees its block at entry (it may hand back the same address).
         guard function.role != .alloc, let pointer = function.pointer else { return nil }
         let address = sample.userRegisters[pointer.perfIndex]
         return address == 0 ? nil : .free(pid: sample.pid, address: address, time: sample.time)
     }
 
-    mutating func returned(site: Int, _ sample: SampleRecord, period: UInt64) -> Event? {
-        guard sample.userRegisters.count == SampleLayout.registerCount,
-              let entry = pending.removeValue(forKey: PendingKey(tid: sample.tid, site: site)), entry.time <= sample.time
+    mutating func returned(_ sample: SampleRecord, period: UInt64) -> Event? {
+        let sp = sample.userRegisters.count == SampleLayout.registerCount ? sample.userRegisters[7] : 0
+        guard sp >= 8, var entries = pending[sample.tid],
+              let index = entries.lastIndex(where: { $0.stackPointer == sp - 8 && $0.time <= sample.time })
         else {
             unmatchedReturns += 1
             return nil
         }
+        let entry = entries[index]
+        // Entries above it were calls made inside it, returned unsampled.
+        entries.removeSubrange(index...)
+        pending[sample.tid] = entries.isEmpty ? nil : entries
         // At a uretprobe the IP is the caller's return address.
         if plan.isInsideProbedFunction(sample.ip) {
             internalCalls += 1
             return nil
         }
-        let function = plan.sites[site].function
-        let size = function.size.reduce(UInt64(1)) { $0 &* entry.userRegisters[$1.perfIndex] }
+        let size = entry.size
         var address = sample.userRegisters[AllocatorDefinition.Register.rax.perfIndex]
-        if let out = function.out {
+        if plan.sites[entry.site].function.out != nil {
             guard address == 0 else { return nil } // an error status: nothing allocated
-            guard let stored = Self.load(entry.userRegisters[out.perfIndex], from: sample) else {
+            guard let stored = Self.load(entry.out, from: sample) else {
                 unresolvedResults += 1
                 return nil
             }

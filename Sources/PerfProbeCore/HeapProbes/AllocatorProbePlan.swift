@@ -84,6 +84,20 @@ public struct AllocatorProbePlan: Sendable {
     /// Whether `address` (a return address in the target) lies in a probed
     /// function: the allocator calling itself (glibc's realloc of NULL calls
     /// malloc), which the outer call already reports.
+    /// The site whose probe is at `address` (an entry sample's instruction
+    /// pointer) among `sites`.
+    func site(probedAt address: UInt64, among candidates: [Int]) -> Int? {
+        // Plain loops: this runs for every allocator call.
+        for mapping in mappings where mapping.contains(address) {
+            let offset = address - mapping.start &+ mapping.fileOffset
+            for candidate in candidates where sites[candidate].fileOffset &+ UInt64(sites[candidate].placement) == offset {
+                return candidate
+            }
+            return nil
+        }
+        return nil
+    }
+
     func isInsideProbedFunction(_ address: UInt64) -> Bool {
         guard let mapping = mappings.first(where: { $0.contains(address) }) else { return false }
         let offset = address - mapping.start &+ mapping.fileOffset

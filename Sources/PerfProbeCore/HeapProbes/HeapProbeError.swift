@@ -5,8 +5,10 @@ public enum HeapProbeError: Error, Sendable, CustomStringConvertible {
     case unreadableLibrary(String, String)
     case badDefinition(String, AllocatorDefinition.ParseError)
     case noDefinitions(searched: [String])
-    /// The kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS off).
+    /// No writable tracefs `uprobe_events` (CONFIG_UPROBE_EVENTS off, or no tracefs).
     case uprobesUnavailable
+    /// tracefs would not define a probe on the library.
+    case probeRefused(String, String)
 
     public var description: String {
         switch self {
@@ -20,7 +22,9 @@ public enum HeapProbeError: Error, Sendable, CustomStringConvertible {
         case .noDefinitions(let searched):
             return "no allocator definitions (*.alloc) in \(searched.joined(separator: " or ")): build with 'make -C probes OUT=<the folder of the perfprobe binary>' (or set PERFPROBE_ALLOCATORS)"
         case .uprobesUnavailable:
-            return "this kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): attach --heap needs CONFIG_UPROBE_EVENTS; run --heap works without it"
+            return "no writable uprobe_events in tracefs (/sys/kernel/tracing, which perfprobe mounts if it can): attach --heap needs CONFIG_UPROBE_EVENTS; run --heap works without it"
+        case .probeRefused(let path, let reason):
+            return "cannot place a uprobe on \(path): \(reason)"
         }
     }
 }

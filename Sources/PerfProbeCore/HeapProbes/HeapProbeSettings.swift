@@ -3,7 +3,10 @@ import Foundation
 /// How `attach --heap` probes the allocator.
 public struct HeapProbeSettings: Sendable {
     var plan: AllocatorProbePlan
-    var pmu: UprobePMU
+    /// Its probes' events, defined.
+    var events: AllocatorProbeEvents
+    /// Where the probes are defined; they are removed when sampling ends.
+    var uprobes: TracefsUprobes
     /// Allocation stacks sampled per second, at most (all threads together).
     var frequency: Int
     /// Seconds to trace allocations from arming; nil: until the end.

@@ -14,7 +14,7 @@ public struct ProbeCalibration: Codable, Hashable, Sendable {
 
     /// Nil when the agent does not map the target's allocator library (a
     /// different allocator, or another mount namespace's copy).
-    static func measure(plan: AllocatorProbePlan, pmu: UprobePMU) -> ProbeCalibration? {
+    static func measure(plan: AllocatorProbePlan, uprobes: TracefsUprobes) -> ProbeCalibration? {
         guard let malloc = plan.sites.firstIndex(where: { $0.function.symbol == "malloc" }),
               let free = plan.sites.firstIndex(where: { $0.function.symbol == "free" }),
               let target = Syscalls.fileIdentity(plan.openPath),
@@ -30,9 +30,10 @@ public struct ProbeCalibration: Codable, Hashable, Sendable {
             defer { fds.forEach(Syscalls.close) }
             for probe in probes {
                 let site = plan.sites[probe.site]
-                let spec = EventSpec.uprobe(pmu: pmu, path: plan.openPath, fileOffset: site.fileOffset + UInt64(probe.offset),
-                                            returnProbe: probe.isReturn, stackSize: 0, period: 1,
-                                            ringBytes: 0, disabled: false, name: site.function.symbol)
+                guard let id = try? uprobes.eventID(path: plan.openPath, isReturn: probe.isReturn,
+                                                    offsets: [site.fileOffset + UInt64(probe.offset)]) else { return nil }
+                let spec = EventSpec.uprobe(tracepoint: id, stackSize: 0, period: 1, ringBytes: 0, disabled: false,
+                                            name: site.function.symbol)
                 guard let fd = try? spec.open(tid: tid, cpu: -1) else { return nil }
                 fds.append(fd)
             }

@@ -6,9 +6,6 @@ struct EventSpec: Sendable {
     var config: CPerfProbe_EventConfig
     /// The layout of its samples.
     var layout: SampleLayout
-    /// For a uprobe, the probed file (config1 points at its path while the
-    /// event is opened: the kernel copies it).
-    var uprobePath: String?
     /// The sampling event, to explain a refusal; nil for a uprobe.
     var samplingEvent: SamplingEvent?
     /// Names the event in errors.
@@ -30,30 +27,28 @@ struct EventSpec: Sendable {
             config.enable_on_exec = true
         }
         return EventSpec(config: config, layout: layout, stackSize: layout.userStackSize, ringBytes: ringBytes,
-                         uprobePath: nil, samplingEvent: event, name: event.rawValue)
+                         samplingEvent: event, name: event.rawValue)
     }
 
-    /// A uprobe (or, with `returnProbe`, a uretprobe) on the instruction at
-    /// `fileOffset` of `path`, sampling one hit in `period` with the
-    /// registers and `stackSize` bytes of stack; with 0, the argument
-    /// registers only.
-    static func uprobe(pmu: UprobePMU, path: String, fileOffset: UInt64, returnProbe: Bool,
-                       stackSize: UInt32, period: UInt64, ringBytes: Int, disabled: Bool, name: String) -> EventSpec {
+    /// A uprobe or uretprobe, by its tracepoint id (`TracefsUprobes`),
+    /// sampling one hit in `period` with the registers and `stackSize` bytes
+    /// of stack; with 0, the argument registers only.
+    static func uprobe(tracepoint: UInt64, stackSize: UInt32, period: UInt64, ringBytes: Int, disabled: Bool,
+                       name: String) -> EventSpec {
         var config = CPerfProbe_EventConfig()
-        config.type = pmu.type
-        config.config = returnProbe ? pmu.returnProbeBit : 0
-        config.config2 = fileOffset
+        config.type = 2 // PERF_TYPE_TRACEPOINT
+        config.config = tracepoint
         config.sample_period_or_frequency = period
         let layout = stackSize == 0 ? SampleLayout.argumentRegisters : .allocationReturn(stackSize)
         config.exclude_callchain_kernel = true
         config.exclude_callchain_user = stackSize == 0
         config.disabled = disabled
         return EventSpec(config: config, layout: layout, stackSize: stackSize, ringBytes: ringBytes,
-                         uprobePath: path, samplingEvent: nil, name: name)
+                         samplingEvent: nil, name: name)
     }
 
     private init(config: CPerfProbe_EventConfig, layout: SampleLayout, stackSize: UInt32, ringBytes: Int,
-                 uprobePath: String?, samplingEvent: SamplingEvent?, name: String) {
+                 samplingEvent: SamplingEvent?, name: String) {
         var config = config
         config.sample_type = layout.sampleType
         config.sample_regs_user = layout.userRegisterMask
@@ -62,20 +57,13 @@ struct EventSpec: Sendable {
         config.inherit = true
         self.config = config
         self.layout = layout
-        self.uprobePath = uprobePath
         self.samplingEvent = samplingEvent
         self.name = name
     }
 
     /// Opens the event on `tid` and `cpu`.
     func open(tid: ThreadID, cpu: Int32) throws(Errno) -> Int32 {
-        guard let uprobePath else { return try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu) }
-        let result = uprobePath.withCString { path -> Result<Int32, Errno> in
-            var config = config
-            config.config1 = UInt64(UInt(bitPattern: path))
-            return Result { () throws(Errno) in try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu) }
-        }
-        return try result.get()
+        try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu)
     }
 
     /// The error to report when opening fails.

@@ -16,12 +16,14 @@ public struct SampleLayout: Hashable, Sendable {
                      userRegisterMask: x86GeneralPurposeRegisters, userStackSize: stackSize)
     }
 
-    /// PERF_SAMPLE_IDENTIFIER | TID | TIME and the six argument registers:
-    /// all an allocator entry probe needs, in 64 bytes a call.
+    /// PERF_SAMPLE_IDENTIFIER | TID | TIME, the six argument registers, the
+    /// instruction pointer (which of an event's probes was hit) and the
+    /// stack pointer (which return is the call's): all an allocator entry
+    /// probe needs, in 104 bytes a call.
     static let argumentRegisters = SampleLayout(
         sampleType: UInt64(PERF_SAMPLE_IDENTIFIER.rawValue) | UInt64(PERF_SAMPLE_TID.rawValue)
             | UInt64(PERF_SAMPLE_TIME.rawValue) | UInt64(PERF_SAMPLE_REGS_USER.rawValue),
-        userRegisterMask: 1 << 5 | 1 << 4 | 1 << 3 | 1 << 2 | 1 << 16 | 1 << 17, userStackSize: 0)
+        userRegisterMask: 1 << 5 | 1 << 4 | 1 << 3 | 1 << 2 | 1 << 7 | 1 << 8 | 1 << 16 | 1 << 17, userStackSize: 0)
 
     /// PERF_SAMPLE_IDENTIFIER | IP | TID | TIME | CALLCHAIN with the user
     /// registers and stack: an allocator return probe's sample. Without

@@ -108,6 +108,8 @@ public final class Sampler: Sendable {
             state.withLock { $0.ready = .failure(error) }
             readySignal.signal()
         }
+        // The events are closed: their probe definitions can go.
+        configuration.heapProbes?.uprobes.removeAll()
         doneSignal.signal()
     }
 }

@@ -58,7 +58,7 @@ public struct SamplerConfiguration: Sendable {
     /// Data pages per CPU ring (a power of two): with DWARF stacks, 2 MiB
     /// per 16 KiB of stack copy (about 125 ms of samples at 1 kHz: 8 MiB at
     /// the default); 8 MiB with allocator probes, whose records of every
-    /// call (64 bytes each) arrive at up to ~10 MB/s; the sampler is woken
+    /// call (~100 bytes each) arrive at up to ~10 MB/s; the sampler is woken
     /// at a quarter full.
     var ringPages: Int {
         if heapProbes != nil { return 2048 }

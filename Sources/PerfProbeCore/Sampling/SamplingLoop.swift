@@ -46,6 +46,9 @@ struct SamplingLoop: ~Copyable {
     private var sliceStart = -1.0
     private var returnPeriod: UInt64 = 1
     private var returnsEnabled = false
+    /// Entry samples at no probed address (cannot happen unless the
+    /// library's mapping changed under the probes): counted, not guessed.
+    private var unknownProbeHits = 0
     /// The latest changes of that period (CLOCK_MONOTONIC ns, as records):
     /// records drained after a change may predate it.
     private var periodChanges: [(time: UInt64, period: UInt64)] = [(0, 1)]
@@ -61,12 +64,12 @@ struct SamplingLoop: ~Copyable {
         // Both may throw: make them before initializing any noncopyable member.
         let unwinder = try DwarfUnwinder(mode: configuration.unwind)
         let ringBytes = configuration.ringPages * Syscalls.pageSize()
-        let probes = configuration.heapProbes.map { AllocatorProbeEvents(plan: $0.plan) }
+        let probes = configuration.heapProbes?.events
         var specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
                                         includeKernel: configuration.includeKernel, layout: configuration.layout,
                                         scope: configuration.scope, ringBytes: ringBytes)]
         if let probes, let settings = configuration.heapProbes {
-            specs += probes.specs(pmu: settings.pmu, stackSize: configuration.stackSize,
+            specs += probes.specs(stackSize: configuration.stackSize,
                                   ringBytes: ringBytes, armed: !settings.armOnGrowth)
         }
         let events = try PerfEventGroup(scope: configuration.scope, specs: specs, cpus: OnlineCPUs.read(),
@@ -258,7 +261,13 @@ struct SamplingLoop: ~Copyable {
                 capture.notes.append("\(ring.skippedBytes) bytes of heap-probe records were never completed (a writer stopped mid-record) and were skipped")
             }
         }
+        if unknownProbeHits > 0 {
+            capture.notes.append("\(unknownProbeHits) allocator probe hits at no probed address were ignored")
+        }
         if let matcher, let settings = configuration.heapProbes {
+            if capture.lostRecords > 0 {
+                capture.notes.append("the kernel dropped \(capture.lostRecords) records while the agent fell behind the allocator probes: frees among them are missing, so outstanding bytes are overstated (--heap-frequency lower, or a shorter --heap-window)")
+            }
             let seconds = { (time: UInt64?) in time.map { Double($0 - self.sessionStart) / 1e9 } }
             capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart, sampleBytes: 0)
             capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings,
@@ -311,9 +320,20 @@ struct SamplingLoop: ~Copyable {
     /// An allocator uprobe's sample: entries free blocks and remember sizes,
     /// sampled returns are allocations.
     private mutating func applyProbe(_ sample: SampleRecord, event: AllocatorProbeEvents.Event) {
-        let period = periodChanges.last { $0.time <= sample.time }?.period ?? periodChanges[0].period
-        let result = event.kind == .entry ? matcher?.entered(site: event.site, sample)
-            : matcher?.returned(site: event.site, sample, period: period)
+        let result: AllocatorCallMatcher.Event?
+        switch event.kind {
+        case .entry:
+            // One event holds many functions' probes: the instruction pointer says whose.
+            guard sample.userRegisters.count == SampleLayout.registerCount,
+                  let site = probeEvents?.plan.site(probedAt: sample.userRegisters[8], among: event.sites) else {
+                unknownProbeHits += 1
+                return
+            }
+            result = matcher?.entered(site: site, sample)
+        case .return:
+            let period = periodChanges.last { $0.time <= sample.time }?.period ?? periodChanges[0].period
+            result = matcher?.returned(sample, period: period)
+        }
         switch result {
         case .allocation(let allocation): recordAllocation(allocation)
         case .free(let pid, let address, let time): heap.freed(pid: pid, address: address, time: time)

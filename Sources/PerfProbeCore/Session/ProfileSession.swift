@@ -153,14 +153,14 @@ extension ProfileSession {
 
     /// Finds the allocator of an attached process and measures what its probes cost.
     static func heapProbes(pid: ProcessID, options: ProfileOptions) throws(HeapProbeError) -> HeapProbeSettings {
-        let pmu = try UprobePMU.read()
+        let uprobes = try TracefsUprobes.open()
         let definitions = try AllocatorDefinitionFiles.load(extra: options.allocatorFiles)
         let maps = (try? Syscalls.readFile("/proc/\(pid)/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let plan = try AllocatorProbePlan.make(pid: pid, mappings: MemoryMapping.parseProcMaps(Substring(maps)),
                                                definitions: definitions)
-        return HeapProbeSettings(plan: plan, pmu: pmu, frequency: options.heapFrequency, window: options.heapWindow,
+        return HeapProbeSettings(plan: plan, events: try AllocatorProbeEvents(plan: plan, uprobes: uprobes), uprobes: uprobes, frequency: options.heapFrequency, window: options.heapWindow,
                                  armOnGrowth: options.heapArmOnGrowth,
-                                 calibration: ProbeCalibration.measure(plan: plan, pmu: pmu))
+                                 calibration: ProbeCalibration.measure(plan: plan, uprobes: uprobes))
     }
 }
 

@@ -64,8 +64,7 @@ public struct CallFrameInformation: Sendable {
             defer { offset = end }
             let idPosition = reader.position
             guard let id = reader.u32() else { break }
-            var body = DwarfReader(Array(bytes[reader.position..<end]), at: 0)
-            let bodyAddress = address &+ UInt64(reader.position)
+            var body = DwarfReader(bytes, at: reader.position, end: end)
             let isCommon = kind == .ehFrame ? id == 0 : id == 0xffff_ffff
             if isCommon {
                 if let common = Self.parseCommon(&body, kind: kind) { commons[offset] = common }
@@ -80,14 +79,14 @@ public struct CallFrameInformation: Sendable {
                 cie = Int(id)
             }
             guard let common = commons[cie] ?? Self.commonAt(cie, in: bytes, kind: kind), common.understood,
-                  let start = body.pointer(common.pointerEncoding, fieldAddress: bodyAddress &+ UInt64(body.position)),
+                  let start = body.pointer(common.pointerEncoding, fieldAddress: address &+ UInt64(body.position)),
                   let length = body.pointer(common.pointerEncoding & 0x0f, fieldAddress: 0) else { continue }
             if common.hasAugmentationData {
                 guard let skip = body.uleb(), skip <= UInt64(body.remaining), body.skip(Int(skip)) else { continue }
             }
             commons[cie] = common
             descriptions.append(DescriptionEntry(cie: cie, start: start, length: length,
-                                                 instructions: body.bytes[body.position...]))
+                                                 instructions: body.rest))
         }
         self.commons = commons
         self.descriptions = descriptions
@@ -99,7 +98,7 @@ public struct CallFrameInformation: Sendable {
         var reader = DwarfReader(bytes, at: offset)
         guard let length = reader.u32(), length != 0xffff_ffff, length >= 4, Int(length) <= bytes.count - offset - 4,
               let id = reader.u32(), id == (kind == .ehFrame ? 0 : 0xffff_ffff) else { return nil }
-        var body = DwarfReader(Array(bytes[reader.position..<(offset + 4 + Int(length))]), at: 0)
+        var body = DwarfReader(bytes, at: reader.position, end: offset + 4 + Int(length))
         return parseCommon(&body, kind: kind)
     }
 
@@ -120,7 +119,7 @@ public struct CallFrameInformation: Sendable {
         let hasData = augmentation.first == UInt8(ascii: "z")
         if hasData {
             guard let size = body.uleb(), size <= UInt64(body.remaining) else { return nil }
-            var data = DwarfReader(Array(body.bytes[body.position..<(body.position + Int(size))]), at: 0)
+            var data = DwarfReader(body.bytes, at: body.position, end: body.position + Int(size))
             for letter in augmentation.dropFirst() {
                 switch letter {
                 case UInt8(ascii: "R"): guard let value = data.u8() else { return nil }; encoding = value
@@ -137,7 +136,7 @@ public struct CallFrameInformation: Sendable {
         }
         return CommonEntry(version: version, codeAlignment: codeAlignment, dataAlignment: dataAlignment,
                            returnRegister: returnRegister, pointerEncoding: encoding, hasAugmentationData: hasData,
-                           instructions: body.bytes[body.position...], understood: understood)
+                           instructions: body.rest, understood: understood)
     }
 
     /// Every FDE's code range, sorted by start; empty and wrapping ranges left out.
@@ -214,17 +213,22 @@ public struct CallFrameInformation: Sendable {
     }
 }
 
-/// Little-endian DWARF reads (fixed, LEB128, DW_EH_PE pointers) from untrusted bytes: nil past the end.
+/// Little-endian DWARF reads (fixed, LEB128, DW_EH_PE pointers) from
+/// untrusted bytes, up to `end`: nil past it. Slices share the bytes.
 struct DwarfReader {
     let bytes: [UInt8]
     private(set) var position: Int
+    let end: Int
 
-    init(_ bytes: [UInt8], at position: Int) {
+    init(_ bytes: [UInt8], at position: Int, end: Int? = nil) {
         self.bytes = bytes
-        self.position = position
+        self.end = min(end ?? bytes.count, bytes.count)
+        self.position = min(position, self.end)
     }
 
-    var remaining: Int { bytes.count - position }
+    var remaining: Int { end - position }
+    /// The bytes not read yet.
+    var rest: ArraySlice<UInt8> { bytes[position..<end] }
 
     mutating func skip(_ count: Int) -> Bool {
         guard count >= 0, count <= remaining else { return false }
@@ -244,9 +248,9 @@ struct DwarfReader {
     mutating func u32() -> UInt32? { fixed(4).map { UInt32($0) } }
 
     mutating func cString() -> ArraySlice<UInt8>? {
-        guard let end = bytes[position...].firstIndex(of: 0) else { return nil }
-        defer { position = end + 1 }
-        return bytes[position..<end]
+        guard let zero = bytes[position..<end].firstIndex(of: 0) else { return nil }
+        defer { position = zero + 1 }
+        return bytes[position..<zero]
     }
 
     mutating func uleb() -> UInt64? {

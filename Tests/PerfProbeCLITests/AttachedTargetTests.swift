@@ -1,0 +1,96 @@
+import Foundation
+import PerfProbeCore
+import Testing
+
+/// What perfprobe attached to a process must never do: make it fail. Its
+/// allocator probes once made every thread start fail under attach --heap
+/// (clone3 returned EFAULT: the kernel re-created each inherited uprobe PMU
+/// event from a pointer into the agent, read in the target).
+extension BinaryTests {
+@Suite struct AttachedTargetTests {
+    /// Starts Debian's python3 on `script` and waits for its "ready" line.
+    static func python(_ script: String, _ arguments: [String]) throws -> (Process, output: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [Harness.repository.appendingPathComponent(script).path] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var line = Data()
+        while line.last != UInt8(ascii: "\n") {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            try #require(!byte.isEmpty, "\(script) ended before it was ready")
+            line += byte
+        }
+        #expect(line == Data("ready\n".utf8))
+        return (process, output)
+    }
+
+    /// A Python loop that starts and joins a thread every 10 ms, under
+    /// attach --heap for 3 of its 4 seconds: every start succeeds.
+    @Test func pythonStartsEveryThreadUnderAttachHeap() throws {
+        let (target, output) = try Self.python("samples/python/thread_starts.py", ["4"])
+        let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "3", String(target.processIdentifier)])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let result = output.fileHandleForReading.readDataToEndOfFile()
+        target.waitUntilExit()
+        let counts = try JSONDecoder().decode([String: Int].self, from: result)
+        #expect(counts["failed"] == 0 && (counts["started"] ?? 0) >= 200, "\(counts)")
+        #expect(try outcome.report.heap?.probes != nil)
+        // Nothing of the probes is left in tracefs.
+        let events = (try? String(contentsOfFile: "/sys/kernel/tracing/uprobe_events", encoding: .utf8)) ?? ""
+        #expect(!events.contains("perfprobe_"), "\(events)")
+    }
+
+    /// Python's threading HTTP server (a thread per connection) under wrk,
+    /// bare and then beside `sidecar --heap`: no errors, and at least half
+    /// the bare throughput.
+    @Test func threadedPythonServerServesUnderSidecarHeap() throws {
+        let directory = Harness.scratch()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data("hello\n".utf8).write(to: URL(fileURLWithPath: directory + "/index.html"))
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        // Port 0: the server picks a free one and says which once it listens.
+        server.arguments = ["-m", "http.server", "--bind", "127.0.0.1", "--directory", directory, "0"]
+        server.environment = ["PYTHONUNBUFFERED": "1"]
+        let announcement = Pipe()
+        server.standardOutput = announcement
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { Harness.stop(server) }
+        var line = Data()
+        while line.last != UInt8(ascii: "\n") {
+            let byte = announcement.fileHandleForReading.readData(ofLength: 1)
+            try #require(!byte.isEmpty, "http.server ended before it listened")
+            line += byte
+        }
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let words = String(decoding: line, as: UTF8.self).split(separator: " ")
+        let port = try #require(words.firstIndex(of: "port").map { String(words[$0 + 1]) }, "\(words)")
+        let wrk = ["/usr/bin/wrk", "-t1", "-c4", "-d3s", "http://127.0.0.1:\(port)/index.html"]
+        let bare = try Self.wrkFigures(SidecarTests.run(wrk[0], Array(wrk.dropFirst())).output)
+        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(server.processIdentifier), "--heap", "--"] + wrk)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let profiled = try Self.wrkFigures(outcome.stdout)
+        #expect(bare.errors == 0 && profiled.errors == 0, "bare \(bare), beside sidecar --heap \(profiled)")
+        #expect(profiled.requestsPerSecond >= bare.requestsPerSecond / 2, "bare \(bare), beside sidecar --heap \(profiled)")
+        #expect(try outcome.report.heap?.probes != nil)
+    }
+
+    /// Requests a second and errors (socket errors and non-2xx answers) from wrk's output.
+    static func wrkFigures(_ output: String) throws -> (requestsPerSecond: Double, errors: Int) {
+        var rate: Double?
+        var errors = 0
+        for line in output.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "," })
+            if line.hasPrefix("Requests/sec:") { rate = Double(fields[1]) }
+            if line.contains("Socket errors:") {
+                errors += fields.compactMap { Int($0) }.reduce(0, +)
+            }
+            if line.contains("Non-2xx or 3xx responses:"), let count = fields.last.flatMap({ Int($0) }) { errors += count }
+        }
+        return (try #require(rate, "no rate in wrk's output: \(output)"), errors)
+    }
+}
+}
