@@ -21,16 +21,23 @@ enum Harness {
         return repository.appendingPathComponent("samples/build").path
     }()
 
-    /// perfprobe sits next to the test bundle in the build folder; the heap
-    /// probe is built beside it (probes/Makefile).
+    /// The build folder of the test bundle (and of perfprobe-fuzz).
+    static let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+
+    /// The perfprobe the tests run: PERFPROBE_BINARY when set (`make test`
+    /// runs the release build, what users run: the debug build's agent
+    /// cannot keep up with an allocator probed 300,000 times a second),
+    /// else the one next to the test bundle; the heap probe and allocator
+    /// definitions are built beside it (probes/Makefile).
     static let binary: String = {
-        let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let path = ProcessInfo.processInfo.environment["PERFPROBE_BINARY"] ?? buildDirectory.appendingPathComponent("perfprobe").path
         let make = Process()
         make.executableURL = URL(fileURLWithPath: "/usr/bin/make")
-        make.arguments = ["-s", "-C", repository.appendingPathComponent("probes").path, "OUT=" + directory.path]
+        make.arguments = ["-s", "-C", repository.appendingPathComponent("probes").path,
+                          "OUT=" + URL(fileURLWithPath: path).deletingLastPathComponent().path]
         try? make.run()
         make.waitUntilExit()
-        return directory.appendingPathComponent("perfprobe").path
+        return path
     }()
 
     /// Whether this machine has a hardware PMU (VMs usually do not).

@@ -32,7 +32,7 @@ extension BinaryTests {
     /// (Fuzz/crashes: found by `make fuzz` or reported in issue 11), replayed
     /// through the same entry points libFuzzer drives.
     @Test func fuzzCorporaAndCrashInputsReplay() throws {
-        let replay = URL(fileURLWithPath: Harness.binary).deletingLastPathComponent().appendingPathComponent("perfprobe-fuzz").path
+        let replay = Harness.buildDirectory.appendingPathComponent("perfprobe-fuzz").path
         let fuzz = Harness.repository.appendingPathComponent("Fuzz").path
         for target in ["elf", "perf-records", "proc", "perf-map", "http", "demangle", "allocator", "report", "heap-message", "call-frames"] {
             let corpus = fuzz + "/corpus/" + target

@@ -123,7 +123,15 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         } else if module.path == "[vdso]" {
             loaded = try? UnwindModule(image: VirtualDSO.image, name: "[vdso]")
         } else {
-            loaded = module.candidatePaths.lazy.compactMap { try? UnwindModule(path: $0) }.first
+            // A plain loop: `lazy.compactMap { try? … }` over this typed-throwing
+            // initializer compiled (Swift 6.3, -O) to a trap when it threw
+            // (a target gone before its module was read).
+            for path in module.candidatePaths {
+                if let module = try? UnwindModule(path: path) {
+                    loaded = module
+                    break
+                }
+            }
         }
         if loaded?.searchTable == nil { modulesWithoutUnwindInfo.insert(module.name) }
         modules[index] = loaded

@@ -17,33 +17,29 @@ final class UnwindModule {
     /// the module is (the table's 32-bit offsets must reach the code).
     private let synthetic: (address: UInt64, image: UnsafeMutableRawBufferPointer)?
 
-    convenience init(path: String) throws(ElfError) {
-        try self.init(elf: ElfFile(path: path))
-    }
-
-    convenience init(image: [UInt8], name: String) throws(ElfError) {
-        try self.init(elf: ElfFile(bytes: image, name: name))
-    }
-
-    private init(elf: consuming ElfFile) {
+    init(path: String) throws(ElfError) {
+        elf = try ElfFile(path: path)
         segments = elf.loadSegments
         bytes = elf.rawBytes
-        if let header = elf.ehFrameHeaderAddress {
-            searchTable = header
-            synthetic = nil
-        } else if let section = elf.section(named: ".debug_frame"), !section.bytes.isEmpty,
-                  let address = Self.addressPast(segments),
-                  let image = CallFrameInformation(section.bytes, kind: .debugFrame, address: section.address)
-                      .ehFrameImage(at: address) {
-            let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: image.count, alignment: 16)
-            memory.copyBytes(from: image)
-            searchTable = address
-            synthetic = (address, memory)
-        } else {
-            searchTable = nil
-            synthetic = nil
-        }
-        self.elf = elf
+        (searchTable, synthetic) = Self.searchTable(elf, segments: segments)
+    }
+
+    init(image: [UInt8], name: String) throws(ElfError) {
+        elf = try ElfFile(bytes: image, name: name)
+        segments = elf.loadSegments
+        bytes = elf.rawBytes
+        (searchTable, synthetic) = Self.searchTable(elf, segments: segments)
+    }
+
+    private static func searchTable(_ elf: borrowing ElfFile, segments: [ElfFile.LoadSegment])
+        -> (UInt64?, (address: UInt64, image: UnsafeMutableRawBufferPointer)?) {
+        if let header = elf.ehFrameHeaderAddress { return (header, nil) }
+        guard let section = elf.section(named: ".debug_frame"), !section.bytes.isEmpty, let address = addressPast(segments),
+              let image = CallFrameInformation(section.bytes, kind: .debugFrame, address: section.address).ehFrameImage(at: address)
+        else { return (nil, nil) }
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: image.count, alignment: 16)
+        memory.copyBytes(from: image)
+        return (address, (address, memory))
     }
 
     deinit {
