@@ -22,7 +22,7 @@ demo: deps
 # with curl and its metrics checked by promtool (Debian's prometheus), and the
 # sample server is driven through load phases by wrk.
 test: deps
-	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs
+	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(SWIFT) build -c release --product perfprobe
@@ -49,7 +49,7 @@ fuzz: deps
 # The whole test suite under AddressSanitizer, then ThreadSanitizer (each in a
 # build folder of its own), and the heap probe's C under ASan and UBSan.
 sanitize: deps
-	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs
+	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	$(MAKE) -s -C samples
 	scripts/sanitize.sh
 
