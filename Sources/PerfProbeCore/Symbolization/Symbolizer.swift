@@ -176,8 +176,8 @@ public struct Symbolizer {
 
     /// A frame no symbol names is `module+0xOFFSET`, the file offset of the
     /// start of the FDE holding it (of the frame itself where no FDE does):
-    /// samples in one function of a stripped module add up as one. The
-    /// program's entry point is `_start` whatever the symbols say.
+    /// samples in one function of a stripped module add up as one. An
+    /// unnamed entry point (the program's or the loader's) is `_start`.
     private mutating func symbolizeUser(_ frame: Frame) -> SymbolizedFrame {
         let module = modules[Int(frame.module)]
         var offset = frame.address
