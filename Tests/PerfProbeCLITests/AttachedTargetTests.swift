@@ -42,6 +42,34 @@ extension BinaryTests {
         #expect(!events.contains("perfprobe_"), "\(events)")
     }
 
+    /// The allocator's path comes from the target's maps: one that would
+    /// break a tracefs definition line (a space here) is probed through a
+    /// link, and nothing is left behind.
+    @Test func allocatorAtAPathWithASpaceIsProbed() throws {
+        let directory = Harness.scratch() + "/lib dir"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/lib/x86_64-linux-gnu/libc.so.6", toPath: directory + "/libc.so.6")
+        let target = Process()
+        target.executableURL = URL(fileURLWithPath: Harness.samples + "/leaker")
+        target.arguments = ["6"]
+        target.environment = ["LD_LIBRARY_PATH": directory]
+        try target.run()
+        defer { Harness.stop(target) }
+        // The copy must be the one mapped before attaching (the loader maps it at start).
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline,
+              (try? String(contentsOfFile: "/proc/\(target.processIdentifier)/maps", encoding: .utf8))?.contains(directory) != true {
+            usleep(10_000)
+        }
+        let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "2", String(target.processIdentifier)])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let probes = try #require(try outcome.report.heap?.probes)
+        #expect(probes.library == directory + "/libc.so.6")
+        #expect(probes.functions.first { $0.symbol == "malloc" }.map { $0.calls > 0 } == true, "\(probes.functions)")
+        let events = (try? String(contentsOfFile: "/sys/kernel/tracing/uprobe_events", encoding: .utf8)) ?? ""
+        #expect(!events.contains("perfprobe_"), "\(events)")
+    }
+
     /// Python's threading HTTP server (a thread per connection) under wrk,
     /// bare and then beside `sidecar --heap`: no errors (every request used to
     /// fail), and at least half the bare throughput — which this 2-core VM
