@@ -64,6 +64,7 @@ bench:
 	scripts/install-deps.sh heaptrack valgrind bpftrace
 	python3 scripts/bench-heap.py
 	python3 scripts/bench-attach-heap.py
+	python3 scripts/bench-heap-estimates.py
 
 clean:
 	$(MAKE) -C samples clean

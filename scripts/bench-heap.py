@@ -16,11 +16,10 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PERFPROBE = os.path.join(ROOT, ".build/release/perfprobe")
+from benchkit import PERFPROBE, ROOT, require_built
+
 PROBE = os.path.join(ROOT, ".build/release/libperfprobe-heap.so")
 STORM = os.path.join(ROOT, "samples/build/malloc_storm")
 
@@ -40,9 +39,7 @@ def main():
     parser.add_argument("--slow-rounds", type=int, default=500,
                         help="rounds for heaptrack and valgrind, scaled up to --rounds (they are 10-100x slower)")
     args = parser.parse_args()
-    for path in (PERFPROBE, PROBE, STORM):
-        if not os.path.exists(path):
-            sys.exit(f"missing {path}: run `make bench`, which builds it")
+    require_built(PERFPROBE, PROBE, STORM)
     print(f"machine: {platform.node()} · {os.cpu_count()} CPUs · kernel {platform.release()}")
     print(f"median of {args.runs} interleaved runs; heaptrack and valgrind run fewer rounds, scaled up\n")
     storm("malloc_storm, 16 B-4 KiB", args.rounds, args.slow_rounds, 4111, args.runs)

@@ -25,8 +25,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PERFPROBE = os.path.join(ROOT, ".build/release/perfprobe")
+from benchkit import PERFPROBE, ROOT, require_built
+
 FIXED_WORK = {"fp": os.path.join(ROOT, "samples/build/fixed_work"),
               "dwarf": os.path.join(ROOT, "samples/build/fixed_work_nofp")}
 
@@ -69,9 +69,7 @@ def main():
     fixed_work = FIXED_WORK[args.unwind]
     # The GCC build runs the loop about 8 times slower per round than clang's.
     rounds = args.rounds or (18000 if args.unwind == "fp" else 2300)
-    for path in (PERFPROBE, fixed_work):
-        if not os.path.exists(path):
-            sys.exit(f"missing {path}: run `make bench`, which builds it")
+    require_built(PERFPROBE, fixed_work)
     perf = shutil.which("perf")
 
     scratch = tempfile.mkdtemp(prefix="perfprobe-bench-")

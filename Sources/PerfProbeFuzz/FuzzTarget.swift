@@ -25,7 +25,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = elf.exportedFunctions(named: ["malloc", "free"])
             _ = elf.functionSymbols(covering: symbols.prefix(64).map { $0.address &+ 1 } + [0, .max])
         case .perfRecords:
-            for layout in [SampleLayout.callchain, .userStack(64), .argumentRegisters, .allocationReturn(64)] {
+            for layout in [SampleLayout.callchain, .userStack(64), .allocationEntry, .allocationReturn(64)] {
                 _ = PerfRecordParser(layout: layout).parse(bytes)
             }
         case .proc:

@@ -10,20 +10,7 @@ extension BinaryTests {
 @Suite struct AttachedTargetTests {
     /// Starts Debian's python3 on `script` and waits for its "ready" line.
     static func python(_ script: String, _ arguments: [String]) throws -> (Process, output: Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Harness.repository.appendingPathComponent(script).path] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var line = Data()
-        while line.last != UInt8(ascii: "\n") {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            try #require(!byte.isEmpty, "\(script) ended before it was ready")
-            line += byte
-        }
-        #expect(line == Data("ready\n".utf8))
-        return (process, output)
+        try Harness.launchWhenReady("/usr/bin/python3", [Harness.repository.appendingPathComponent(script).path] + arguments)
     }
 
     /// A Python loop that starts and joins a thread every 10 ms, under

@@ -94,7 +94,9 @@ extension BinaryTests {
     /// through JIT code (no CFI there: continued by frame pointers); self
     /// shares as perf record finds them with the same map.
     @Test func nodeWithItsPerfMapAgreesWithPerf() throws {
-        let command = ["/usr/bin/node", "--perf-basic-prof", Harness.repository.appendingPathComponent("samples/node/split.js").path, "3"]
+        // --perf-basic-prof also writes V8's log, by default into the working directory.
+        let command = ["/usr/bin/node", "--perf-basic-prof", "--no-logfile-per-isolate", "--logfile=" + Harness.scratch() + ".v8.log",
+                       Harness.repository.appendingPathComponent("samples/node/split.js").path, "3"]
         let (outcome, perf) = try Self.perfprobeBesidePerf(command)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try outcome.report

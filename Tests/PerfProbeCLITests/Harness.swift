@@ -110,6 +110,28 @@ enum Harness {
         return process
     }
 
+    /// Starts `path` and waits for the "ready" line it prints on stdout
+    /// once it is doing what it is started for; the rest of its output
+    /// stays in the pipe.
+    static func launchWhenReady(_ path: String, _ arguments: [String],
+                                environment: [String: String]? = nil) throws -> (Process, output: Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        var line = Data()
+        while line.last != UInt8(ascii: "\n") {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            try #require(!byte.isEmpty, "\(path) ended before it was ready")
+            line += byte
+        }
+        #expect(line == Data("ready\n".utf8))
+        return (process, output)
+    }
+
     /// Runs a tool (objcopy, …) to prepare a test's files.
     static func tool(_ path: String, _ arguments: [String]) throws {
         let process = Process()

@@ -12,7 +12,7 @@ import Testing
     /// glibc 2.36, libjemalloc2 5.3.0, libtcmalloc-minimal4 2.10, libmimalloc2.0 2.0.9.
     static let libraries: [(definition: String, path: String, placements: [String: Int])] = [
         ("glibc", "/usr/lib/x86_64-linux-gnu/libc.so.6", ["free": 3]),
-        ("jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", ["sdallocx": 10]),
+        ("jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", ["free": 48, "sdallocx": 10]),
         ("tcmalloc", "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", ["free": 10, "_ZdlPvm": 10]),
         ("mimalloc", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0", ["free": 6]),
     ]

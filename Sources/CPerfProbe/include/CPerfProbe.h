@@ -51,6 +51,19 @@ int CPerfProbe_event_id(int fd, uint64_t *id);
 /// PERF_EVENT_IOC_PERIOD: a new sampling period, from the next sample on.
 int CPerfProbe_event_set_period(int fd, uint64_t period);
 
+/// A BPF program for a uprobe's tracepoint that lets each hit through
+/// with a probability: when a random u32 is below the u64 threshold in the
+/// one-entry array map it creates (`*map_fd`; 0 until set, so nothing
+/// passes). Returns the program's fd, or -1 and errno, the verifier's
+/// complaint in `log` when there is room for it.
+int CPerfProbe_bernoulli_filter(int *map_fd, char *log, size_t log_size);
+/// Sets that threshold: probability × 2^32.
+int CPerfProbe_bernoulli_set_threshold(int map_fd, uint64_t threshold);
+/// PERF_EVENT_IOC_SET_BPF: runs `program_fd` on each hit of `fd`'s
+/// tracepoint, for every event on it (inherited ones too); a hit the
+/// program rejects reaches no event.
+int CPerfProbe_event_set_bpf(int fd, int program_fd);
+
 /// gzip-compresses `length` bytes (zlib, best compression) into a malloc'd
 /// buffer at `*out`. Returns its size, or -1.
 long CPerfProbe_gzip(const void *data, size_t length, void **out);

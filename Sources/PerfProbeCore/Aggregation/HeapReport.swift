@@ -97,7 +97,7 @@ public struct HeapReport: Codable, Sendable {
             } else {
                 kind = stats.outstandingBytes > 0 ? .retained : .transient
             }
-            let frames = stack.key.frames.reversed().map(name)
+            let frames = stack.frames.reversed().map(name)
             return Stack(functions: frames.map(\.function), modules: frames.map(\.module), kind: kind,
                          allocations: stats.allocations, estimatedObjects: stats.estimatedObjects,
                          allocatedBytes: stats.allocatedBytes, allocationBytesPerSecond: Double(stats.allocatedBytes) / seconds,

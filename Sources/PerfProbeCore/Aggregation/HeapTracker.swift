@@ -13,9 +13,17 @@ struct HeapTracker {
         var address: UInt64
     }
 
+    /// A stack is a process's, whichever thread allocated: a server that
+    /// runs each request on a thread of its own must not split one leak
+    /// into thousands of one-sample stacks (nor a pool into one per worker).
+    private struct StackID: Hashable {
+        var pid: ProcessID
+        var frames: [Frame]
+    }
+
     private var live: [LiveKey: Live] = [:]
-    private var index: [StackKey: Int] = [:]
-    private var keys: [StackKey] = []
+    private var index: [StackID: Int] = [:]
+    private var keys: [StackID] = []
     private var stats: [HeapStackStats] = []
     private var series: [BoundedTimeline<HeapPoint>] = []
     private(set) var records = 0
@@ -26,8 +34,9 @@ struct HeapTracker {
         self.start = start
     }
 
-    mutating func allocated(_ allocation: HeapAllocation, stack: StackKey) {
+    mutating func allocated(_ allocation: HeapAllocation, frames: [Frame]) {
         records += 1
+        let stack = StackID(pid: allocation.pid, frames: frames)
         let id: Int
         if let known = index[stack] {
             id = known
@@ -101,7 +110,7 @@ struct HeapTracker {
             result[id].series = series[id].points + [HeapPoint(t: t, outstandingBytes: result[id].outstandingBytes)]
         }
         return HeapCapture(sampleBytes: sampleBytes, records: records,
-                           stacks: zip(keys, result).map { HeapCapture.Stack(key: $0, stats: $1) })
+                           stacks: zip(keys, result).map { HeapCapture.Stack(pid: $0.pid, frames: $0.frames, stats: $1) })
     }
 }
 
@@ -129,7 +138,9 @@ public struct HeapStackStats: Codable, Hashable, Sendable {
 /// What the heap probe reported, per allocating stack (frames not yet symbolized).
 public struct HeapCapture: Sendable {
     public struct Stack: Sendable {
-        public var key: StackKey
+        public var pid: ProcessID
+        /// Leaf first, as in `StackKey`.
+        public var frames: [Frame]
         public var stats: HeapStackStats
     }
 
@@ -164,5 +175,10 @@ extension UInt64 {
     func addingSaturated(_ other: UInt64) -> UInt64 {
         let (sum, overflow) = addingReportingOverflow(other)
         return overflow ? .max : sum
+    }
+
+    func multipliedSaturated(by other: UInt64) -> UInt64 {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        return overflow ? .max : product
     }
 }

@@ -28,7 +28,7 @@ extension ProfileReport {
                       startedAt: Date, perThread: Bool, symbolizer: inout Symbolizer) -> ProfileReport {
         symbolizer.update(modules: capture.modules, perfMaps: capture.perfMaps)
         // Every frame the report will name, CPU and heap, read in one pass per module.
-        symbolizer.prepare(capture.stacks.keys.flatMap(\.frames) + (capture.heap?.stacks.flatMap(\.key.frames) ?? []))
+        symbolizer.prepare(capture.stacks.keys.flatMap(\.frames) + (capture.heap?.stacks.flatMap(\.frames) ?? []))
         let profile = Profile.build(from: capture, symbolizer: &symbolizer)
         let total = max(profile.totalSamples, 1)
 

@@ -1,8 +1,9 @@
 /// The perf events of an allocator plan: the entry uprobes of allocating
-/// functions (every call, registers only), the entry uprobes of freeing ones
-/// (free at its placement, realloc), and the uretprobes of allocating ones
-/// (one call in a period the agent adapts to the call rate, with a stack
-/// copy) on the same first instruction, where they share its breakpoint.
+/// functions (every call: registers and return address), the entry uprobes
+/// of freeing ones (free at its placement, realloc), and the uretprobes of
+/// allocating ones (calls chosen at a rate the agent adapts to the call
+/// rate, with a stack copy: `ReturnSelection`) on the same first
+/// instruction, where they share its breakpoint.
 /// Each is one tracefs event holding many probe points, so a thread carries
 /// three events a CPU whatever the allocator: every event is copied into
 /// each thread the target starts, at a cost per event (the kernel looks a
@@ -47,13 +48,13 @@ struct AllocatorProbeEvents: Sendable {
     }
 
     /// One spec per event, in `events` order. Returns open disabled: the
-    /// agent enables them once it has seen the call rate and set their
-    /// period. `armed` false opens the other allocating ones disabled too.
+    /// agent enables them once it has seen the call rate and set how many
+    /// are sampled. `armed` false opens the other allocating ones disabled too.
     func specs(stackSize: UInt32, ringBytes: Int, armed: Bool) -> [EventSpec] {
         events.map { event in
             let isReturn = event.kind == .return
             let names = event.sites.map { plan.sites[$0].function.symbol }.joined(separator: ", ")
-            return EventSpec.uprobe(tracepoint: event.tracepoint, stackSize: isReturn ? stackSize : 0,
+            return EventSpec.uprobe(tracepoint: event.tracepoint, layout: isReturn ? .allocationReturn(stackSize) : .allocationEntry,
                                     period: 1, ringBytes: ringBytes, disabled: isReturn || (event.allocating && !armed),
                                     name: "\(isReturn ? "returns of " : "")\(names) in \(plan.libraryPath)")
         }

@@ -22,6 +22,18 @@ public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
     public var calibration: ProbeCalibration?
     /// Calls times their measured cost: the time the probes added to the target.
     public var estimatedTargetSeconds: Double?
+    /// How sampled returns were chosen: "random" (each independently, by
+    /// the BPF filter) or "periodic" (one in N, where the kernel refused it).
+    public var returnSelection: String?
+    /// Allocating calls counted from outside the allocator, and their bytes:
+    /// the totals the stacks' estimates stand for.
+    public var countedCalls: Int?
+    public var countedBytes: UInt64?
+    /// Calls the sampled stacks stand for: the counted ones less each call
+    /// site's calls after its last sample, and less `uncountedCalls`.
+    public var representedCalls: Int?
+    /// Calls from call sites past the cap on how many are counted.
+    public var uncountedCalls: Int?
     public var internalCalls: Int
     public var unmatchedReturns: Int
     public var unresolvedResults: Int
@@ -29,7 +41,8 @@ public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
     public var armedAtSeconds: Double?
     public var disarmedAtSeconds: Double?
 
-    init(matcher: AllocatorCallMatcher, settings: HeapProbeSettings, armedAtSeconds: Double?, disarmedAtSeconds: Double?) {
+    init(matcher: AllocatorCallMatcher, settings: HeapProbeSettings, randomSelection: Bool,
+         armedAtSeconds: Double?, disarmedAtSeconds: Double?) {
         let plan = matcher.plan
         allocator = plan.definition.name
         library = plan.libraryPath
@@ -46,6 +59,11 @@ public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
                 total + Double(function.calls) * (function.role == "free" ? cost.freeNanoseconds : cost.mallocNanoseconds) / 1e9
             }
         }
+        returnSelection = randomSelection ? "random" : "periodic"
+        countedCalls = matcher.countedCalls
+        countedBytes = matcher.countedBytes
+        representedCalls = matcher.representedCalls
+        uncountedCalls = matcher.uncountedCalls
         internalCalls = matcher.internalCalls
         unmatchedReturns = matcher.unmatchedReturns
         unresolvedResults = matcher.unresolvedResults

@@ -10,7 +10,7 @@ enum ProbePlacement {
     /// instructions known not to write `registers` (x86 numbering). A branch
     /// back to the chosen instruction would make it fire twice for a call:
     /// it is only used for frees, which are idempotent.
-    static func offset(in code: ArraySlice<UInt8>, preserving registers: Set<Int>, limit: Int = 8) -> Int {
+    static func offset(in code: ArraySlice<UInt8>, preserving registers: Set<Int>, limit: Int = 12) -> Int {
         var offset = 0
         for _ in 0..<limit {
             guard let instruction = X86Instruction.decode(code.dropFirst(offset)) else { break }

@@ -107,6 +107,10 @@ struct X86Instruction: Hashable, Sendable {
             guard let operand = cursor.modRM(rex: rex) else { return nil }
             cursor.skip(opcode == 0xc6 ? 1 : immediate32)
             return result(cursor, writes: operand.registerOperand.map { [$0] } ?? [])
+        case 0xc0, 0xc1, 0xd0...0xd3: // shifts and rotates of r/m by imm8, 1 or cl
+            guard let operand = cursor.modRM(rex: rex) else { return nil }
+            cursor.skip(opcode <= 0xc1 ? 1 : 0)
+            return result(cursor, writes: operand.registerOperand.map { [$0] } ?? [])
         case 0xc2, 0xc3: // ret
             cursor.skip(opcode == 0xc2 ? 2 : 0)
             return result(cursor, jumps: true, writes: [rsp])

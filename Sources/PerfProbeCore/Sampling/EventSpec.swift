@@ -30,20 +30,18 @@ struct EventSpec: Sendable {
                          samplingEvent: event, name: event.rawValue)
     }
 
-    /// A uprobe or uretprobe, by its tracepoint id (`TracefsUprobes`),
-    /// sampling one hit in `period` with the registers and `stackSize` bytes
-    /// of stack; with 0, the argument registers only.
-    static func uprobe(tracepoint: UInt64, stackSize: UInt32, period: UInt64, ringBytes: Int, disabled: Bool,
+    /// A uprobe (`layout` `.allocationEntry`) or uretprobe (`.allocationReturn`),
+    /// by its tracepoint id (`TracefsUprobes`), sampling one hit in `period`.
+    static func uprobe(tracepoint: UInt64, layout: SampleLayout, period: UInt64, ringBytes: Int, disabled: Bool,
                        name: String) -> EventSpec {
         var config = CPerfProbe_EventConfig()
         config.type = 2 // PERF_TYPE_TRACEPOINT
         config.config = tracepoint
         config.sample_period_or_frequency = period
-        let layout = stackSize == 0 ? SampleLayout.argumentRegisters : .allocationReturn(stackSize)
         config.exclude_callchain_kernel = true
-        config.exclude_callchain_user = stackSize == 0
+        config.exclude_callchain_user = !layout.has(PERF_SAMPLE_CALLCHAIN)
         config.disabled = disabled
-        return EventSpec(config: config, layout: layout, stackSize: stackSize, ringBytes: ringBytes,
+        return EventSpec(config: config, layout: layout, stackSize: layout.userStackSize, ringBytes: ringBytes,
                          samplingEvent: nil, name: name)
     }
 

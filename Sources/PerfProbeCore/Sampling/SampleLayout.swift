@@ -17,13 +17,14 @@ public struct SampleLayout: Hashable, Sendable {
     }
 
     /// PERF_SAMPLE_IDENTIFIER | TID | TIME, the six argument registers, the
-    /// instruction pointer (which of an event's probes was hit) and the
-    /// stack pointer (which return is the call's): all an allocator entry
-    /// probe needs, in 104 bytes a call.
-    static let argumentRegisters = SampleLayout(
+    /// instruction pointer (which of an event's probes was hit), the stack
+    /// pointer (which return is the call's) and the stack's top word (at a
+    /// function's first instruction, the return address: the call site):
+    /// all an allocator entry probe needs, in 128 bytes a call.
+    static let allocationEntry = SampleLayout(
         sampleType: UInt64(PERF_SAMPLE_IDENTIFIER.rawValue) | UInt64(PERF_SAMPLE_TID.rawValue)
-            | UInt64(PERF_SAMPLE_TIME.rawValue) | UInt64(PERF_SAMPLE_REGS_USER.rawValue),
-        userRegisterMask: 1 << 5 | 1 << 4 | 1 << 3 | 1 << 2 | 1 << 7 | 1 << 8 | 1 << 16 | 1 << 17, userStackSize: 0)
+            | UInt64(PERF_SAMPLE_TIME.rawValue) | UInt64(PERF_SAMPLE_REGS_USER.rawValue) | UInt64(PERF_SAMPLE_STACK_USER.rawValue),
+        userRegisterMask: 1 << 5 | 1 << 4 | 1 << 3 | 1 << 2 | 1 << 7 | 1 << 8 | 1 << 16 | 1 << 17, userStackSize: 8)
 
     /// PERF_SAMPLE_IDENTIFIER | IP | TID | TIME | CALLCHAIN with the user
     /// registers and stack: an allocator return probe's sample. Without

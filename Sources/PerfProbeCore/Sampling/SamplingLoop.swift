@@ -39,19 +39,22 @@ struct SamplingLoop: ~Copyable {
     private let probeEvents: AllocatorProbeEvents?
     private var matcher: AllocatorCallMatcher?
     private var armedAt: UInt64?
+    /// The allocating calls counted when the share of returns sampled was last set, and when.
     private var callsAtLastTick = 0
+    private var lastTickAt: UInt64 = 0
     /// When sampling began (CLOCK_MONOTONIC ns): slices move the capture's start, not this.
     private var sessionStart: UInt64
     /// Timeline time (s) up to which points went into a slice.
     private var sliceStart = -1.0
+    /// Chooses the sampled returns at random; nil where the kernel refused
+    /// its BPF program: then one in `returnPeriod`.
+    private var selection: ReturnSelection?
+    private var selectsAtRandom = false
     private var returnPeriod: UInt64 = 1
     private var returnsEnabled = false
     /// Entry samples at no probed address (cannot happen unless the
     /// library's mapping changed under the probes): counted, not guessed.
     private var unknownProbeHits = 0
-    /// The latest changes of that period (CLOCK_MONOTONIC ns, as records):
-    /// records drained after a change may predate it.
-    private var periodChanges: [(time: UInt64, period: UInt64)] = [(0, 1)]
     private var disarmedAt: UInt64?
 
     init(_ configuration: SamplerConfiguration, wakeFD: Int32) throws(SamplingError) {
@@ -84,6 +87,14 @@ struct SamplingLoop: ~Copyable {
         }
         heapRing = ring
         probeEvents = probes
+        if let probes, let returns = probes.events.firstIndex(where: { $0.kind == .return }) {
+            do {
+                selection = try ReturnSelection(specs[returns + 1], pid: pid.rawValue)
+                selectsAtRandom = true
+            } catch {
+                capture.notes.append("the kernel refused the BPF program that samples allocator returns at random (\(error)): one return in N is sampled instead, N redrawn every 0.1 s, so per-stack figures may alias with an allocation pattern that repeats")
+            }
+        }
         parser.layouts = events.layoutsByID
         matcher = probes.map { AllocatorCallMatcher(plan: $0.plan) }
         self.unwinder = unwinder
@@ -224,7 +235,7 @@ struct SamplingLoop: ~Copyable {
         if let settings = configuration.heapProbes, let matcher {
             // Allocations so far (not only this slice's): outstanding bytes are a state, not a count.
             slice.heap = heap.finish(now: slice.endNanoseconds, start: sessionStart, sampleBytes: 0)
-            slice.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, armedAtSeconds: nil, disarmedAtSeconds: nil)
+            slice.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, randomSelection: selectsAtRandom, armedAtSeconds: nil, disarmedAtSeconds: nil)
         }
         sliceStart = slice.timeline.last?.t ?? sliceStart
         capture.stacks = [:]
@@ -270,7 +281,7 @@ struct SamplingLoop: ~Copyable {
             }
             let seconds = { (time: UInt64?) in time.map { Double($0 - self.sessionStart) / 1e9 } }
             capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart, sampleBytes: 0)
-            capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings,
+            capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, randomSelection: selectsAtRandom,
                                                          armedAtSeconds: seconds(armedAt), disarmedAtSeconds: seconds(disarmedAt))
         }
         followPerfMaps()
@@ -331,8 +342,7 @@ struct SamplingLoop: ~Copyable {
             }
             result = matcher?.entered(site: site, sample)
         case .return:
-            let period = periodChanges.last { $0.time <= sample.time }?.period ?? periodChanges[0].period
-            result = matcher?.returned(sample, period: period)
+            result = matcher?.returned(sample)
         }
         switch result {
         case .allocation(let allocation): recordAllocation(allocation)
@@ -354,32 +364,53 @@ struct SamplingLoop: ~Copyable {
             return isProbe
         }
         probeModules = probe
-        heap.allocated(allocation, stack: StackKey(pid: allocation.pid, tid: allocation.tid, frames: Array(callers)))
+        heap.allocated(allocation, frames: Array(callers))
     }
 
     /// Keeps sampled allocation stacks near `frequency` a second whatever the
-    /// call rate: the returns' period becomes the allocation calls of the
-    /// last tick over their budget, jittered by ±50% so that it cannot lock
-    /// onto a program's own cycle of allocations. Each sample carries the
-    /// period in effect when it was taken, which weights it.
-    /// The returns are enabled at the first tick after arming, once the rate is known.
+    /// call rate: each return is sampled with the probability budget / calls
+    /// of the last tick (`ReturnSelection`). Without it, one return in N is,
+    /// N jittered by ±50% every tick so that it cannot stay locked onto a
+    /// program's own cycle of allocations. A sample's weight does not depend
+    /// on either (`AllocatorCallMatcher`). The returns are enabled at the
+    /// first tick after arming, once the rate is known.
     private mutating func adaptReturnPeriod() {
-        guard let settings = configuration.heapProbes, let probeEvents, let matcher, armedAt != nil, disarmedAt == nil else { return }
+        guard let settings = configuration.heapProbes, let probeEvents, let matcher, let armedAt, disarmedAt == nil else { return }
+        let now = Syscalls.monotonicNanoseconds()
+        let since = max(lastTickAt, armedAt)
+        // The rate of a moment is no rate: enabling before a tick's calls are
+        // counted sampled every return of the first tick (64 KiB each), and
+        // the kernel dropped the records that did not fit in the ring.
+        guard now - since >= configuration.telemetryIntervalNanoseconds / 2 else { return }
         let calls = probeEvents.plan.sites.indices.filter { probeEvents.plan.sites[$0].function.role != .free }
             .reduce(0) { $0 + matcher.calls[$1] }
-        defer { callsAtLastTick = calls }
-        let perTick = Double(settings.frequency) * Double(configuration.telemetryIntervalNanoseconds) / 1e9
-        let ratio = Double(calls - callsAtLastTick) / perTick
-        let period = ratio <= 1 ? 1 : UInt64(max(1, min(ratio * Double.random(in: 0.5...1.5), 1e9)))
-        guard period != returnPeriod || !returnsEnabled else { return }
-        returnPeriod = period
-        periodChanges = Array(periodChanges.suffix(3)) + [(Syscalls.monotonicNanoseconds(), period)]
-        let returns = probeEvents.events.indices.filter { probeEvents.events[$0].kind == .return }.map { $0 + 1 }
-        events.setPeriod(period, specs: returns)
+        defer {
+            callsAtLastTick = calls
+            lastTickAt = now
+        }
+        let budget = Double(settings.frequency) * Double(now - since) / 1e9
+        let ratio = Double(calls - callsAtLastTick) / budget
+        if selectsAtRandom {
+            do {
+                try selection?.setProbability(ratio <= 1 ? 1 : 1 / ratio)
+            } catch {
+                note("cannot set the share of allocator returns sampled (\(error)): it stays at the last one set")
+            }
+        } else {
+            let period = ratio <= 1 ? 1 : UInt64(max(1, min(ratio * Double.random(in: 0.5...1.5), 1e9)))
+            guard period != returnPeriod || !returnsEnabled else { return }
+            returnPeriod = period
+            events.setPeriod(period, specs: returnSpecs(probeEvents))
+        }
         if !returnsEnabled {
-            events.setEnabled(true, specs: returns)
+            events.setEnabled(true, specs: returnSpecs(probeEvents))
             returnsEnabled = true
         }
+    }
+
+    /// The returns' specs (the CPU event is spec 0).
+    private func returnSpecs(_ probeEvents: AllocatorProbeEvents) -> [Int] {
+        probeEvents.events.indices.filter { probeEvents.events[$0].kind == .return }.map { $0 + 1 }
     }
 
     /// Closes the heap window once it has passed; with arming on growth,

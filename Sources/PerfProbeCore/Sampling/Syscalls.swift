@@ -58,7 +58,22 @@ enum Syscalls {
         _ = try valueOrErrno { CPerfProbe_event_set_period(fd, period) }
     }
 
-    /// Times `count` malloc/free pairs of this thread, in nanoseconds.
+    /// Loads the Bernoulli filter (`CPerfProbe_bernoulli_filter`): its
+    /// program's fd and its threshold map's.
+    static func bernoulliFilter() throws(Errno) -> (program: Int32, map: Int32) {
+        var map: Int32 = -1
+        let program = try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bernoulli_filter(&map, nil, 0) }
+        return (program, map)
+    }
+
+    static func setBernoulliThreshold(_ map: Int32, _ threshold: UInt64) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_bernoulli_set_threshold(map, threshold) }
+    }
+
+    static func perfEventSetBPF(_ fd: Int32, program: Int32) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_event_set_bpf(fd, program) }
+    }
+
     /// Nanoseconds for `count` malloc/free pairs of `library`'s own; nil when it is not loaded here.
     static func timeAllocateAndFree(library: String, count: Int, size: Int) -> UInt64? {
         let start = monotonicNanoseconds()

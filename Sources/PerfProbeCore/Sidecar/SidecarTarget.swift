@@ -74,14 +74,11 @@ final class SidecarTarget: Sendable {
         guard !attachment.earlierModules.isEmpty || !attachment.earlierCounters.isEmpty else { return slice }
         var rebased = slice
         let base = Int32(attachment.earlierModules.count)
-        let shift = { (key: StackKey) in
-            var key = key
-            key.frames = key.frames.map { $0.module >= 0 ? Frame(module: $0.module + base, address: $0.address) : $0 }
-            return key
-        }
+        let shiftFrames = { (frames: [Frame]) in frames.map { $0.module >= 0 ? Frame(module: $0.module + base, address: $0.address) : $0 } }
+        let shift = { (key: StackKey) in StackKey(pid: key.pid, tid: key.tid, frames: shiftFrames(key.frames)) }
         rebased.modules = attachment.earlierModules + slice.modules
         rebased.stacks = Dictionary(slice.stacks.map { (shift($0.key), $0.value) }, uniquingKeysWith: +)
-        rebased.heap?.stacks = slice.heap?.stacks.map { HeapCapture.Stack(key: shift($0.key), stats: $0.stats) } ?? []
+        rebased.heap?.stacks = slice.heap?.stacks.map { HeapCapture.Stack(pid: $0.pid, frames: shiftFrames($0.frames), stats: $0.stats) } ?? []
         let before = Dictionary(attachment.earlierCounters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         rebased.counters = slice.counters.map { counter in
             var counter = counter
