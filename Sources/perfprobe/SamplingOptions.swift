@@ -42,7 +42,7 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "With attach --heap: trace allocations for this many seconds, then only frees (bounds the cost to the target).")
     var heapWindow: Double?
 
-    @Flag(help: "With attach --heap: trace allocations only once the process's memory is seen growing.")
+    @Flag(help: "With attach --heap: record allocations only once the process's memory is seen growing (the probes cost their traps from the start).")
     var heapArmOnGrowth = false
 
     @Option(help: "With attach --heap: an allocator definition file (see probes/allocators/glibc.alloc), tried before the bundled ones.")

@@ -269,17 +269,55 @@ extension BinaryTests {
     }
 
     /// A heap window traces allocations for its length only; frees go on.
+    /// Reads the first byte of malloc's and free's probed instructions in
+    /// `pid`'s copy of its allocator library (0xcc while a uprobe is there),
+    /// found by a first short attach.
+    static func probedBytes(of pid: pid_t) throws -> () throws -> [UInt8] {
+        let first = try Harness.perfprobe(["attach", "--heap", "--duration", "0.5", String(pid)])
+        let probes = try #require(try first.report.heap?.probes)
+        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
+        let text = try #require(MemoryMapping.parseProcMaps(Substring(maps)).first { $0.executable && $0.path == probes.library })
+        let probed = ["malloc", "free"].compactMap { symbol in probes.functions.first { $0.symbol == symbol } }
+            .map { text.start - text.fileOffset + $0.fileOffset + UInt64($0.probeOffset) }
+        try #require(probed.count == 2)
+        let memory = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/mem"))
+        return {
+            try probed.map { address in
+                try memory.seek(toOffset: address)
+                return try memory.read(upToCount: 1)?.first ?? 0
+            }
+        }
+    }
+
+    /// Polls `bytes` every 50 ms for up to 10 s until `wanted` holds.
+    static func await(_ bytes: () throws -> [UInt8], _ wanted: ([UInt8]) -> Bool) throws -> Bool {
+        for _ in 0..<200 {
+            if wanted(try bytes()) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    /// After the window, allocations are no longer traced and no longer
+    /// cost the target a trap: malloc's breakpoint is gone (a disabled
+    /// uprobe event still trapped at every call), free's stays.
     @Test func heapWindowStopsTracingAllocations() throws {
         let target = try Harness.launch("leaker", ["0"])
         defer { Harness.stop(target) }
-        let outcome = try Harness.perfprobe(["attach", "--heap", "--heap-window", "1.5", "--duration", "3.5",
-                                             String(target.processIdentifier)])
+        let bytes = try Self.probedBytes(of: target.processIdentifier)
+        let original = try bytes()
+        let agent = try Harness.start(["attach", "--heap", "--heap-window", "1.5", "--duration", "3.5",
+                                       String(target.processIdentifier)])
+        #expect(try Self.await(bytes) { $0 == [0xcc, 0xcc] }, "the breakpoints never appeared")
+        #expect(try Self.await(bytes) { $0 == [original[0], 0xcc] }, "malloc's breakpoint stayed after the window")
+        let outcome = try Harness.finish(agent)
         let probes = try #require(try outcome.report.heap?.probes)
         let disarmed = try #require(probes.disarmedAtSeconds)
         #expect(disarmed >= 1.5 && disarmed < 2.5)
         let calls = Dictionary(uniqueKeysWithValues: probes.functions.map { ($0.symbol, $0.calls) })
         // malloc counted for ~1.5 s of the 3.5, free for all of it.
         #expect(Double(calls["malloc"] ?? 0) < 0.7 * Double(calls["free"] ?? 0), "\(calls)")
+        #expect(try bytes() == original)
     }
 
     /// Uprobes live in the target's copy of libc as int3 bytes; they must go
@@ -287,32 +325,11 @@ extension BinaryTests {
     @Test func probesVanishWithTheAgent() throws {
         let target = try Harness.launch("churner", ["0"])
         defer { Harness.stop(target) }
-        let pid = target.processIdentifier
-        let first = try Harness.perfprobe(["attach", "--heap", "--duration", "0.5", String(pid)])
-        let probes = try #require(try first.report.heap?.probes)
-        let maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8)
-        let text = try #require(MemoryMapping.parseProcMaps(Substring(maps)).first { $0.executable && $0.path == probes.library })
-        let probed = probes.functions.filter { ["malloc", "free"].contains($0.symbol) }
-            .map { text.start - text.fileOffset + $0.fileOffset + UInt64($0.probeOffset) }
-        #expect(probed.count == 2)
-        let memory = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/mem"))
-        defer { try? memory.close() }
-        func bytes() throws -> [UInt8] {
-            try probed.map { address in
-                try memory.seek(toOffset: address)
-                return try memory.read(upToCount: 1)?.first ?? 0
-            }
-        }
+        let bytes = try Self.probedBytes(of: target.processIdentifier)
         let original = try bytes()
         #expect(!original.contains(0xcc))
-
-        let agent = try Harness.start(["attach", "--heap", String(pid)])
-        var armed = false
-        for _ in 0..<100 where !armed {
-            Thread.sleep(forTimeInterval: 0.1)
-            armed = try bytes() == [0xcc, 0xcc]
-        }
-        #expect(armed, "the breakpoints never appeared")
+        let agent = try Harness.start(["attach", "--heap", String(target.processIdentifier)])
+        #expect(try Self.await(bytes) { $0 == [0xcc, 0xcc] }, "the breakpoints never appeared")
         kill(agent.0.processIdentifier, SIGKILL)
         agent.0.waitUntilExit()
         #expect(try bytes() == original)

@@ -165,6 +165,16 @@ struct PerfEventGroup: ~Copyable {
         setEnabled(false, specs: specs.indices)
     }
 
+    /// Closes the events of `specs` on every thread (the copies threads
+    /// inherited go with them): unlike disabling, this takes a uprobe's
+    /// breakpoint out of the target. Not for spec 0, which owns the rings.
+    mutating func close(specs chosen: some Sequence<Int>) {
+        for index in chosen where index > 0 {
+            fds[index].forEach(Syscalls.close)
+            fds[index] = []
+        }
+    }
+
     /// Sets the sampling period of the events of `specs` (on the threads
     /// followed so far: a thread created later keeps the period its creator
     /// had then).

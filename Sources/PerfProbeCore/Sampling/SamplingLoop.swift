@@ -422,7 +422,11 @@ struct SamplingLoop: ~Copyable {
         let entries = allocating.filter { probeEvents.events[$0 - 1].kind == .entry }
         if let armedAt {
             guard let window = settings.window, Double(now - armedAt) / 1e9 >= window else { return }
+            // Closed, not disabled: a disabled uprobe still traps at every call.
             events.setEnabled(false, specs: allocating)
+            process(events.drain())
+            events.close(specs: allocating)
+            selection = nil
             disarmedAt = now
         } else if settings.armOnGrowth {
             let points = memoryTimeline.points
