@@ -2,7 +2,12 @@
 #include "common.h"
 #include <stdlib.h>
 
-HOT void child_work(double seconds) { SPIN_FOR_CPU(seconds); }
+HOT void child_work(double seconds) {
+    char *volatile block = malloc(65536); /* fork_exec's heap mark */
+    if (!block) abort();
+    block[0] = 1;
+    SPIN_FOR_CPU(seconds);
+}
 
 int main(int argc, char **argv) {
     child_work(argc > 1 ? atof(argv[1]) : 1);

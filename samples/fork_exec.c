@@ -1,6 +1,8 @@
 /* Ground truth: CPU split 1 : 1 : 2 between parent_work (this process),
  * forked_work (a forked child that does not exec) and child_work (a child
- * that execs child_worker). Usage: fork_exec UNIT_SECONDS */
+ * that execs child_worker). forked_work and child_work each also allocate
+ * one 64 KiB block, so a heap profiler shows whether it followed them.
+ * Fails unless both children succeed. Usage: fork_exec UNIT_SECONDS */
 #include "common.h"
 #include <libgen.h>
 #include <limits.h>
@@ -11,7 +13,12 @@
 #include <unistd.h>
 
 HOT void parent_work(double seconds) { SPIN_FOR_CPU(seconds); }
-HOT void forked_work(double seconds) { SPIN_FOR_CPU(seconds); }
+HOT void forked_work(double seconds) {
+    char *volatile block = malloc(65536);
+    if (!block) _exit(1);
+    block[0] = 1;
+    SPIN_FOR_CPU(seconds);
+}
 
 int main(int argc, char **argv) {
     const char *unit = argc > 1 ? argv[1] : "0.5";

@@ -107,7 +107,6 @@ extension BinaryTests {
     @Test func attachFindsTheSplit() throws {
         let target = try Harness.launch("cpu_split", ["0"])
         defer { Harness.stop(target) }
-        Thread.sleep(forTimeInterval: 0.3)
         let outcome = try Harness.perfprobe(["attach", "--frequency", "999", "--duration", "2.5", String(target.processIdentifier)])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         try Self.expectSplit(outcome)
@@ -135,7 +134,6 @@ extension BinaryTests {
 
     @Test func attachFollowsThreadsCreatedLater() throws {
         let target = try Harness.launch("threads", ["3", "1"]) // threads start after 1 s
-        Thread.sleep(forTimeInterval: 0.2)
         let outcome = try Harness.perfprobe(["attach", "--frequency", "999", "--per-thread", String(target.processIdentifier)])
         target.waitUntilExit()
         #expect(outcome.status == 0, "\(outcome.stderr)")

@@ -72,7 +72,8 @@ extension BinaryTests {
         let target = try Harness.launch("cpu_split", ["0"])
         defer { Harness.stop(target) }
         let started = try Harness.start(["attach", "--frequency", "199", String(target.processIdentifier)])
-        Thread.sleep(forTimeInterval: 1.5)
+        try Harness.waitUntilSampling(started.0)
+        Thread.sleep(forTimeInterval: 1.2) // the work profiled: ~240 samples at 199 Hz
         kill(started.0.processIdentifier, SIGINT)
         let outcome = try Harness.finish(started)
         #expect(outcome.status == 0)
@@ -83,7 +84,8 @@ extension BinaryTests {
 
     @Test func terminatedRunForwardsTheSignal() throws {
         let started = try Harness.start(["run", "--frequency", "199", "--", Harness.samples + "/cpu_split", "0"])
-        Thread.sleep(forTimeInterval: 1.5)
+        try Harness.waitUntilSampling(started.0)
+        Thread.sleep(forTimeInterval: 1.2) // the work profiled: ~240 samples at 199 Hz
         kill(started.0.processIdentifier, SIGTERM)
         let outcome = try Harness.finish(started)
         #expect(outcome.status == 1)

@@ -107,7 +107,67 @@ enum Harness {
         process.executableURL = URL(fileURLWithPath: samples + "/" + sample)
         process.arguments = arguments
         try process.run()
+        try waitUntilLoaded(process)
         return process
+    }
+
+    /// Waits (up to 10 s) until `process` runs its own program: its
+    /// executable mapped and, when it has a dynamic loader, libc mapped too
+    /// — what an attach reads (the mappings, the allocator to probe).
+    static func waitUntilLoaded(_ process: Process) throws {
+        let executable = try #require(process.executableURL).resolvingSymlinksInPath().path
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, process.isRunning {
+            let maps = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/maps", encoding: .utf8)) ?? ""
+            if maps.contains(executable), !maps.contains("/ld-linux") || maps.contains("/libc.so.6") { return }
+            usleep(2_000) // a polling interval, not a wait for the event
+        }
+        Issue.record("\(executable) was not loaded within 10 s")
+    }
+
+    /// Waits (up to 10 s) until the file at `path` (a started perfprobe's
+    /// stderr) contains `text`.
+    static func waitUntil(_ path: String, contains text: String) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains(text) { return }
+            usleep(2_000)
+        }
+        Issue.record("\(path) never said \"\(text)\"")
+    }
+
+    /// Waits (up to 10 s) until something listens on 127.0.0.1:`port`.
+    static func waitUntilListening(_ port: Int) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = in_addr_t(UInt32(0x7f00_0001).bigEndian)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if connected == 0 { return }
+            usleep(2_000)
+        }
+        Issue.record("nothing listened on port \(port) within 10 s")
+    }
+
+    /// Waits (up to 10 s) until the perfprobe process `agent` holds perf
+    /// event file descriptors: it is sampling.
+    static func waitUntilSampling(_ agent: Process) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline, agent.isRunning {
+            let directory = "/proc/\(agent.processIdentifier)/fd"
+            let sampling = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains { fd in
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + fd)) == "anon_inode:[perf_event]"
+            }
+            if sampling { return }
+            usleep(2_000)
+        }
+        Issue.record("perfprobe did not start sampling within 10 s")
     }
 
     /// Starts `path` and waits for the "ready" line it prints on stdout

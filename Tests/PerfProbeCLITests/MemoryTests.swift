@@ -40,7 +40,6 @@ extension BinaryTests {
     @Test func attachFindsTheLeakRate() throws {
         let target = try Harness.launch("leaker", ["0"])
         defer { Harness.stop(target) }
-        Thread.sleep(forTimeInterval: 0.5)
         try Self.expectLeak(try Harness.perfprobe(["attach", "--heap", "--duration", "4.5", String(target.processIdentifier)]))
     }
 
@@ -79,7 +78,6 @@ extension BinaryTests {
 
         let target = try Harness.launch("ring_churner", ["30"])
         defer { Harness.stop(target) }
-        Thread.sleep(forTimeInterval: 0.5)
         let attached = try Harness.perfprobe(["attach", "--heap", "--duration", "4", String(target.processIdentifier)])
         #expect(try attached.report.memory?.growth.verdict == .stable)
     }
@@ -105,7 +103,7 @@ extension BinaryTests {
         let output = Pipe()
         target.standardOutput = output
         try target.run()
-        Thread.sleep(forTimeInterval: 0.5)
+        try Harness.waitUntilLoaded(target)
         // Until the process exits: its teardown is part of what the probes see.
         let attached = try Harness.perfprobe(["attach", "--heap", String(target.processIdentifier)])
         target.waitUntilExit()
@@ -221,7 +219,6 @@ extension BinaryTests {
     @Test func attachAttributesTheLeakToItsStack() throws {
         let target = try Harness.launch("leaker", ["0"])
         defer { Harness.stop(target) }
-        Thread.sleep(forTimeInterval: 0.5)
         let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "4", String(target.processIdentifier)])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("probing glibc"), "\(outcome.stderr)")
@@ -250,7 +247,6 @@ extension BinaryTests {
     @Test func attachToAStaticBinaryMeasuresGrowthOnly() throws {
         let target = try Harness.launch("leaker_static", ["0"])
         defer { Harness.stop(target) }
-        Thread.sleep(forTimeInterval: 0.5)
         let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "4.5", String(target.processIdentifier)])
         #expect(outcome.stderr.contains("allocations not traced, memory growth only"), "\(outcome.stderr)")
         #expect(try outcome.report.heap == nil)
@@ -260,7 +256,6 @@ extension BinaryTests {
     @Test func attachedChurnerHasNoLeakingStack() throws {
         let target = try Harness.launch("churner", ["0"])
         defer { Harness.stop(target) }
-        Thread.sleep(forTimeInterval: 0.5)
         let outcome = try Harness.perfprobe(["attach", "--heap", "--duration", "3", String(target.processIdentifier)])
         let heap = try #require(try outcome.report.heap)
         #expect(heap.probes != nil && !heap.stacks.contains { $0.kind == .leak })
@@ -346,14 +341,29 @@ extension BinaryTests {
         #expect(try Self.results(outcome.directory).success)
     }
 
-    /// The probe follows forked and exec'd children, and leaves C++ exception
-    /// handling of the target alone (shapes fails unless every throw is caught).
+    /// The probe leaves the target's behaviour alone: C++ exception handling
+    /// (shapes fails unless every throw is caught; its exceptions are
+    /// allocated, and seen), forked and exec'd children (fork_exec fails
+    /// unless both succeed; the 64 KiB block each allocates is seen in its
+    /// own stack: the probe went with them), and a crash stays a crash.
     @Test func probeLeavesTargetsBehaviourAlone() throws {
-        for (sample, arguments) in [("shapes", ["1"]), ("fork_exec", ["0.3"]), ("crash", ["0.2"])] {
-            let outcome = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "4096", "--", Harness.samples + "/" + sample] + arguments)
-            #expect(outcome.status == (sample == "crash" ? 1 : 0), "\(sample): \(outcome.stderr)")
-            #expect(try outcome.report.heap != nil)
+        let run = { (sample: String, arguments: [String]) in
+            try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "4096", "--", Harness.samples + "/" + sample] + arguments)
         }
+        let shapes = try run("shapes", ["1"])
+        #expect(shapes.status == 0, "\(shapes.stderr)")
+        let thrown = try #require(try shapes.report.heap).stacks.filter { $0.functions.contains("__cxa_allocate_exception") }
+        #expect(!thrown.isEmpty && thrown.allSatisfy { $0.outstandingBytes == 0 }, "\(thrown.map(\.functions))")
+
+        let forked = try run("fork_exec", ["0.3"])
+        #expect(forked.status == 0, "\(forked.stderr)")
+        let stacks = try #require(try forked.report.heap).stacks
+        for function in ["forked_work", "child_work"] {
+            #expect(stacks.contains { $0.functions.last == function && $0.allocatedBytes >= 65536 }, "\(function): \(stacks.map(\.functions))")
+        }
+
+        let crash = try run("crash", ["0.2"])
+        #expect(crash.status == 1 && crash.stderr.contains("SIGABRT"), "\(crash.stderr)")
     }
 
     @Test func missingProbeIsASetupError() throws {

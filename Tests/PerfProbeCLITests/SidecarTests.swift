@@ -123,7 +123,7 @@ extension BinaryTests {
         let port = String(Int.random(in: 20_000...29_999))
         let server = try Harness.launch("http_server", [port, "8"])
         defer { Harness.stop(server) }
-        Thread.sleep(forTimeInterval: 0.3)
+        try Harness.waitUntilListening(Int(port)!)
         let outcome = try Harness.finish(Harness.start(
             ["sidecar", "--pid", String(server.processIdentifier), "--frequency", "499",
              "--", Harness.repository.appendingPathComponent("samples/load_phases.sh").path, port],
@@ -163,11 +163,16 @@ extension BinaryTests {
                     reply += chunk
             return int(reply.split()[1]), time.monotonic() - start
         idle = [socket.create_connection(address) for _ in range(20)]
-        time.sleep(0.3)
-        status, seconds = get("/healthz")
+        opened = time.monotonic()
+        # Until the sidecar has taken the idle ones into all its places.
+        while (answer := get("/healthz"))[0] != 503 and time.monotonic() - opened < 2: pass
+        status, seconds = answer
         print(f"while 20 connections idle: /healthz {status} in {seconds:.3f} s", file=sys.stderr)
         if status != 503 or seconds > 1: sys.exit(10)
-        time.sleep(2.5)
+        # Back once the idle ones' 2 s deadline has passed, not before.
+        while (answer := get("/healthz"))[0] != 200 and time.monotonic() - opened < 10: time.sleep(0.05)
+        print(f"places free again after {time.monotonic() - opened:.2f} s", file=sys.stderr)
+        if answer[0] != 200 or time.monotonic() - opened < 1.5: sys.exit(13)
         # Exactly the 64 KiB cap, never finished: all of it is read, so the
         # connection closes cleanly after the answer.
         head = b"GET /healthz HTTP/1.1\\r\\nX-Filler: "
@@ -221,9 +226,10 @@ extension BinaryTests {
         let first = try launch("cpu_split", ["0"])
         defer { Harness.stop(first) }
         let sidecar = try Harness.start(["sidecar", "--match", name, "--frequency", "999", "--duration", "6"])
-        Thread.sleep(forTimeInterval: 2)
+        try Harness.waitUntilSampling(sidecar.0)
+        Thread.sleep(forTimeInterval: 2) // the first process's work profiled
         Harness.stop(first)
-        Thread.sleep(forTimeInterval: 1)
+        try Harness.waitUntil(sidecar.stderr, contains: "waiting for the next process named")
         let second = try launch("threads", ["10"])
         defer { Harness.stop(second) }
         let outcome = try Harness.finish(sidecar)

@@ -140,7 +140,7 @@ extension BinaryTests {
         target.arguments = ["0"]
         try target.run()
         defer { Harness.stop(target) }
-        Thread.sleep(forTimeInterval: 0.3)
+        try Harness.waitUntilLoaded(target)
         try FileManager.default.removeItem(atPath: binary)
         let outcome = try Harness.perfprobe(["attach", "--frequency", "499", "--duration", "1", String(target.processIdentifier)])
         #expect(outcome.status == 0, "\(outcome.stderr)")
