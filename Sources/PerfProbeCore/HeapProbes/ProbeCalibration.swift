@@ -18,8 +18,7 @@ public struct ProbeCalibration: Codable, Hashable, Sendable {
         guard let malloc = plan.sites.firstIndex(where: { $0.function.symbol == "malloc" }),
               let free = plan.sites.firstIndex(where: { $0.function.symbol == "free" }),
               let target = Syscalls.fileIdentity(plan.openPath),
-              let maps = try? Syscalls.readFile("/proc/self/maps"),
-              MemoryMapping.parseProcMaps(Substring(decoding: maps, as: UTF8.self)).contains(where: {
+              MemoryMapping.read(of: nil).contains(where: {
                   $0.executable && $0.path.hasPrefix("/") && Syscalls.fileIdentity($0.path).map { $0 == target } == true
               })
         else { return nil }

@@ -454,8 +454,7 @@ struct SamplingLoop: ~Copyable {
     }
 
     private mutating func loadRunningProcess(_ pid: ProcessID) {
-        let text = (try? Syscalls.readFile("/proc/\(pid)/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        spaces.load(procMaps: MemoryMapping.parseProcMaps(Substring(text)), for: pid)
+        spaces.load(procMaps: MemoryMapping.read(of: pid), for: pid)
         if let comm = try? Syscalls.readFile("/proc/\(pid)/comm") {
             capture.processNames[pid] = String(decoding: comm, as: UTF8.self).trimmingNewline
         }

@@ -155,8 +155,7 @@ extension ProfileSession {
     static func heapProbes(pid: ProcessID, options: ProfileOptions) throws(HeapProbeError) -> HeapProbeSettings {
         let uprobes = try TracefsUprobes.open()
         let definitions = try AllocatorDefinitionFiles.load(extra: options.allocatorFiles)
-        let maps = (try? Syscalls.readFile("/proc/\(pid)/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let plan = try AllocatorProbePlan.make(pid: pid, mappings: MemoryMapping.parseProcMaps(Substring(maps)),
+        let plan = try AllocatorProbePlan.make(pid: pid, mappings: MemoryMapping.read(of: pid),
                                                definitions: definitions)
         return HeapProbeSettings(plan: plan, events: try AllocatorProbeEvents(plan: plan, uprobes: uprobes), uprobes: uprobes, frequency: options.heapFrequency, window: options.heapWindow,
                                  armOnGrowth: options.heapArmOnGrowth,

@@ -70,8 +70,7 @@ public struct AddressSpaces {
     mutating func frame(for address: UInt64, in pid: ProcessID) -> Frame {
         if let frame = lookup(address, in: pid) { return frame }
         if spaces[pid]?.readProc != true {
-            let text = (try? Syscalls.readFile("/proc/\(pid)/maps")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            load(procMaps: MemoryMapping.parseProcMaps(Substring(text)), for: pid)
+            load(procMaps: MemoryMapping.read(of: pid), for: pid)
             if let frame = lookup(address, in: pid) { return frame }
         }
         return Frame(module: Frame.unknown, address: address)

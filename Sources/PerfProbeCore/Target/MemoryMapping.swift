@@ -20,6 +20,13 @@ public struct MemoryMapping: Hashable, Sendable {
 
     public func contains(_ address: UInt64) -> Bool { address >= start && address < end }
 
+    /// The mappings /proc/PID/maps lists now (`self` for perfprobe's own);
+    /// none when it cannot be read. The one reader of that file.
+    static func read(of pid: ProcessID?) -> [MemoryMapping] {
+        let text = (try? Syscalls.readFile("/proc/\(pid.map { String($0.rawValue) } ?? "self")/maps")) ?? []
+        return parseProcMaps(Substring(decoding: text, as: UTF8.self))
+    }
+
     /// Parses the text of /proc/PID/maps. Malformed lines are skipped.
     public static func parseProcMaps(_ text: Substring) -> [MemoryMapping] {
         text.split(separator: "\n").compactMap(parseLine)
