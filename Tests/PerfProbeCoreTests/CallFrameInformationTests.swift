@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import PerfProbeCore
 
@@ -82,5 +83,33 @@ import Testing
         #expect(CallFrameInformation(orphan, kind: .debugFrame, address: 0).functions.isEmpty)
         let wrapping = Self.debugFrame.prefix(18) + Self.entry(Self.little(0, 4) + Self.little(.max - 1, 8) + Self.little(0x40, 8))
         #expect(CallFrameInformation(Array(wrapping), kind: .debugFrame, address: 0).functions.isEmpty)
+    }
+}
+
+/// Compressed sections (`objcopy --compress-debug-sections`, as Go's linker
+/// writes them) are inflated; a compression header claiming more than the
+/// cap, as a crafted file may, is refused before anything is inflated.
+@Suite struct CompressedSectionTests {
+    static let source = "int twice(int x) { return 2 * x; }\nint main(int c, char **v) { (void)v; return twice(c); }\n"
+
+    @Test func compressedDebugFrameIsInflatedAndAHugeClaimRefused() throws {
+        let scratch = try TemporaryDirectory()
+        let plain = try scratch.compile(Self.source, flags: ["-g", "-fno-asynchronous-unwind-tables", "-O1"])
+        let compressed = plain + ".z"
+        try scratch.run("/usr/bin/objcopy", ["--compress-debug-sections=zlib", plain, compressed])
+        let expected = try #require(try ElfFile(path: plain).section(named: ".debug_frame")).bytes
+        #expect(!expected.isEmpty)
+        #expect(try ElfFile(path: compressed).section(named: ".debug_frame")?.bytes == expected)
+
+        // Elf64_Chdr at the section's file offset: ch_type, ch_reserved, ch_size (8 bytes at +8).
+        let line = try #require(try scratch.run("/usr/bin/readelf", ["-SW", compressed]).split(separator: "\n").first { $0.contains(" .debug_frame ") })
+        let fields = line.split(separator: "]").last!.split(separator: " ")
+        let offset = try #require(Int(fields[3], radix: 16))
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: compressed)))
+        bytes.replaceSubrange(offset + 8..<offset + 16, with: CallFrameInformationTests.little(1 << 40, 8))
+        let forged = compressed + ".forged"
+        try Data(bytes).write(to: URL(fileURLWithPath: forged))
+        #expect(try ElfFile(path: forged).section(named: ".debug_frame") == nil)
+        #expect(try ElfFile(path: compressed).section(named: ".debug_frame", limit: UInt64(expected.count - 1)) == nil)
     }
 }
