@@ -137,6 +137,22 @@ import Testing
         #expect(other.weight == 2 * 32 && matcher.representedCalls == matcher.countedCalls)
     }
 
+    /// The target chooses its call sites: past the cap they are counted as
+    /// uncounted, and samples from such sites add nothing to the table.
+    @Test func callSitesAreCapped() {
+        var matcher = AllocatorCallMatcher(plan: Self.plan)
+        let cap = UInt64(AllocatorCallMatcher.maximumCallSites)
+        for site in 0...cap {
+            _ = matcher.entered(site: 0, Self.sample(time: 1, registers: [.rdi: 16], stack: Self.returnAddress(0x50_0000 + site)))
+        }
+        #expect(matcher.uncountedCalls == 1 && matcher.callSitesTracked == AllocatorCallMatcher.maximumCallSites)
+        for site in 0..<UInt64(100) {
+            _ = matcher.entered(site: 0, Self.sample(time: 2, registers: [.rdi: 16], stack: Self.returnAddress(0x90_0000 + site)))
+            _ = matcher.returned(Self.sample(time: 3, ip: 0x90_0000 + site, registers: [.rax: 0x1000], sp: 0x7ffd_0008))
+        }
+        #expect(matcher.uncountedCalls == 101 && matcher.callSitesTracked == AllocatorCallMatcher.maximumCallSites)
+    }
+
     /// A program whose allocations repeat every 51 calls (50 of 64–832 B
     /// freed, then one of 2 KiB kept), sampled one return in about ten. The
     /// per-stack estimates (bytes and calls) must hold whether the two come

@@ -48,7 +48,8 @@ struct AllocatorCallMatcher {
     let plan: AllocatorProbePlan
     private var pending: [ThreadID: [PendingCall]] = [:]
     /// Calls of each call site not yet represented by a sample (negative
-    /// for a moment when a sample is read before entries that precede it).
+    /// when a sampled call's own entry was not counted at its site: no
+    /// return address in the entry's record, a site past the cap).
     private var unrepresented: [CallSite: Int] = [:]
     /// Entries per site: the number of calls while probed.
     private(set) var calls: [Int]
@@ -59,6 +60,7 @@ struct AllocatorCallMatcher {
     private(set) var representedCalls = 0
     /// Calls from call sites beyond `maximumCallSites`, which no sample represents.
     private(set) var uncountedCalls = 0
+    var callSitesTracked: Int { unrepresented.count }
     /// Sampled returns of calls made by the allocator itself (reported by the outer call).
     private(set) var internalCalls = 0
     /// Sampled returns whose entry was not seen (probes armed mid-call).
@@ -140,7 +142,13 @@ struct AllocatorCallMatcher {
         let callSite = CallSite(pid: sample.pid, returnAddress: sample.ip)
         let waiting = unrepresented[callSite] ?? 0
         let represented = max(waiting, 1)
-        unrepresented[callSite] = waiting == represented ? nil : waiting - represented
+        // Owed by the site (its entry was not counted here) only within the cap.
+        let remaining = waiting - represented
+        if remaining == 0 {
+            unrepresented[callSite] = nil
+        } else if unrepresented[callSite] != nil || unrepresented.count < Self.maximumCallSites {
+            unrepresented[callSite] = remaining
+        }
         representedCalls += represented
         return .allocation(HeapAllocation(pid: sample.pid, tid: sample.tid, address: address, size: size,
                                           weight: size.multipliedSaturated(by: UInt64(represented)),
