@@ -35,17 +35,26 @@ extension BinaryTests {
 
     /// gohot's time is in crypto/sha256's assembly (BP used as data, CFI only
     /// in .debug_frame) under main.hashLoop, and in main.mixLoop; the process
-    /// profiles itself with runtime/pprof while perfprobe samples it.
+    /// profiles itself with runtime/pprof while perfprobe samples it. Its
+    /// 100 Hz gives ~600 samples in 6 s: shares agree within four standard
+    /// deviations of the two samples' difference (~8 points; a fixed 4
+    /// failed a CI run by 0.004).
     @Test func goHotPathsAgreeWithRuntimePprof() throws {
         let profile = Harness.scratch() + ".pprof"
-        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/gohot", "3", profile])
+        let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/gohot", "6", profile])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try outcome.report
         let top = try ReportFormatTests.pprof(["-top", "-cum", profile])
+        // "Total samples = 2.95s" (or "950ms"): at runtime/pprof's 100 Hz, its sample count.
+        let total = try #require(top.split(separator: "\n").first { $0.contains("Total samples = ") }
+            .flatMap { $0.split(separator: "=").last?.split(separator: " ").first }, "\(top)")
+        let seconds = try #require(total.hasSuffix("ms") ? Double(total.dropLast(2)).map { $0 / 1000 } : Double(total.dropLast()), "\(total)")
         for function in ["main.hashLoop", "main.mixLoop"] {
             let reference = try #require(ReportFormatTests.topRow(top, function), "\(top)").cumulative
             let share = Double(Harness.inclusive(report, function)) * 100 / Double(max(report.samples.total, 1))
-            #expect(abs(share - reference) <= 4, "\(function): perfprobe \(share)%, runtime/pprof \(reference)%")
+            let spread = Self.spread(of: reference, samples: Int(seconds * 100), and: report.samples.total)
+            #expect(abs(share - reference) <= 4 * spread,
+                    "\(function): perfprobe \(share)% of \(report.samples.total), runtime/pprof \(reference)% of \(seconds) s, σ \(spread)")
         }
         #expect(!report.stackQuality.modulesWithoutUnwindInfo.contains("gohot"))
         #expect(report.stackQuality.unwoundToRootPercent >= 95, "\(report.stackQuality)")
@@ -164,6 +173,14 @@ extension BinaryTests {
         return (outcome, try perfSelfShares(data, executable: executable))
     }
 
+    /// The standard deviation, in points, of the difference between two
+    /// independent binomial samples (of `first` and `second` samples) of a
+    /// share of `percent`.
+    static func spread(of percent: Double, samples first: Int, and second: Int) -> Double {
+        let p = percent / 100
+        return 100 * (p * (1 - p) * (1 / Double(max(first, 1)) + 1 / Double(max(second, 1)))).squareRoot()
+    }
+
     /// Self shares in percent and the number of samples they come from.
     struct Shares { var percent: [String: Double]; var samples: Int }
 
@@ -177,8 +194,7 @@ extension BinaryTests {
         #expect(reference.samples >= 1000 && report.samples.total >= 1000, "perf \(reference.samples), perfprobe \(report.samples)")
         let ours = Dictionary(report.hotspots.map { ($0.function, $0.selfPercent) }, uniquingKeysWith: +)
         for (function, share) in reference.percent.sorted(by: { $0.value > $1.value }).prefix(4) {
-            let p = share / 100
-            let spread = 100 * (p * (1 - p) * (1 / Double(max(reference.samples, 1)) + 1 / Double(max(report.samples.total, 1)))).squareRoot()
+            let spread = Self.spread(of: share, samples: reference.samples, and: report.samples.total)
             #expect(abs((ours[function] ?? 0) - share) <= 4 * spread,
                     "\(function): perfprobe \(ours[function] ?? 0)% of \(report.samples), perf \(share)% of \(reference.samples), σ \(spread)")
         }
