@@ -61,10 +61,11 @@ bench:
 	$(MAKE) -s -C samples
 	python3 scripts/bench-overhead.py --unwind fp
 	python3 scripts/bench-overhead.py --unwind dwarf
-	scripts/install-deps.sh heaptrack valgrind bpftrace
+	scripts/install-deps.sh heaptrack valgrind bpftrace wrk python3
 	python3 scripts/bench-heap.py
 	python3 scripts/bench-attach-heap.py
 	python3 scripts/bench-heap-estimates.py
+	python3 scripts/bench-threaded-server.py
 
 clean:
 	$(MAKE) -C samples clean

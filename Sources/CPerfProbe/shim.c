@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <time.h>
 #include <zlib.h>
-#include <linux/bpf.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -90,70 +89,6 @@ int CPerfProbe_event_set_output(int fd, int ring_fd) {
 
 int CPerfProbe_event_id(int fd, uint64_t *id) {
     return ioctl(fd, PERF_EVENT_IOC_ID, id);
-}
-
-int CPerfProbe_event_set_period(int fd, uint64_t period) {
-    return ioctl(fd, PERF_EVENT_IOC_PERIOD, &period);
-}
-
-static long bpf_call(int command, union bpf_attr *attr) {
-    return syscall(__NR_bpf, command, attr, sizeof *attr);
-}
-
-int CPerfProbe_bernoulli_filter(int *map_fd, char *log, size_t log_size) {
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.map_type = BPF_MAP_TYPE_ARRAY;
-    attr.key_size = 4;
-    attr.value_size = 8;
-    attr.max_entries = 1;
-    int map = (int)bpf_call(BPF_MAP_CREATE, &attr);
-    if (map < 0) return -1;
-    /* r6 = a random u32; r0 = &threshold; pass (1) when r6 < *r0, else drop (0). */
-    struct bpf_insn program[] = {
-        {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_get_prandom_u32},
-        {.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_6, .src_reg = BPF_REG_0},
-        {.code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10, .off = -4, .imm = 0},
-        {.code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_10},
-        {.code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2, .imm = -4},
-        {.code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1, .src_reg = BPF_PSEUDO_MAP_FD, .imm = map},
-        {0},
-        {.code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem},
-        {.code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = BPF_REG_0, .off = 4, .imm = 0},
-        {.code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_0, .off = 0},
-        {.code = BPF_JMP | BPF_JGE | BPF_X, .dst_reg = BPF_REG_6, .src_reg = BPF_REG_1, .off = 2},
-        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
-        {.code = BPF_JMP | BPF_EXIT},
-        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
-        {.code = BPF_JMP | BPF_EXIT},
-    };
-    memset(&attr, 0, sizeof attr);
-    attr.prog_type = BPF_PROG_TYPE_KPROBE;
-    attr.insns = (uint64_t)(uintptr_t)program;
-    attr.insn_cnt = sizeof program / sizeof program[0];
-    attr.license = (uint64_t)(uintptr_t)"GPL";
-    attr.log_buf = (uint64_t)(uintptr_t)log;
-    attr.log_size = (uint32_t)log_size;
-    attr.log_level = log_size > 0 ? 1 : 0;
-    int program_fd = (int)bpf_call(BPF_PROG_LOAD, &attr);
-    if (program_fd < 0) {
-        int saved = errno;
-        close(map);
-        errno = saved;
-        return -1;
-    }
-    *map_fd = map;
-    return program_fd;
-}
-
-int CPerfProbe_bernoulli_set_threshold(int map_fd, uint64_t threshold) {
-    union bpf_attr attr;
-    uint32_t key = 0;
-    memset(&attr, 0, sizeof attr);
-    attr.map_fd = (uint32_t)map_fd;
-    attr.key = (uint64_t)(uintptr_t)&key;
-    attr.value = (uint64_t)(uintptr_t)&threshold;
-    return (int)bpf_call(BPF_MAP_UPDATE_ELEM, &attr);
 }
 
 int CPerfProbe_event_set_bpf(int fd, int program_fd) {

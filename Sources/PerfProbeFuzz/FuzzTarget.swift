@@ -25,9 +25,11 @@ enum FuzzTarget: String, CaseIterable {
             _ = elf.exportedFunctions(named: ["malloc", "free"])
             _ = elf.functionSymbols(covering: symbols.prefix(64).map { $0.address &+ 1 } + [0, .max])
         case .perfRecords:
-            for layout in [SampleLayout.callchain, .userStack(64), .allocationEntry, .allocationReturn(64)] {
+            for layout in [SampleLayout.callchain, .userStack(64)] {
                 _ = PerfRecordParser(layout: layout).parse(bytes)
             }
+            // The allocator probes' ring records carry the target's registers and stack too.
+            _ = ProbeRecord.parse(bytes)
         case .proc:
             let text = Substring(decoding: bytes, as: UTF8.self)
             _ = MemoryMapping.parseProcMaps(text)

@@ -87,15 +87,23 @@ extension BinaryTests {
         let words = String(decoding: line, as: UTF8.self).split(separator: " ")
         let port = try #require(words.firstIndex(of: "port").map { String(words[$0 + 1]) }, "\(words)")
         let wrk = ["/usr/bin/wrk", "-t1", "-c4", "-d3s", "http://127.0.0.1:\(port)/index.html"]
-        let bare = try Self.wrkFigures(SidecarTests.run(wrk[0], Array(wrk.dropFirst())).output)
-        let outcome = try Harness.perfprobe(["sidecar", "--pid", String(server.processIdentifier), "--heap", "--"] + wrk)
-        #expect(outcome.status == 0, "\(outcome.stderr)")
-        let profiled = try Self.wrkFigures(outcome.stdout)
-        #expect(bare.errors == 0 && profiled.errors == 0, "bare \(bare), beside sidecar --heap \(profiled)")
-        #expect(profiled.requestsPerSecond > 0)
-        withKnownIssue("issue 14: a thread start costs the inherited probe events", isIntermittent: true) {
-            #expect(profiled.requestsPerSecond >= bare.requestsPerSecond / 2, "bare \(bare), beside sidecar --heap \(profiled)")
+        // Three runs each, alternated, medians compared: one 3-s run of a
+        // thread-per-request server on a shared 2-core VM varies by ±20%.
+        var bare: [Double] = [], profiled: [Double] = []
+        var last: Harness.Outcome?
+        for _ in 0..<3 {
+            let alone = try Self.wrkFigures(SidecarTests.run(wrk[0], Array(wrk.dropFirst())).output)
+            let run = try Harness.perfprobe(["sidecar", "--pid", String(server.processIdentifier), "--heap", "--"] + wrk)
+            #expect(run.status == 0, "\(run.stderr)")
+            let beside = try Self.wrkFigures(run.stdout)
+            #expect(alone.errors == 0 && beside.errors == 0, "bare \(alone), beside sidecar --heap \(beside)")
+            bare.append(alone.requestsPerSecond)
+            profiled.append(beside.requestsPerSecond)
+            last = run
         }
+        let bareMedian: Double = bare.sorted()[1], profiledMedian: Double = profiled.sorted()[1]
+        #expect(profiledMedian >= bareMedian / 2, "bare \(bare), beside sidecar --heap \(profiled) requests/s")
+        let outcome = try #require(last)
         #expect(try outcome.report.heap?.probes != nil)
     }
 

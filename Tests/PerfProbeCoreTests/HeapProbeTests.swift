@@ -1,3 +1,4 @@
+import CPerfProbe
 import Foundation
 import Testing
 @testable import PerfProbeCore
@@ -294,5 +295,115 @@ import Testing
         #expect(!TracefsUprobes.isPlain("/tmp/lib.so\np:evil/e0 /bin/sh:0x0"))
         #expect(!TracefsUprobes.isPlain("/tmp/libé.so"))
         #expect(!TracefsUprobes.isPlain(""))
+    }
+
+    // MARK: the probes' BPF records
+
+    /// A record as the programs lay it out (CPerfProbe.h): tag, stack bytes,
+    /// tid, pid, time, then the words.
+    static func probeRecord(tag: UInt32, stackBytes: UInt32 = 0, tid: Int32 = 8, pid: Int32 = 7, time: UInt64 = 99,
+                            words: [UInt64], stack: [UInt8] = []) -> [UInt8] {
+        var bytes: [UInt8] = []
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        put(tag); put(stackBytes); put(tid); put(pid); put(time)
+        words.forEach(put)
+        return bytes + stack
+    }
+
+    @Test func probeRecordsDecodeAsTheSamplesTheyStandFor() throws {
+        // An entry: DI SI DX CX R8 R9 IP SP, then the return address.
+        let entry = try #require(ProbeRecord.parse(Self.probeRecord(tag: 1, words: [48, 2, 3, 4, 5, 6, 0x7f00_0000_1000, 0x7ffd_0000, 0x40_1234])))
+        #expect(entry.tag == 1 && entry.sample.pid == ProcessID(7) && entry.sample.tid == ThreadID(8) && entry.sample.time == 99)
+        #expect(entry.sample.userRegisters[5] == 48 && entry.sample.userRegisters[4] == 2 && entry.sample.userRegisters[17] == 6)
+        #expect(entry.sample.ip == 0x7f00_0000_1000 && entry.sample.userRegisters[7] == 0x7ffd_0000)
+        #expect(entry.sample.userStack == Self.returnAddress(0x40_1234))
+        // Through the matcher, as an allocator entry sample would go.
+        var matcher = AllocatorCallMatcher(plan: Self.plan)
+        _ = matcher.entered(site: 0, entry.sample)
+        #expect(matcher.countedCalls == 1 && matcher.countedBytes == 48)
+
+        // A return: 24 registers by PERF_REG_X86_*, then the stack bytes copied.
+        var registers = [UInt64](repeating: 0, count: 24)
+        registers[0] = 0xf000; registers[7] = 0x7ffd_0008; registers[8] = 0x40_1234
+        let stack = [UInt8](repeating: 0xab, count: 64)
+        let returned = try #require(ProbeRecord.parse(Self.probeRecord(tag: 2, stackBytes: 40, words: registers, stack: stack)))
+        #expect(returned.sample.ip == 0x40_1234 && returned.sample.userRegisters == registers)
+        #expect(returned.sample.userStack.count == 40)
+        // A count past the record is held to the record.
+        let overstated = try #require(ProbeRecord.parse(Self.probeRecord(tag: 2, stackBytes: 1 << 20, words: registers, stack: stack)))
+        #expect(overstated.sample.userStack.count == 64)
+        // Short records, and records without a process (the agent's pid
+        // namespace did not match), are nothing.
+        #expect(ProbeRecord.parse(Array(Self.probeRecord(tag: 1, words: [1, 2, 3]))) == nil)
+        #expect(ProbeRecord.parse(Self.probeRecord(tag: 1, pid: 0, words: Array(repeating: 1, count: 9))) == nil)
+        #expect(ProbeRecord.parse([]) == nil)
+    }
+
+    /// The hand-assembled programs against the kernel: glibc's malloc and
+    /// free of this very process probed. Every return chosen: each call the
+    /// test makes is recorded once, with its size, its block, this thread,
+    /// this process, and a return whose stack pointer is the entry's + 8 and
+    /// whose instruction pointer is the entry's return address; each block's
+    /// free is recorded. None chosen: the mallocs are still recorded, the
+    /// frees only counted.
+    @Test func programsRecordEveryCallOfThisProcess() throws {
+        let libc = try #require(MemoryMapping.read(of: nil).first { $0.executable && $0.path.hasSuffix("/libc.so.6") }?.path)
+        let glibc = try AllocatorDefinition.parse(String(contentsOf: Self.allocators.appendingPathComponent("glibc.alloc"), encoding: .utf8))
+        let plan = try AllocatorProbePlan.make(definition: glibc, libraryPath: libc, openPath: libc,
+                                               mappings: MemoryMapping.read(of: nil).filter { $0.path == libc && $0.executable })
+        let uprobes = try TracefsUprobes.open()
+        defer { uprobes.removeAll() }
+        let events = try AllocatorProbeEvents(plan: plan, uprobes: uprobes)
+        let ring = try ProbeRecordRing(bytes: 32 << 20)
+        var programs = try AllocatorProbePrograms(events.probes, ring: ring, stackSize: 8192)
+        try programs.attach(events.events.indices, pid: ProcessID(getpid()))
+        // Every return chosen only around this thread's calls: the other
+        // tests' threads allocate too, and each attach and detach takes a
+        // grace period.
+        let size = 4_321, calls = 200
+        try programs.setProbability(1)
+        #expect(CPerfProbe_allocate_and_free(libc, UInt64(calls), UInt64(size)) == 0)
+        try programs.setProbability(0)
+        let chosen = ring.take()
+        // The agent's part: the chosen returns without a block in RAX (the
+        // other tests' threads' posix_memalign) handled.
+        programs.handledReturnsWithoutBlock(programs.counts.returnsWithoutBlock)
+        // None chosen: the frees of blocks never sampled are counted, not recorded.
+        let freesBefore = programs.counts.freeCalls
+        #expect(CPerfProbe_allocate_and_free(libc, UInt64(calls), UInt64(size)) == 0)
+        let freesCounted = programs.counts.freeCalls - freesBefore
+        programs.detach(events.events.indices)
+        let tid = Syscalls.currentThreadID()
+        let records = chosen.compactMap(ProbeRecord.parse).filter { $0.sample.tid == tid }
+        #expect(records.allSatisfy { $0.sample.pid == ProcessID(getpid()) })
+        let kinds = records.map { events.events[Int($0.tag)] }
+        let mallocs = zip(records, kinds).filter { $1.kind == .entry && $1.allocating && $0.sample.userRegisters[5] == UInt64(size) }
+        let returns = zip(records, kinds).filter { $1.kind == .return }.map(\.0)
+        #expect(mallocs.count == calls, "\(records.count) records")
+        var blocks: Set<UInt64> = []
+        for (entry, _) in mallocs {
+            // Its return: the next return after it whose stack pointer is its own + 8.
+            guard let returned = returns.first(where: { $0.sample.time >= entry.sample.time && $0.sample.userRegisters[7] == entry.sample.userRegisters[7] + 8 }) else {
+                Issue.record("no return for the entry at \(entry.sample.time)")
+                break
+            }
+            // At the return the instruction pointer is the entry's return address.
+            #expect(returned.sample.ip == entry.sample.userStack.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+            #expect(returned.sample.userStack.count >= 8)
+            blocks.insert(returned.sample.userRegisters[0])
+        }
+        let isFree = { (event: AllocatorProbeEvents.Event) in
+            if case .freeEntry = event.role { return true }
+            return false
+        }
+        let freed = Set(zip(records, kinds).filter { isFree($1) }.map { $0.0.sample.userRegisters[5] })
+        #expect(blocks.count >= 1 && blocks.isSubset(of: freed))
+        let unchosen = ring.take().compactMap(ProbeRecord.parse).filter { $0.sample.tid == tid }
+        #expect(unchosen.filter { isFree(events.events[Int($0.tag)]) }.isEmpty)
+        #expect(unchosen.filter { events.events[Int($0.tag)].allocating && $0.sample.userRegisters[5] == UInt64(size) }.count == calls)
+        #expect(freesCounted >= UInt64(calls))
+        // (Records lost to the ring are not checked: the other tests' threads
+        // allocate into it too; this thread's calls are all there, above.)
+        #expect(!programs.counts.everyFreeRecorded)
     }
 }

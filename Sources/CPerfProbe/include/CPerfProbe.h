@@ -48,20 +48,93 @@ int CPerfProbe_event_set_output(int fd, int ring_fd);
 /// PERF_EVENT_IOC_ID: the id PERF_SAMPLE_IDENTIFIER stamps on `fd`'s records
 /// (and on those of the events it passes to new threads).
 int CPerfProbe_event_id(int fd, uint64_t *id);
-/// PERF_EVENT_IOC_PERIOD: a new sampling period, from the next sample on.
-int CPerfProbe_event_set_period(int fd, uint64_t period);
 
-/// A BPF program for a uprobe's tracepoint that lets each hit through
-/// with a probability: when a random u32 is below the u64 threshold in the
-/// one-entry array map it creates (`*map_fd`; 0 until set, so nothing
-/// passes). Returns the program's fd, or -1 and errno, the verifier's
-/// complaint in `log` when there is room for it.
-int CPerfProbe_bernoulli_filter(int *map_fd, char *log, size_t log_size);
-/// Sets that threshold: probability × 2^32.
-int CPerfProbe_bernoulli_set_threshold(int map_fd, uint64_t threshold);
+/// The records `attach --heap`'s BPF programs write into a BPF ring
+/// buffer, little-endian. Every record starts with a header: u32 tag (the
+/// program's), u32 stack bytes copied (returns), u32 thread id, u32
+/// process id (the agent's pid namespace), u64 CLOCK_MONOTONIC ns.
+enum {
+    CPERFPROBE_PROBE_HEADER_BYTES = 24,
+    /// An entry: then the registers DI, SI, DX, CX, R8, R9, IP, SP and the
+    /// stack's top word (the return address), u64 each.
+    CPERFPROBE_PROBE_ENTRY_BYTES = CPERFPROBE_PROBE_HEADER_BYTES + 72,
+    /// A return: then the user registers indexed by PERF_REG_X86_* (zeros
+    /// for the segment registers), then the stack copy.
+    CPERFPROBE_PROBE_REGISTERS = 24,
+    CPERFPROBE_PROBE_RETURN_BYTES = CPERFPROBE_PROBE_HEADER_BYTES + 8 * CPERFPROBE_PROBE_REGISTERS,
+    /// Slots of the counters array: records the ring had no room for
+    /// (entries, returns); hits of the freeing functions' probes (recorded
+    /// or not); a flag that, once set, has every free recorded (a sampled
+    /// block found no room among those remembered); chosen returns without
+    /// a block in RAX (an out-parameter function's, whose block only the
+    /// agent can find in the stack copy; a failure), and how many of them
+    /// the agent has handled (written by the agent alone): while the two
+    /// differ, every free is recorded.
+    CPERFPROBE_PROBE_ENTRY_LOSSES = 0,
+    CPERFPROBE_PROBE_RETURN_LOSSES = 1,
+    CPERFPROBE_PROBE_FREE_HITS = 2,
+    CPERFPROBE_PROBE_UNFILTERED = 3,
+    CPERFPROBE_PROBE_RETURNS_WITHOUT_BLOCK = 4,
+    CPERFPROBE_PROBE_RETURNS_HANDLED = 5,
+    CPERFPROBE_PROBE_COUNTERS = 6,
+};
+
+typedef enum CPerfProbe_ProbeKind {
+    /// Every call recorded (allocating functions' entries).
+    CPERFPROBE_PROBE_ENTRY = 0,
+    /// Every call recorded, its pointer forgotten as a sampled block (realloc).
+    CPERFPROBE_PROBE_REALLOC_ENTRY = 1,
+    /// Recorded only when its pointer is a sampled block (or the flag is set),
+    /// which is then forgotten: frees of blocks never sampled change nothing.
+    CPERFPROBE_PROBE_FREE_ENTRY = 2,
+    /// Recorded at random (the threshold), with registers and the stack;
+    /// the block returned (RAX) remembered as sampled.
+    CPERFPROBE_PROBE_RETURN = 3,
+} CPerfProbe_ProbeKind;
+
+typedef struct CPerfProbe_ProbeProgramSpec {
+    CPerfProbe_ProbeKind kind;
+    uint32_t tag;
+    /// BPF_MAP_TYPE_RINGBUF the records go to.
+    int ring_fd;
+    /// Array of CPERFPROBE_PROBE_COUNTERS u64.
+    int counters_fd;
+    /// Returns: array of one u64, probability × 2^32 that a hit is recorded.
+    int threshold_fd;
+    /// Hash of the sampled blocks' addresses (u64 → u8).
+    int sampled_fd;
+    /// Frees and reallocs: the pointer's register, as PERF_REG_X86_*.
+    uint32_t pointer_register;
+    /// Returns: pages of stack copied at most (≤ 16).
+    uint32_t stack_pages;
+    /// st_dev and st_ino of the agent's /proc/self/ns/pid.
+    uint64_t pid_namespace_device;
+    uint64_t pid_namespace_inode;
+} CPerfProbe_ProbeProgramSpec;
+
+/// Loads the program `spec` describes. Returns its fd, or -1 and errno,
+/// the verifier's complaint in `log` when there is room for it.
+int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log, size_t log_size);
+/// BPF_MAP_CREATE: an array of `entries` u64 (zeros), a ring buffer of
+/// `bytes` (a power of two, a multiple of the page size). Returns the fd,
+/// or -1 and errno.
+int CPerfProbe_bpf_array_create(uint32_t entries);
+int CPerfProbe_bpf_ringbuf_create(uint32_t bytes);
+/// A hash of up to `entries` u64 keys (u8 values), allocated as filled.
+int CPerfProbe_bpf_hash_create(uint32_t entries);
+/// Inserts `key` with the value 1. 0, or -1 and errno.
+int CPerfProbe_bpf_hash_insert(int map_fd, uint64_t key);
+/// An array map's u64 at `key`: set, read. 0, or -1 and errno.
+int CPerfProbe_bpf_array_set(int map_fd, uint32_t key, uint64_t value);
+int CPerfProbe_bpf_array_get(int map_fd, uint32_t key, uint64_t *value);
+/// A BPF ring buffer's positions and record headers, with the ordering its
+/// producer (the kernel) pairs with.
+uint64_t CPerfProbe_load_acquire_u64(const void *address);
+uint32_t CPerfProbe_load_acquire_u32(const void *address);
+void CPerfProbe_store_release_u64(void *address, uint64_t value);
 /// PERF_EVENT_IOC_SET_BPF: runs `program_fd` on each hit of `fd`'s
-/// tracepoint, for every event on it (inherited ones too); a hit the
-/// program rejects reaches no event.
+/// tracepoint in every process an event on that tracepoint follows; a hit
+/// the program returns 0 for reaches no event.
 int CPerfProbe_event_set_bpf(int fd, int program_fd);
 
 /// gzip-compresses `length` bytes (zlib, best compression) into a malloc'd

@@ -7,7 +7,8 @@ public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
         /// sits past it (a free probed past a single-stepped first instruction).
         public var fileOffset: UInt64
         public var probeOffset: Int
-        /// Calls made while probed.
+        /// Calls recorded while probed: every call of an allocating function,
+        /// a freeing function's frees of sampled blocks (see `freeCalls`).
         public var calls: Int
     }
 
@@ -22,9 +23,16 @@ public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
     public var calibration: ProbeCalibration?
     /// Calls times their measured cost: the time the probes added to the target.
     public var estimatedTargetSeconds: Double?
-    /// How sampled returns were chosen: "random" (each independently, by
-    /// the BPF filter) or "periodic" (one in N, where the kernel refused it).
-    public var returnSelection: String?
+    /// Probe records the ring had no room for while the agent fell behind:
+    /// entries (calls not counted, frees missed) and chosen returns.
+    public var lostEntries: UInt64?
+    public var lostReturns: UInt64?
+    /// Calls of the freeing functions while probed, recorded or not.
+    public var freeCalls: UInt64?
+    /// Whether every free was recorded, not only those of sampled blocks: a
+    /// sampled call returned no block to remember (an out-parameter
+    /// function), or too many sampled blocks were outstanding.
+    public var everyFreeRecorded: Bool?
     /// Allocating calls counted from outside the allocator, and their bytes:
     /// the totals the stacks' estimates stand for.
     public var countedCalls: Int?
@@ -41,7 +49,7 @@ public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
     public var armedAtSeconds: Double?
     public var disarmedAtSeconds: Double?
 
-    init(matcher: AllocatorCallMatcher, settings: HeapProbeSettings, randomSelection: Bool,
+    init(matcher: AllocatorCallMatcher, settings: HeapProbeSettings, counts: AllocatorProbeCounts,
          armedAtSeconds: Double?, disarmedAtSeconds: Double?) {
         let plan = matcher.plan
         allocator = plan.definition.name
@@ -55,11 +63,13 @@ public struct AllocatorProbeSummary: Codable, Hashable, Sendable {
         sampleFrequencyHz = settings.frequency
         calibration = settings.calibration
         estimatedTargetSeconds = settings.calibration.map { cost in
-            functions.reduce(0.0) { total, function in
-                total + Double(function.calls) * (function.role == "free" ? cost.freeNanoseconds : cost.mallocNanoseconds) / 1e9
-            }
+            let allocating = functions.filter { $0.role != "free" }.reduce(0) { $0 + $1.calls }
+            return (Double(allocating) * cost.mallocNanoseconds + Double(counts.freeCalls) * cost.freeNanoseconds) / 1e9
         }
-        returnSelection = randomSelection ? "random" : "periodic"
+        lostEntries = counts.lostEntries
+        lostReturns = counts.lostReturns
+        freeCalls = counts.freeCalls
+        everyFreeRecorded = counts.everyFreeRecorded
         countedCalls = matcher.countedCalls
         countedBytes = matcher.countedBytes
         representedCalls = matcher.representedCalls

@@ -9,6 +9,8 @@ public enum HeapProbeError: Error, Sendable, CustomStringConvertible {
     case uprobesUnavailable
     /// tracefs would not define a probe on the library.
     case probeRefused(String, String)
+    /// The kernel refused the probes' BPF maps or programs (what, why).
+    case bpf(String, String)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum HeapProbeError: Error, Sendable, CustomStringConvertible {
             return "no writable uprobe_events in tracefs (/sys/kernel/tracing, which perfprobe mounts if it can): attach --heap needs CONFIG_UPROBE_EVENTS; run --heap works without it"
         case .probeRefused(let path, let reason):
             return "cannot place a uprobe on \(path): \(reason)"
+        case .bpf(let what, let reason):
+            return "\(what): the kernel refused it (\(reason)); attach --heap needs BPF ring buffers (Linux 5.8) and root or CAP_BPF with CAP_PERFMON; run --heap works without them"
         }
     }
 }

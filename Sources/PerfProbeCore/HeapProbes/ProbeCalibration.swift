@@ -13,8 +13,9 @@ public struct ProbeCalibration: Codable, Hashable, Sendable {
     static let calls = 10_000
 
     /// Nil when the agent does not map the target's allocator library (a
-    /// different allocator, or another mount namespace's copy).
-    static func measure(plan: AllocatorProbePlan, uprobes: TracefsUprobes) -> ProbeCalibration? {
+    /// different allocator, or another mount namespace's copy). Throws when
+    /// the kernel refuses the probes' programs: sampling would too.
+    static func measure(plan: AllocatorProbePlan, uprobes: TracefsUprobes) throws(HeapProbeError) -> ProbeCalibration? {
         guard let malloc = plan.sites.firstIndex(where: { $0.function.symbol == "malloc" }),
               let free = plan.sites.firstIndex(where: { $0.function.symbol == "free" }),
               let target = Syscalls.fileIdentity(plan.openPath),
@@ -23,37 +24,42 @@ public struct ProbeCalibration: Codable, Hashable, Sendable {
               })
         else { return nil }
 
-        let tid = Syscalls.currentThreadID()
-        func timed(_ probes: [(site: Int, offset: Int, isReturn: Bool)]) -> Double? {
-            var fds: [Int32] = []
-            defer { fds.forEach(Syscalls.close) }
-            // Returns as sampling has them: nearly every one turned away by the selection.
-            var selection: ReturnSelection?
-            for probe in probes {
+        func timed(_ chosen: [(site: Int, offset: Int, isReturn: Bool)]) throws(HeapProbeError) -> Double? {
+            // The best of three: the VM's other tenants only ever add time.
+            func best() -> Double? {
+                let times = (0..<3).compactMap { _ in Syscalls.timeAllocateAndFree(library: plan.openPath, count: calls, size: 64) }
+                return times.min().map { Double($0) / Double(calls) }
+            }
+            if chosen.isEmpty { return best() }
+            var probes: [AllocatorProbePrograms.Probe] = []
+            for probe in chosen {
                 let site = plan.sites[probe.site]
                 guard let id = try? uprobes.eventID(path: plan.openPath, isReturn: probe.isReturn,
                                                     offsets: [site.fileOffset + UInt64(probe.offset)]) else { return nil }
-                let spec = EventSpec.uprobe(tracepoint: id, layout: probe.isReturn ? .allocationReturn(8) : .allocationEntry,
-                                            period: probe.isReturn ? 1 << 62 : 1, ringBytes: 0, disabled: false,
-                                            name: site.function.symbol)
-                guard let fd = try? spec.open(tid: tid, cpu: -1) else { return nil }
-                fds.append(fd)
-                if probe.isReturn {
-                    do {
-                        selection = try ReturnSelection(spec, pid: tid.rawValue)
-                        try? Syscalls.perfEventSetPeriod(fd, 1)
-                    } catch {}
-                }
+                // Free as sampling has it: its hits mostly not recorded.
+                let role: AllocatorProbePrograms.Probe.Role = probe.isReturn ? .return
+                    : site.function.role == .free ? .freeEntry(pointer: site.function.pointer ?? .rdi) : .entry
+                probes.append(AllocatorProbePrograms.Probe(tracepoint: id, role: role))
             }
-            // The best of three: the VM's other tenants only ever add time.
-            let times = (0..<3).compactMap { _ in Syscalls.timeAllocateAndFree(library: plan.openPath, count: calls, size: 64) }
-            _ = selection
-            return times.min().map { Double($0) / Double(calls) }
+            // As sampling has them: every allocating entry recorded, no return chosen.
+            let ring: ProbeRecordRing
+            do {
+                ring = try ProbeRecordRing(bytes: 4 << 20)
+            } catch {
+                throw .bpf("creating the allocator probes' ring buffer", error.description)
+            }
+            var programs = try AllocatorProbePrograms(probes, ring: ring, stackSize: 8)
+            do {
+                try programs.attach(probes.indices, pid: ProcessID(Syscalls.currentProcessID()))
+            } catch {
+                throw .bpf("setting the allocator probes' programs", error.description)
+            }
+            return best()
         }
-        guard let bare = timed([]),
-              let withMalloc = timed([(malloc, 0, false), (malloc, 0, true)]),
-              let withFree = timed([(free, plan.sites[free].placement, false)]) else { return nil }
-        let atEntry = plan.sites[free].placement == 0 ? nil : timed([(free, 0, false)]).map { $0 - bare }
+        guard let bare = try timed([]),
+              let withMalloc = try timed([(malloc, 0, false), (malloc, 0, true)]),
+              let withFree = try timed([(free, plan.sites[free].placement, false)]) else { return nil }
+        let atEntry = plan.sites[free].placement == 0 ? nil : try timed([(free, 0, false)]).map { $0 - bare }
         return ProbeCalibration(mallocNanoseconds: withMalloc - bare, freeNanoseconds: withFree - bare,
                                 freeAtEntryNanoseconds: atEntry)
     }

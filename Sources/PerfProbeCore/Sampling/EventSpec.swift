@@ -1,13 +1,13 @@
 import CPerfProbe
 
-/// One event perfprobe opens on every followed thread, on every CPU: CPU
-/// sampling, or one of the allocator uprobes writing into the same rings.
+/// One event perfprobe opens on every followed thread, on every CPU, writing
+/// into the rings of `PerfEventGroup`.
 struct EventSpec: Sendable {
     var config: CPerfProbe_EventConfig
     /// The layout of its samples.
     var layout: SampleLayout
-    /// The sampling event, to explain a refusal; nil for a uprobe.
-    var samplingEvent: SamplingEvent?
+    /// The sampling event, to explain a refusal.
+    var samplingEvent: SamplingEvent
     /// Names the event in errors.
     var name: String
 
@@ -30,23 +30,8 @@ struct EventSpec: Sendable {
                          samplingEvent: event, name: event.rawValue)
     }
 
-    /// A uprobe (`layout` `.allocationEntry`) or uretprobe (`.allocationReturn`),
-    /// by its tracepoint id (`TracefsUprobes`), sampling one hit in `period`.
-    static func uprobe(tracepoint: UInt64, layout: SampleLayout, period: UInt64, ringBytes: Int, disabled: Bool,
-                       name: String) -> EventSpec {
-        var config = CPerfProbe_EventConfig()
-        config.type = 2 // PERF_TYPE_TRACEPOINT
-        config.config = tracepoint
-        config.sample_period_or_frequency = period
-        config.exclude_callchain_kernel = true
-        config.exclude_callchain_user = !layout.has(PERF_SAMPLE_CALLCHAIN)
-        config.disabled = disabled
-        return EventSpec(config: config, layout: layout, stackSize: layout.userStackSize, ringBytes: ringBytes,
-                         samplingEvent: nil, name: name)
-    }
-
     private init(config: CPerfProbe_EventConfig, layout: SampleLayout, stackSize: UInt32, ringBytes: Int,
-                 samplingEvent: SamplingEvent?, name: String) {
+                 samplingEvent: SamplingEvent, name: String) {
         var config = config
         config.sample_type = layout.sampleType
         config.sample_regs_user = layout.userRegisterMask
@@ -66,7 +51,6 @@ struct EventSpec: Sendable {
 
     /// The error to report when opening fails.
     func failure(_ errno: Errno) -> SamplingError {
-        if let samplingEvent { return .opening(samplingEvent, errno, kernel: !config.exclude_kernel) }
-        return .system("opening the uprobe on \(name)", errno)
+        .opening(samplingEvent, errno, kernel: !config.exclude_kernel)
     }
 }

@@ -20,7 +20,7 @@ public enum SamplingScope: Sendable {
 /// The events of one target and the rings they write to: one ring per CPU
 /// (the kernel refuses to mmap an inherited event that is not bound to a
 /// CPU), owned by the first spec's event on that CPU, and every other event
-/// of that CPU — other threads', the allocator probes — redirected into it
+/// of that CPU — other threads', other specs' — redirected into it
 /// with PERF_EVENT_IOC_SET_OUTPUT. Records tell their event by
 /// PERF_SAMPLE_IDENTIFIER. Owns the fds and mappings; unmaps and closes them
 /// in `deinit`.
@@ -55,9 +55,6 @@ struct PerfEventGroup: ~Copyable {
     }
 
     var ringFDs: [Int32] { rings.map(\.fd) }
-
-    /// Which spec wrote a sample with this PERF_SAMPLE_IDENTIFIER.
-    func spec(ofID id: UInt64) -> Int? { specOfID[id] }
 
     /// The sample layout of each event whose layout is not the first spec's.
     var layoutsByID: [UInt64: SampleLayout] {
@@ -163,25 +160,6 @@ struct PerfEventGroup: ~Copyable {
 
     func disable() {
         setEnabled(false, specs: specs.indices)
-    }
-
-    /// Closes the events of `specs` on every thread (the copies threads
-    /// inherited go with them): unlike disabling, this takes a uprobe's
-    /// breakpoint out of the target. Not for spec 0, which owns the rings.
-    mutating func close(specs chosen: some Sequence<Int>) {
-        for index in chosen where index > 0 {
-            fds[index].forEach(Syscalls.close)
-            fds[index] = []
-        }
-    }
-
-    /// Sets the sampling period of the events of `specs` (on the threads
-    /// followed so far: a thread created later keeps the period its creator
-    /// had then).
-    func setPeriod(_ period: UInt64, specs chosen: some Sequence<Int>) {
-        for index in chosen {
-            for fd in fds[index] { try? Syscalls.perfEventSetPeriod(fd, period) }
-        }
     }
 
     /// Turns the events of `specs` on or off on every thread (ioctls on an

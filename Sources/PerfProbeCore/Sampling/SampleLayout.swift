@@ -5,8 +5,8 @@ import CPerfProbe
 /// trailer of other records.
 public struct SampleLayout: Hashable, Sendable {
     /// PERF_SAMPLE_IDENTIFIER | IP | TID | TIME | CPU | PERIOD | CALLCHAIN.
-    /// The identifier tells which event wrote a record (CPU sampling or one
-    /// of the allocator probes sharing its ring).
+    /// The identifier tells which event wrote a record (events of
+    /// different layouts may share a ring).
     public static let callchain = SampleLayout(sampleType: baseType, userRegisterMask: 0, userStackSize: 0)
 
     /// The callchain, plus the user registers and a copy of `stackSize` bytes
@@ -14,26 +14,6 @@ public struct SampleLayout: Hashable, Sendable {
     public static func userStack(_ stackSize: UInt32) -> SampleLayout {
         SampleLayout(sampleType: baseType | UInt64(PERF_SAMPLE_REGS_USER.rawValue) | UInt64(PERF_SAMPLE_STACK_USER.rawValue),
                      userRegisterMask: x86GeneralPurposeRegisters, userStackSize: stackSize)
-    }
-
-    /// PERF_SAMPLE_IDENTIFIER | TID | TIME, the six argument registers, the
-    /// instruction pointer (which of an event's probes was hit), the stack
-    /// pointer (which return is the call's) and the stack's top word (at a
-    /// function's first instruction, the return address: the call site):
-    /// all an allocator entry probe needs, in 128 bytes a call.
-    static let allocationEntry = SampleLayout(
-        sampleType: UInt64(PERF_SAMPLE_IDENTIFIER.rawValue) | UInt64(PERF_SAMPLE_TID.rawValue)
-            | UInt64(PERF_SAMPLE_TIME.rawValue) | UInt64(PERF_SAMPLE_REGS_USER.rawValue) | UInt64(PERF_SAMPLE_STACK_USER.rawValue),
-        userRegisterMask: 1 << 5 | 1 << 4 | 1 << 3 | 1 << 2 | 1 << 7 | 1 << 8 | 1 << 16 | 1 << 17, userStackSize: 8)
-
-    /// PERF_SAMPLE_IDENTIFIER | IP | TID | TIME | CALLCHAIN with the user
-    /// registers and stack: an allocator return probe's sample. Without
-    /// PERF_SAMPLE_PERIOD, which would make the kernel sample every hit of a
-    /// uprobe, whatever its period.
-    static func allocationReturn(_ stackSize: UInt32) -> SampleLayout {
-        let full = userStack(stackSize)
-        return SampleLayout(sampleType: full.sampleType & ~(UInt64(PERF_SAMPLE_PERIOD.rawValue) | UInt64(PERF_SAMPLE_CPU.rawValue)),
-                            userRegisterMask: full.userRegisterMask, userStackSize: stackSize)
     }
 
     private static let baseType = UInt64(PERF_SAMPLE_IDENTIFIER.rawValue) | UInt64(PERF_SAMPLE_IP.rawValue) | UInt64(PERF_SAMPLE_TID.rawValue)

@@ -9,6 +9,8 @@ public enum SamplingError: Error, Sendable, CustomStringConvertible {
     case eventNotSupported(SamplingEvent)
     case targetGone(ProcessID)
     case system(String, Errno)
+    /// `attach --heap`'s probes could not be set up.
+    case heapProbes(HeapProbeError)
 
     public var description: String {
         switch self {
@@ -25,6 +27,8 @@ public enum SamplingError: Error, Sendable, CustomStringConvertible {
             return "process \(pid) exited before sampling could start"
         case .system(let what, let errno):
             return "\(what): \(errno)"
+        case .heapProbes(let error):
+            return error.description
         }
     }
 

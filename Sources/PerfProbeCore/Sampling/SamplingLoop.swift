@@ -34,9 +34,11 @@ struct SamplingLoop: ~Copyable {
     private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
-    /// With `attach --heap`: the allocator probes (events after the CPU
-    /// event, in order), what their samples mean, and when they were armed.
+    /// With `attach --heap`: the allocator probes, their programs and the
+    /// ring those write into, what their records mean, and when they were armed.
     private let probeEvents: AllocatorProbeEvents?
+    private var programs: AllocatorProbePrograms?
+    private var probeRing: ProbeRecordRing?
     private var matcher: AllocatorCallMatcher?
     private var armedAt: UInt64?
     /// The allocating calls counted when the share of returns sampled was last set, and when.
@@ -46,16 +48,12 @@ struct SamplingLoop: ~Copyable {
     private var sessionStart: UInt64
     /// Timeline time (s) up to which points went into a slice.
     private var sliceStart = -1.0
-    /// Chooses the sampled returns at random; nil where the kernel refused
-    /// its BPF program: then one in `returnPeriod`.
-    private var selection: ReturnSelection?
-    private var selectsAtRandom = false
-    private var returnPeriod: UInt64 = 1
-    private var returnsEnabled = false
     /// Entry samples at no probed address (cannot happen unless the
     /// library's mapping changed under the probes): counted, not guessed.
     private var unknownProbeHits = 0
     private var disarmedAt: UInt64?
+    /// Chosen returns without a block in RAX handled so far.
+    private var returnsWithoutBlock: UInt64 = 0
 
     init(_ configuration: SamplerConfiguration, wakeFD: Int32) throws(SamplingError) {
         self.configuration = configuration
@@ -68,12 +66,23 @@ struct SamplingLoop: ~Copyable {
         let unwinder = try DwarfUnwinder(mode: configuration.unwind)
         let ringBytes = configuration.ringPages * Syscalls.pageSize()
         let probes = configuration.heapProbes?.events
-        var specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
+        let specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
                                         includeKernel: configuration.includeKernel, layout: configuration.layout,
                                         scope: configuration.scope, ringBytes: ringBytes)]
-        if let probes, let settings = configuration.heapProbes {
-            specs += probes.specs(stackSize: configuration.stackSize,
-                                  ringBytes: ringBytes, armed: !settings.armOnGrowth)
+        var probeRing: ProbeRecordRing?
+        var programs: AllocatorProbePrograms?
+        if let probes {
+            do {
+                let ring = try ProbeRecordRing(bytes: Self.probeRingBytes)
+                programs = try AllocatorProbePrograms(probes.probes, ring: ring, stackSize: configuration.stackSize)
+                probeRing = consume ring
+            } catch let error as Errno {
+                throw .heapProbes(.bpf("creating the allocator probes' ring buffer", error.description))
+            } catch let error as HeapProbeError {
+                throw .heapProbes(error)
+            } catch {
+                throw .heapProbes(.bpf("setting up the allocator probes", "\(error)"))
+            }
         }
         let events = try PerfEventGroup(scope: configuration.scope, specs: specs, cpus: OnlineCPUs.read(),
                                         dataPages: configuration.ringPages)
@@ -87,14 +96,8 @@ struct SamplingLoop: ~Copyable {
         }
         heapRing = ring
         probeEvents = probes
-        if let probes, let returns = probes.events.firstIndex(where: { $0.kind == .return }) {
-            do {
-                selection = try ReturnSelection(specs[returns + 1], pid: pid.rawValue)
-                selectsAtRandom = true
-            } catch {
-                capture.notes.append("the kernel refused the BPF program that samples allocator returns at random (\(error)): one return in N is sampled instead, N redrawn every 0.1 s, so per-stack figures may alias with an allocation pattern that repeats")
-            }
-        }
+        self.probeRing = probeRing
+        self.programs = programs
         parser.layouts = events.layoutsByID
         matcher = probes.map { AllocatorCallMatcher(plan: $0.plan) }
         self.unwinder = unwinder
@@ -118,6 +121,7 @@ struct SamplingLoop: ~Copyable {
         guard case .attached(let pid) = configuration.scope else { return }
         try followExistingThreads(of: pid)
         loadRunningProcess(pid)
+        if armedAt != nil, let probeEvents { try programs?.attach(probeEvents.events.indices, pid: pid) }
     }
 
     /// Opens events for every thread of an attached process. A thread created
@@ -143,11 +147,12 @@ struct SamplingLoop: ~Copyable {
         let now = Syscalls.monotonicNanoseconds()
         let wait = nextTick > now ? Int32((nextTick - now) / 1_000_000) : 0
         let rings = events.ringFDs.filter { !hungUp.contains($0) }
-        // The heap ring wakes no one: it is drained a hundred times a second.
+        // The heap rings wake no one: they are drained a hundred times a second.
+        let drainedByClock = heapRing != nil || probeRing != nil
         let hangUps = Syscalls.pollReadable(rings + [wakeFD],
-                                            timeoutMilliseconds: max(1, heapRing == nil ? wait : min(wait, 10)))
+                                            timeoutMilliseconds: max(1, drainedByClock ? min(wait, 10) : wait))
         if !hangUps.isEmpty { ringsHungUp(hangUps) }
-        process(events.drain())
+        process(events.drain(), probes: probeRing?.take() ?? [])
         receiveHeapRecords()
         readTelemetryIfDue()
         if telemetryRead {
@@ -223,8 +228,12 @@ struct SamplingLoop: ~Copyable {
     /// timeline points read meanwhile, and the modules so far), leaving the
     /// loop running: the sidecar's unit of time, which keeps its memory
     /// bounded however long it runs.
+    /// The probe ring's size: a second of a busy allocator's entries (~100
+    /// bytes a call) or 250 stack copies of 64 KiB.
+    static let probeRingBytes = 16 << 20
+
     mutating func takeSlice() -> Capture {
-        process(events.drain())
+        process(events.drain(), probes: probeRing?.take() ?? [])
         var slice = capture
         slice.timeline = timeline.points.filter { $0.t > sliceStart }
         if configuration.trackMemory { slice.memoryTimeline = memoryTimeline.points.filter { $0.t > sliceStart } }
@@ -235,7 +244,8 @@ struct SamplingLoop: ~Copyable {
         if let settings = configuration.heapProbes, let matcher {
             // Allocations so far (not only this slice's): outstanding bytes are a state, not a count.
             slice.heap = heap.finish(now: slice.endNanoseconds, start: sessionStart, sampleBytes: 0)
-            slice.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, randomSelection: selectsAtRandom, armedAtSeconds: nil, disarmedAtSeconds: nil)
+            slice.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, counts: programs?.counts ?? AllocatorProbeCounts(),
+                                                       armedAtSeconds: nil, disarmedAtSeconds: nil)
         }
         sliceStart = slice.timeline.last?.t ?? sliceStart
         capture.stacks = [:]
@@ -251,7 +261,8 @@ struct SamplingLoop: ~Copyable {
 
     consuming func finish() -> Capture {
         events.disable()
-        process(events.drain())
+        if let probeEvents { programs?.detach(probeEvents.events.indices) }
+        process(events.drain(), probes: probeRing?.take() ?? [])
         receiveHeapRecords(last: true)
         if rejectedHeapRecords > 0 {
             capture.notes.append("\(rejectedHeapRecords) heap-probe records ignored: they named a process outside the session")
@@ -276,12 +287,13 @@ struct SamplingLoop: ~Copyable {
             capture.notes.append("\(unknownProbeHits) allocator probe hits at no probed address were ignored")
         }
         if let matcher, let settings = configuration.heapProbes {
-            if capture.lostRecords > 0 {
-                capture.notes.append("the kernel dropped \(capture.lostRecords) records while the agent fell behind the allocator probes: frees among them are missing, so outstanding bytes are overstated (--heap-frequency lower, or a shorter --heap-window)")
+            let counts = programs?.counts ?? AllocatorProbeCounts()
+            if counts.lostEntries > 0 {
+                capture.notes.append("the allocator probes' ring had no room for \(counts.lostEntries) calls while the agent fell behind: frees among them are missing, so outstanding bytes are overstated (--heap-frequency lower, or a shorter --heap-window)")
             }
             let seconds = { (time: UInt64?) in time.map { Double($0 - self.sessionStart) / 1e9 } }
             capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart, sampleBytes: 0)
-            capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, randomSelection: selectsAtRandom,
+            capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, counts: counts,
                                                          armedAtSeconds: seconds(armedAt), disarmedAtSeconds: seconds(disarmedAt))
         }
         followPerfMaps()
@@ -328,21 +340,34 @@ struct SamplingLoop: ~Copyable {
         }
     }
 
-    /// An allocator uprobe's sample: entries free blocks and remember sizes,
-    /// sampled returns are allocations.
-    private mutating func applyProbe(_ sample: SampleRecord, event: AllocatorProbeEvents.Event) {
+    /// An allocator probe's record: entries free blocks and remember sizes,
+    /// sampled returns are allocations. A record must name a process of the
+    /// session, as the heap probe's must.
+    private mutating func applyProbe(_ record: ProbeRecord) {
+        guard let probeEvents, Int(record.tag) < probeEvents.events.count, spaces.knows(record.sample.pid) else {
+            rejectedHeapRecords += 1
+            return
+        }
+        let event = probeEvents.events[Int(record.tag)]
+        let sample = record.sample
         let result: AllocatorCallMatcher.Event?
         switch event.kind {
         case .entry:
             // One event holds many functions' probes: the instruction pointer says whose.
-            guard sample.userRegisters.count == SampleLayout.registerCount,
-                  let site = probeEvents?.plan.site(probedAt: sample.userRegisters[8], among: event.sites) else {
+            guard let site = probeEvents.plan.site(probedAt: sample.userRegisters[8], among: event.sites) else {
                 unknownProbeHits += 1
                 return
             }
             result = matcher?.entered(site: site, sample)
         case .return:
             result = matcher?.returned(sample)
+            // A block not in RAX (an out-parameter's) is remembered here, so
+            // that its free is recorded; then the programs may filter again.
+            if sample.userRegisters[0] == 0 {
+                if case .allocation(let allocation) = result { programs?.remember(allocation.address) }
+                returnsWithoutBlock += 1
+                programs?.handledReturnsWithoutBlock(returnsWithoutBlock)
+            }
         }
         switch result {
         case .allocation(let allocation): recordAllocation(allocation)
@@ -368,19 +393,17 @@ struct SamplingLoop: ~Copyable {
     }
 
     /// Keeps sampled allocation stacks near `frequency` a second whatever the
-    /// call rate: each return is sampled with the probability budget / calls
-    /// of the last tick (`ReturnSelection`). Without it, one return in N is,
-    /// N jittered by ±50% every tick so that it cannot stay locked onto a
-    /// program's own cycle of allocations. A sample's weight does not depend
-    /// on either (`AllocatorCallMatcher`). The returns are enabled at the
+    /// call rate: each return is recorded with the probability budget / calls
+    /// of the last tick (`AllocatorProbePrograms`); a sample's weight does
+    /// not depend on it (`AllocatorCallMatcher`). None is recorded until the
     /// first tick after arming, once the rate is known.
     private mutating func adaptReturnPeriod() {
         guard let settings = configuration.heapProbes, let probeEvents, let matcher, let armedAt, disarmedAt == nil else { return }
         let now = Syscalls.monotonicNanoseconds()
         let since = max(lastTickAt, armedAt)
-        // The rate of a moment is no rate: enabling before a tick's calls are
-        // counted sampled every return of the first tick (64 KiB each), and
-        // the kernel dropped the records that did not fit in the ring.
+        // The rate of a moment is no rate: recording returns before a tick's
+        // calls are counted recorded every return of the first tick (64 KiB
+        // each), more than the ring holds.
         guard now - since >= configuration.telemetryIntervalNanoseconds / 2 else { return }
         let calls = probeEvents.plan.sites.indices.filter { probeEvents.plan.sites[$0].function.role != .free }
             .reduce(0) { $0 + matcher.calls[$1] }
@@ -390,27 +413,11 @@ struct SamplingLoop: ~Copyable {
         }
         let budget = Double(settings.frequency) * Double(now - since) / 1e9
         let ratio = Double(calls - callsAtLastTick) / budget
-        if selectsAtRandom {
-            do {
-                try selection?.setProbability(ratio <= 1 ? 1 : 1 / ratio)
-            } catch {
-                note("cannot set the share of allocator returns sampled (\(error)): it stays at the last one set")
-            }
-        } else {
-            let period = ratio <= 1 ? 1 : UInt64(max(1, min(ratio * Double.random(in: 0.5...1.5), 1e9)))
-            guard period != returnPeriod || !returnsEnabled else { return }
-            returnPeriod = period
-            events.setPeriod(period, specs: returnSpecs(probeEvents))
+        do {
+            try programs?.setProbability(ratio <= 1 ? 1 : 1 / ratio)
+        } catch {
+            note("cannot set the share of allocator returns sampled (\(error)): it stays at the last one set")
         }
-        if !returnsEnabled {
-            events.setEnabled(true, specs: returnSpecs(probeEvents))
-            returnsEnabled = true
-        }
-    }
-
-    /// The returns' specs (the CPU event is spec 0).
-    private func returnSpecs(_ probeEvents: AllocatorProbeEvents) -> [Int] {
-        probeEvents.events.indices.filter { probeEvents.events[$0].kind == .return }.map { $0 + 1 }
     }
 
     /// Closes the heap window once it has passed; with arming on growth,
@@ -418,15 +425,11 @@ struct SamplingLoop: ~Copyable {
     private mutating func updateArming() {
         guard let settings = configuration.heapProbes, let probeEvents, disarmedAt == nil else { return }
         let now = Syscalls.monotonicNanoseconds()
-        let allocating = probeEvents.events.indices.filter { probeEvents.events[$0].allocating }.map { $0 + 1 }
-        let entries = allocating.filter { probeEvents.events[$0 - 1].kind == .entry }
         if let armedAt {
             guard let window = settings.window, Double(now - armedAt) / 1e9 >= window else { return }
-            // Closed, not disabled: a disabled uprobe still traps at every call.
-            events.setEnabled(false, specs: allocating)
-            process(events.drain())
-            events.close(specs: allocating)
-            selection = nil
+            // Frees stay probed: blocks allocated in the window are still released.
+            programs?.detach(probeEvents.events.indices.filter { probeEvents.events[$0].allocating })
+            process(events.drain(), probes: probeRing?.take() ?? [])
             disarmedAt = now
         } else if settings.armOnGrowth {
             let points = memoryTimeline.points
@@ -435,8 +438,12 @@ struct SamplingLoop: ~Copyable {
             guard let fit = LinearFit(x: recent.map(\.t), y: recent.map { Double($0.anonymousBytes) }),
                   fit.slope >= MemoryGrowth.minimumRate, fit.rSquared >= 0.8,
                   fit.slope * (last.t - recent[0].t) >= Double(MemoryGrowth.minimumGrowth) else { return }
-            events.setEnabled(true, specs: entries)
-            armedAt = now
+            do {
+                try programs?.attach(probeEvents.events.indices, pid: configuration.scope.pid)
+                armedAt = now
+            } catch {
+                note("cannot arm the allocator probes: \(error)")
+            }
         }
     }
 
@@ -464,14 +471,26 @@ struct SamplingLoop: ~Copyable {
         }
     }
 
-    private mutating func process(_ chunks: [[UInt8]]) {
-        guard !chunks.isEmpty || !pendingRecords.isEmpty else { return }
-        // Rings are per CPU: merge them so mappings change before later samples.
-        let records = (pendingRecords + chunks.flatMap(parser.parse)).enumerated()
-            .sorted { ($0.element.time ?? 0, $0.offset) < ($1.element.time ?? 0, $1.offset) }
+    /// Applies perf records and the allocator probes' records (`probes`,
+    /// in their order) merged by time: mappings change before later samples.
+    private mutating func process(_ chunks: [[UInt8]], probes: [[UInt8]] = []) {
+        guard !chunks.isEmpty || !pendingRecords.isEmpty || !probes.isEmpty else { return }
+        // Rings are per CPU: merged by time, ties in arrival order.
+        let perf = (pendingRecords + chunks.flatMap(parser.parse)).enumerated()
+            .sorted { ($0.element.time ?? 0, $0.offset) < ($1.element.time ?? 0, $1.offset) }.map(\.element)
         pendingRecords = []
-        for (_, record) in records {
+        var probeRecords = probes.compactMap(ProbeRecord.parse)[...]
+
+        for record in perf {
+            while let next = probeRecords.first, next.sample.time < record.time ?? 0 {
+                applyProbe(probeRecords.removeFirst())
+                readTelemetryIfDue()
+            }
             apply(record)
+            readTelemetryIfDue()
+        }
+        for record in probeRecords {
+            applyProbe(record)
             readTelemetryIfDue()
         }
     }
@@ -479,11 +498,6 @@ struct SamplingLoop: ~Copyable {
     private mutating func apply(_ record: PerfRecord) {
         switch record {
         case .sample(let sample):
-            // Spec 0 is CPU sampling; the allocator probes follow it.
-            if let spec = events.spec(ofID: sample.id), spec > 0, let probeEvents {
-                applyProbe(sample, event: probeEvents.events[spec - 1])
-                return
-            }
             capture.samples += 1
             let started = Syscalls.monotonicNanoseconds()
             let stack = unwinder.unwind(sample, in: &spaces)

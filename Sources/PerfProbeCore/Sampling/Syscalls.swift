@@ -17,6 +17,13 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let noDevice = Errno(ENODEV)
 }
 
+/// The kernel refused a BPF program: its errno and the verifier's last words.
+public struct BPFRefusal: Error, Sendable, CustomStringConvertible {
+    public let errno: Errno
+    public let verifier: String
+    public var description: String { verifier.isEmpty ? errno.description : "\(errno): \(SymbolName.sanitized(verifier))" }
+}
+
 /// Runs `body` until it stops failing with EINTR; reads errno right after the call.
 @inline(never)
 func valueOrErrno<T: FixedWidthInteger>(retryOnInterrupt: Bool = true, _ body: () -> T) throws(Errno) -> T {
@@ -54,20 +61,54 @@ enum Syscalls {
         return id
     }
 
-    static func perfEventSetPeriod(_ fd: Int32, _ period: UInt64) throws(Errno) {
-        _ = try valueOrErrno { CPerfProbe_event_set_period(fd, period) }
+
+    /// Loads one of `attach --heap`'s programs (`CPerfProbe_probe_program`);
+    /// the verifier's complaint, when it refuses, in the error.
+    static func probeProgram(_ spec: CPerfProbe_ProbeProgramSpec) throws(BPFRefusal) -> Int32 {
+        var spec = spec
+        let fd = CPerfProbe_probe_program(&spec, nil, 0)
+        guard fd < 0 else { return fd }
+        let code = Errno(errno)
+        // Loaded again with a log only to say why: a log too small for the
+        // verifier's trace fails even a sound program (ENOSPC).
+        var log = [CChar](repeating: 0, count: 1 << 16)
+        let retry = CPerfProbe_probe_program(&spec, &log, log.count)
+        if retry >= 0 { return retry }
+        let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        throw BPFRefusal(errno: code, verifier: text.split(separator: "\n").suffix(2).joined(separator: "; "))
     }
 
-    /// Loads the Bernoulli filter (`CPerfProbe_bernoulli_filter`): its
-    /// program's fd and its threshold map's.
-    static func bernoulliFilter() throws(Errno) -> (program: Int32, map: Int32) {
-        var map: Int32 = -1
-        let program = try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bernoulli_filter(&map, nil, 0) }
-        return (program, map)
+    static func bpfArrayCreate(entries: UInt32) throws(Errno) -> Int32 {
+        try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bpf_array_create(entries) }
     }
 
-    static func setBernoulliThreshold(_ map: Int32, _ threshold: UInt64) throws(Errno) {
-        _ = try valueOrErrno { CPerfProbe_bernoulli_set_threshold(map, threshold) }
+    /// Inserts `key` (value 1) into a hash made by `bpfHashCreate`.
+    static func bpfHashInsert(_ map: Int32, key: UInt64) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_bpf_hash_insert(map, key) }
+    }
+
+    static func bpfHashCreate(entries: UInt32) throws(Errno) -> Int32 {
+        try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bpf_hash_create(entries) }
+    }
+
+    static func bpfRingCreate(bytes: UInt32) throws(Errno) -> Int32 {
+        try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bpf_ringbuf_create(bytes) }
+    }
+
+    static func bpfArraySet(_ map: Int32, key: UInt32, _ value: UInt64) throws(Errno) {
+        _ = try valueOrErrno { CPerfProbe_bpf_array_set(map, key, value) }
+    }
+
+    static func bpfArrayGet(_ map: Int32, key: UInt32) -> UInt64? {
+        var value: UInt64 = 0
+        return CPerfProbe_bpf_array_get(map, key, &value) == 0 ? value : nil
+    }
+
+    /// A read-only shared mapping of `length` bytes of `fd` from `offset`.
+    static func mmapShared(_ fd: Int32, length: Int, offset: Int) throws(Errno) -> UnsafeMutableRawPointer {
+        let address = Glibc.mmap(nil, length, PROT_READ, MAP_SHARED, fd, off_t(offset))
+        if address == MAP_FAILED || address == nil { throw Errno(errno) }
+        return address!
     }
 
     static func perfEventSetBPF(_ fd: Int32, program: Int32) throws(Errno) {

@@ -159,7 +159,7 @@ extension ProfileSession {
                                                definitions: definitions)
         return HeapProbeSettings(plan: plan, events: try AllocatorProbeEvents(plan: plan, uprobes: uprobes), uprobes: uprobes, frequency: options.heapFrequency, window: options.heapWindow,
                                  armOnGrowth: options.heapArmOnGrowth,
-                                 calibration: ProbeCalibration.measure(plan: plan, uprobes: uprobes))
+                                 calibration: try ProbeCalibration.measure(plan: plan, uprobes: uprobes))
     }
 }
 
