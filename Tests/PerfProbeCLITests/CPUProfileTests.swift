@@ -51,6 +51,21 @@ extension BinaryTests {
         #expect(try Self.cpuResults(resultsDir).hotspots.contains { $0.functionName == "doomed_work" })
     }
 
+    /// report.json follows docs/report.schema.json (every report a test
+    /// reads is checked against it), and the check fails where it must: a
+    /// key the schema does not know, a required key missing, a wrong type.
+    @Test func reportFollowsTheSchemaAndTheCheckBites() throws {
+        let outcome = try Harness.perfprobe(["run", "--", Harness.samples + "/crash", "0.3"])
+        let data = try Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/report.json"))
+        #expect(ReportSchema.violations(of: data).isEmpty, "\(ReportSchema.violations(of: data))")
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        object["unknown_field"] = 1
+        object.removeValue(forKey: "samples")
+        object["duration_seconds"] = "long"
+        let found = ReportSchema.violations(of: try JSONSerialization.data(withJSONObject: object))
+        #expect(Set(found) == ["$: unknown_field is not in the schema", "$: no samples", "$.duration_seconds: not number"], "\(found)")
+    }
+
     @Test func runFindsTheSplit() throws {
         let outcome = try Harness.perfprobe(["run", "--frequency", "999", "--", Harness.samples + "/cpu_split", "2.5"])
         #expect(outcome.status == 0, "\(outcome.stderr)")

@@ -50,9 +50,13 @@ enum Harness {
         var stderr: String
         var directory: String
 
+        /// report.json, checked against docs/report.schema.json first.
         var report: ProfileReport {
             get throws {
-                try JSONReportFormat.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/report.json")))
+                let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/report.json"))
+                let violations = ReportSchema.violations(of: data)
+                #expect(violations.isEmpty, "report.json breaks docs/report.schema.json: \(violations.prefix(10))")
+                return try JSONReportFormat.decode(data)
             }
         }
 

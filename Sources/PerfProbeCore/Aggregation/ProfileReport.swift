@@ -2,7 +2,7 @@
 /// rendered from, and what report.json holds (keys in snake_case).
 public struct ProfileReport: Codable, Sendable {
     public struct Target: Codable, Sendable {
-        /// "run" or "attach".
+        /// "run", "attach" or "sidecar".
         public var mode: String
         public var pid: ProcessID
         public var command: [String]

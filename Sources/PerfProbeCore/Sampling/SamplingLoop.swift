@@ -52,6 +52,8 @@ struct SamplingLoop: ~Copyable {
     /// library's mapping changed under the probes): counted, not guessed.
     private var unknownProbeHits = 0
     private var disarmedAt: UInt64?
+    /// When the probes began to be taken out at the end (CLOCK_MONOTONIC ns).
+    private var probesClosedAt: UInt64?
     /// Chosen returns without a block in RAX handled so far.
     private var returnsWithoutBlock: UInt64 = 0
 
@@ -261,7 +263,10 @@ struct SamplingLoop: ~Copyable {
 
     consuming func finish() -> Capture {
         events.disable()
-        if let probeEvents { programs?.detach(probeEvents.events.indices) }
+        if let probeEvents {
+            probesClosedAt = Syscalls.monotonicNanoseconds()
+            programs?.detach(probeEvents.events.indices)
+        }
         process(events.drain(), probes: probeRing?.take() ?? [])
         receiveHeapRecords(last: true)
         if rejectedHeapRecords > 0 {
@@ -349,6 +354,11 @@ struct SamplingLoop: ~Copyable {
             return
         }
         let event = probeEvents.events[Int(record.tag)]
+        // Probes are taken out one by one, each after a grace period: what
+        // the others record meanwhile is past the end (an entry without its
+        // return, a return without its entry).
+        if let closed = probesClosedAt, record.sample.time > closed { return }
+        if event.allocating, let disarmedAt, record.sample.time > disarmedAt { return }
         let sample = record.sample
         let result: AllocatorCallMatcher.Event?
         switch event.kind {
@@ -428,9 +438,9 @@ struct SamplingLoop: ~Copyable {
         if let armedAt {
             guard let window = settings.window, Double(now - armedAt) / 1e9 >= window else { return }
             // Frees stay probed: blocks allocated in the window are still released.
+            disarmedAt = now
             programs?.detach(probeEvents.events.indices.filter { probeEvents.events[$0].allocating })
             process(events.drain(), probes: probeRing?.take() ?? [])
-            disarmedAt = now
         } else if settings.armOnGrowth {
             let points = memoryTimeline.points
             guard let last = points.last, last.t >= 10 else { return }

@@ -146,13 +146,10 @@ struct AllocatorProbePrograms: ~Copyable {
 
     /// Takes the probes `chosen` out: their breakpoints leave the target
     /// (a program that merely ignored hits would still cost each call a trap).
-    /// Returns first, then the others in the order given: each removal waits
-    /// for a grace period (~0.1 s) while the probes not yet removed still
-    /// record, and a return recorded after its entries' probe went is a
-    /// return without its entry.
+    /// Each removal waits for a grace period (~0.1 s) while the probes not
+    /// yet removed still record: the caller ignores records from after it began.
     mutating func detach(_ chosen: some Sequence<Int>) {
-        let ordered = chosen.filter { probes[$0].isReturn } + chosen.filter { !probes[$0].isReturn }
-        for index in ordered where anchors[index] >= 0 {
+        for index in chosen where anchors[index] >= 0 {
             Syscalls.close(anchors[index])
             anchors[index] = -1
         }
