@@ -95,7 +95,7 @@ extension BinaryTests {
             : [Harness.samples + "/" + program, "5"]
         let run = try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "16384", "--"] + command)
         #expect(run.status == 0, "\(run.stderr)")
-        try Self.expectLeakFreedAtExit(try run.report, printed: run.stdout, function: function)
+        try Self.expectLeakFreedAtExit(try run.report, printed: run.stdout, function: function, by: "run --heap")
 
         let target = Process()
         target.executableURL = URL(fileURLWithPath: command[0])
@@ -108,16 +108,16 @@ extension BinaryTests {
         let attached = try Harness.perfprobe(["attach", "--heap", String(target.processIdentifier)])
         target.waitUntilExit()
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        try Self.expectLeakFreedAtExit(try attached.report, printed: printed, function: function)
+        try Self.expectLeakFreedAtExit(try attached.report, printed: printed, function: function, by: "attach --heap")
     }
 
-    static func expectLeakFreedAtExit(_ report: ProfileReport, printed: String, function: String) throws {
+    static func expectLeakFreedAtExit(_ report: ProfileReport, printed: String, function: String, by mode: String) throws {
         // "leaked N B/s": the program's own count of what it kept.
         let truth = try #require(printed.split(separator: " ").dropFirst().first.flatMap { Double($0) }, "\(printed)")
         let heap = try #require(report.heap)
         let leak = try #require(heap.stacks.first { $0.functions.contains(function) && $0.kind == .leak },
                                 "\(heap.stacks.map { ($0.kind, $0.functions.suffix(3)) })")
-        #expect(abs(leak.growthBytesPerSecond / truth - 1) <= 0.15, "\(leak.growthBytesPerSecond) B/s for \(truth) B/s")
+        #expect(abs(leak.growthBytesPerSecond / truth - 1) <= 0.15, "\(mode): \(leak.growthBytesPerSecond) B/s for \(truth) B/s")
         #expect((leak.freedAtExitBytes ?? 0) > 0)
     }
 

@@ -54,6 +54,10 @@ public struct HeapReport: Codable, Sendable {
     public var probes: AllocatorProbeSummary?
     /// With `run --heap`: the preloaded probe's own memory in the target.
     public var probeMemory: HeapProbeMemory?
+    /// The seconds the stacks' rates are per second of, when not the whole
+    /// profile's (`attach --heap`: from arming to the end of the window or
+    /// to the probes' removal).
+    public var tracedSeconds: Double?
 
     /// Thresholds: growth as for the whole process's memory; churn from 100
     /// allocations a second with at least 90% of the bytes freed.
@@ -81,12 +85,13 @@ public struct HeapReport: Codable, Sendable {
     /// `ended`: the target exited while it was profiled.
     static func build(_ capture: HeapCapture, duration: Double, ended: Bool, name: (Frame) -> SymbolizedFrame) -> HeapReport {
         let seconds = max(duration, 0.001)
+        let traced = max(capture.tracedSeconds ?? duration, 0.001)
         let stacks = capture.stacks.map { stack -> Stack in
             let stats = stack.stats
             let running = whileRunning(stats.series, end: seconds, ended: ended)
             let trend = GrowthTrend(running.series.map { ($0.t, Double($0.outstandingBytes)) })
             let slope = trend?.fit.slope ?? 0, rSquared = trend?.fit.rSquared ?? 0
-            let perSecond = stats.estimatedObjects / seconds
+            let perSecond = stats.estimatedObjects / traced
             let held = running.series.last?.outstandingBytes ?? stats.outstandingBytes
             let kind: Kind
             // Growth while the program ran makes a leak, whatever the stack also churned.
@@ -100,15 +105,15 @@ public struct HeapReport: Codable, Sendable {
             let frames = stack.frames.reversed().map(name)
             return Stack(functions: frames.map(\.function), modules: frames.map(\.module), kind: kind,
                          allocations: stats.allocations, estimatedObjects: stats.estimatedObjects,
-                         allocatedBytes: stats.allocatedBytes, allocationBytesPerSecond: Double(stats.allocatedBytes) / seconds,
+                         allocatedBytes: stats.allocatedBytes, allocationBytesPerSecond: Double(stats.allocatedBytes) / traced,
                          allocationsPerSecond: perSecond, frees: stats.frees, freedBytes: stats.freedBytes,
-                         freeBytesPerSecond: Double(stats.freedBytes) / seconds, outstandingBytes: stats.outstandingBytes,
+                         freeBytesPerSecond: Double(stats.freedBytes) / traced, outstandingBytes: stats.outstandingBytes,
                          outstandingObjects: stats.outstandingObjects, growthBytesPerSecond: slope, growthRSquared: rSquared,
                          oldestLiveSeconds: stats.oldestLiveSeconds, freedAtExitBytes: running.freedAtExit)
         }
         return HeapReport(sampleBytes: capture.sampleBytes, records: capture.records, droppedSamples: capture.droppedSamples,
                           droppedFrees: capture.probeMemory == nil ? nil : capture.droppedFrees,
                           stacks: stacks.sorted { ($0.outstandingBytes, $0.allocatedBytes) > ($1.outstandingBytes, $1.allocatedBytes) },
-                          probes: capture.probes, probeMemory: capture.probeMemory)
+                          probes: capture.probes, probeMemory: capture.probeMemory, tracedSeconds: capture.tracedSeconds)
     }
 }

@@ -156,6 +156,10 @@ public struct HeapCapture: Sendable {
     public var stacks: [Stack]
     /// With `attach --heap`: the allocator probes.
     public var probes: AllocatorProbeSummary?
+    /// How long allocations were traced, when not the whole profile
+    /// (`attach --heap`: from arming to the end of the window or to the
+    /// probes' removal): what the stacks' rates are per second of.
+    public var tracedSeconds: Double?
     /// With `run --heap`: the memory the preloaded probe holds in the target.
     public var probeMemory: HeapProbeMemory?
 }

@@ -297,7 +297,10 @@ struct SamplingLoop: ~Copyable {
                 capture.notes.append("the allocator probes' ring had no room for \(counts.lostEntries) calls while the agent fell behind: frees among them are missing, so outstanding bytes are overstated (--heap-frequency lower, or a shorter --heap-window)")
             }
             let seconds = { (time: UInt64?) in time.map { Double($0 - self.sessionStart) / 1e9 } }
-            capture.heap = heap.finish(now: Syscalls.monotonicNanoseconds(), start: sessionStart, sampleBytes: 0)
+            // Rates end where the records do: when the probes began to be taken out.
+            let end = probesClosedAt ?? Syscalls.monotonicNanoseconds()
+            capture.heap = heap.finish(now: end, start: sessionStart, sampleBytes: 0)
+            capture.heap?.tracedSeconds = armedAt.map { Double(min(disarmedAt ?? end, end) &- $0) / 1e9 }
             capture.heap?.probes = AllocatorProbeSummary(matcher: matcher, settings: settings, counts: counts,
                                                          armedAtSeconds: seconds(armedAt), disarmedAtSeconds: seconds(disarmedAt))
         }
