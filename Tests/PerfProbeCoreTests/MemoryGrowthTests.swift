@@ -35,7 +35,7 @@ import Testing
     @Test func growthThatLevelsOffIsAPlateau() {
         let growth = MemoryGrowth.analyze(Self.timeline(seconds: 8) { min($0, 4) * 2 * 1_048_576 })
         #expect(growth.verdict == .plateau)
-        #expect(abs(growth.finalSlopeBytesPerSecond) < MemoryGrowth.minimumRate)
+        #expect(abs(growth.finalSlopeBytesPerSecond) < GrowthThreshold.minimumRate)
     }
 
     @Test func slowTrickleBelowTheNoiseFloorIsStable() {

@@ -95,7 +95,7 @@ public struct HeapReport: Codable, Sendable {
             let held = running.series.last?.outstandingBytes ?? stats.outstandingBytes
             let kind: Kind
             // Growth while the program ran makes a leak, whatever the stack also churned.
-            if let trend, trend.isGrowing(minimumRate: MemoryGrowth.minimumRate), max(held, stats.outstandingBytes) >= minimumLeakBytes {
+            if let trend, trend.isGrowing(minimumRate: GrowthThreshold.minimumRate), max(held, stats.outstandingBytes) >= minimumLeakBytes {
                 kind = .leak
             } else if perSecond >= churnAllocationsPerSecond && Double(stats.freedBytes) >= 0.9 * Double(stats.allocatedBytes) {
                 kind = .churn

@@ -25,12 +25,6 @@ public struct MemoryGrowth: Codable, Hashable, Sendable {
     public var startBytes: UInt64
     public var endBytes: UInt64
 
-    /// Growth slower than this is noise (page-granular readings, allocator
-    /// caches), not a trend.
-    public static let minimumRate = 32.0 * 1024
-    /// Growth smaller than this in total is not growth.
-    public static let minimumGrowth: UInt64 = 1 << 20
-
     /// Fits `timeline` (see `GrowthTrend`).
     public static func analyze(_ timeline: [MemoryPoint]) -> MemoryGrowth {
         guard let trend = GrowthTrend(timeline.map { ($0.t, Double($0.anonymousBytes)) }) else {
@@ -38,11 +32,11 @@ public struct MemoryGrowth: Codable, Hashable, Sendable {
                                 warmupSeconds: max(1.0, 0.1 * (timeline.last?.t ?? 0)),
                                 startBytes: timeline.first?.anonymousBytes ?? 0, endBytes: timeline.last?.anonymousBytes ?? 0)
         }
-        let grew = trend.peak > trend.start && trend.peak - trend.start >= max(Double(minimumGrowth), trend.start / 10)
+        let grew = trend.peak > trend.start && trend.peak - trend.start >= max(Double(GrowthThreshold.minimumGrowth), trend.start / 10)
         let verdict: Verdict
-        if trend.isGrowing(minimumRate: minimumRate) && grew {
+        if trend.isGrowing(minimumRate: GrowthThreshold.minimumRate) && grew {
             verdict = .growing
-        } else if grew && trend.finalFit.slope < minimumRate {
+        } else if grew && trend.finalFit.slope < GrowthThreshold.minimumRate {
             verdict = .plateau
         } else {
             verdict = .stable

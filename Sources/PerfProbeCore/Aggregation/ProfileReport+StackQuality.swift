@@ -21,7 +21,7 @@ extension ProfileReport.StackQuality {
     static func measure(capture: Capture, profile: Profile) -> Self {
         let samples = Double(max(capture.samples, 1))
         func percent(_ outcome: UnwindOutcome) -> Double {
-            Double(capture.unwindOutcomes[outcome] ?? 0) * 100 / samples
+            Double(capture.unwinding.outcomes[outcome] ?? 0) * 100 / samples
         }
         var frames = 0
         var unsymbolized = 0
@@ -46,8 +46,8 @@ extension ProfileReport.StackQuality {
             framePointerPercent: percent(.framePointer),
             unsymbolizedFramesPercent: frames == 0 ? 0 : Double(unsymbolized) * 100 / Double(frames),
             lostSamples: capture.lostSamples,
-            meanUnwindMicroseconds: Double(capture.unwindNanoseconds) / 1000 / samples,
-            modulesWithoutUnwindInfo: capture.modulesWithoutUnwindInfo,
+            meanUnwindMicroseconds: Double(capture.unwinding.nanoseconds) / 1000 / samples,
+            modulesWithoutUnwindInfo: capture.unwinding.modulesWithoutUnwindInfo,
             modulesWithoutSymbols: modulesWithoutSymbols.sorted())
     }
 }

@@ -1,5 +1,8 @@
-/// Why `attach --heap` could not probe the target's allocator. Setup errors (exit 2).
+/// Why `--heap` could not trace allocations: `run --heap`'s probe library,
+/// `attach --heap`'s allocator probes. Setup errors (exit 2).
 public enum HeapProbeError: Error, Sendable, CustomStringConvertible {
+    /// The preloaded probe of `run --heap` is not where it is looked for.
+    case probeLibraryMissing(String)
     /// No known allocator's library is mapped (a static binary, an unknown allocator).
     case noAllocator(pid: ProcessID?, known: [String])
     case unreadableLibrary(String, String)
@@ -14,6 +17,8 @@ public enum HeapProbeError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .probeLibraryMissing(let path):
+            return "the heap probe library is missing at \(path): build it with 'make -C probes OUT=<the folder of the perfprobe binary>' (or set PERFPROBE_HEAP_PROBE)"
         case .noAllocator(let pid, let known):
             let whose = pid.map { "process \($0) maps" } ?? "the library exports"
             return "\(whose) no allocator perfprobe knows (\(known.joined(separator: ", "))): add a definition file (see probes/allocators/glibc.alloc) with --allocator FILE"

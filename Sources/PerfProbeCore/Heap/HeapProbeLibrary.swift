@@ -6,14 +6,14 @@ enum HeapProbeLibrary {
     static let fileName = "libperfprobe-heap.so"
 
     /// PERFPROBE_HEAP_PROBE, or the file next to this executable.
-    static func locate() throws(SessionError) -> String {
+    static func locate() throws(HeapProbeError) -> String {
         if let path = ProcessInfo.processInfo.environment["PERFPROBE_HEAP_PROBE"] {
-            guard FileManager.default.fileExists(atPath: path) else { throw .heapProbeMissing(path) }
+            guard FileManager.default.fileExists(atPath: path) else { throw .probeLibraryMissing(path) }
             return path
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let path = executable.deletingLastPathComponent().appendingPathComponent(fileName).path
-        guard FileManager.default.fileExists(atPath: path) else { throw .heapProbeMissing(path) }
+        guard FileManager.default.fileExists(atPath: path) else { throw .probeLibraryMissing(path) }
         return path
     }
 

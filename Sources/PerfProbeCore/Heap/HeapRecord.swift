@@ -13,6 +13,14 @@ public enum HeapRecord: Sendable {
         }
     }
 
+    /// When the target says it happened.
+    var time: UInt64 {
+        switch self {
+        case .allocation(let allocation): allocation.time
+        case .free(_, _, let time): time
+        }
+    }
+
     static let allocationType: UInt64 = 1
     static let freeType: UInt64 = 2
     static let registerCount = 24

@@ -29,11 +29,17 @@ struct HeapRing: ~Copyable {
     /// Set once the ring held what no probe writes.
     private(set) var corrupted = false
 
-    /// Creates the memfd, close-on-exec: the command gets a duplicate.
-    static func create() throws(Errno) -> Int32 {
-        let fd = CPerfProbe_heap_ring_create(capacity)
-        guard fd >= 0 else { throw Errno(errno) }
-        return fd
+    /// Creates the memfd: the agent's fd, close-on-exec, and a duplicate
+    /// the command inherits.
+    static func create() throws(Errno) -> (agent: Int32, child: Int32) {
+        let agent = CPerfProbe_heap_ring_create(capacity)
+        guard agent >= 0 else { throw Errno(errno) }
+        do {
+            return (agent, try Syscalls.duplicate(agent))
+        } catch {
+            Syscalls.close(agent)
+            throw error
+        }
     }
 
     /// Maps the ring `fd` holds (created by `create`).

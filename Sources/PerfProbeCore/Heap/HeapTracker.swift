@@ -27,11 +27,30 @@ struct HeapTracker {
     private var stats: [HeapStackStats] = []
     private var series: [BoundedTimeline<HeapPoint>] = []
     private(set) var records = 0
+    /// Which modules are the heap probe itself, whose frames head every
+    /// sampled allocation's stack and are dropped.
+    private var probeModules: [Int32: Bool] = [:]
     /// CLOCK_MONOTONIC ns of the session's start: the series' time zero.
     private let start: UInt64
 
     init(start: UInt64 = 0) {
         self.start = start
+    }
+
+    /// Walks a sampled allocation's stack like a CPU sample's, less the heap probe's own frames.
+    mutating func allocated(_ allocation: HeapAllocation, walkedBy walker: StackWalker) {
+        let stack = walker.unwind(allocation.asSample)
+        let frames = walker.frames(stack.user, in: allocation.pid)
+        var probe = probeModules
+        let callers = frames.drop { frame in
+            guard frame.module >= 0 else { return false }
+            if let known = probe[frame.module] { return known }
+            let isProbe = walker.modules[Int(frame.module)].path.hasSuffix("/" + HeapProbeLibrary.fileName)
+            probe[frame.module] = isProbe
+            return isProbe
+        }
+        probeModules = probe
+        allocated(allocation, frames: Array(callers))
     }
 
     mutating func allocated(_ allocation: HeapAllocation, frames: [Frame]) {
@@ -136,7 +155,7 @@ public struct HeapStackStats: Codable, Hashable, Sendable {
 }
 
 /// What the heap probe reported, per allocating stack (frames not yet symbolized).
-public struct HeapCapture: Sendable {
+public struct HeapCapture: CapturePart {
     public struct Stack: Sendable {
         public var pid: ProcessID
         /// Leaf first, as in `StackKey`.
@@ -162,6 +181,19 @@ public struct HeapCapture: Sendable {
     public var tracedSeconds: Double?
     /// With `run --heap`: the memory the preloaded probe holds in the target.
     public var probeMemory: HeapProbeMemory?
+
+    /// Outstanding bytes are a state: each slice carries all of it.
+    public mutating func absorb(_ later: HeapCapture) {
+        self = later
+    }
+}
+
+extension Capture {
+    /// With the heap probe: sampled allocations by stack.
+    public var heap: HeapCapture? {
+        get { self[HeapCapture.self] }
+        set { self[HeapCapture.self] = newValue }
+    }
 }
 
 /// The preloaded probe's own memory in the target, fixed from its start: its

@@ -1,5 +1,6 @@
 /// Everything one sampling run collected, as copied values: stacks still as
-/// interned frames (symbolized afterwards), plus the run's bookkeeping.
+/// interned frames (symbolized afterwards), plus the run's bookkeeping, and
+/// the parts later stages' consumers add (`CapturePart`).
 public struct Capture: Sendable {
     public var stacks: [StackKey: Int] = [:]
     public var modules: [Module] = []
@@ -12,27 +13,25 @@ public struct Capture: Sendable {
     public var lostSamples: UInt64 = 0
     /// PERF_RECORD_THROTTLE events: the kernel lowered the sampling rate.
     public var throttles = 0
-    /// How each sample's user stack was walked.
-    public var unwindOutcomes: [UnwindOutcome: Int] = [:]
-    /// Time spent unwinding, all samples together.
-    public var unwindNanoseconds: UInt64 = 0
-    public var modulesWithoutUnwindInfo: [String] = []
-    /// /tmp/perf-PID.map of processes with JIT code, as read while they
-    /// ran (a JIT may delete it at exit).
-    public var perfMaps: [ProcessID: PerfMap] = [:]
     /// What the report should say about what could not be seen (once each).
     public var notes: [String] = []
     public var timeline: [TelemetryPoint] = []
     /// With memory tracking: the memory timeline of the main process.
     public var memoryTimeline: [MemoryPoint]?
-    /// With the heap probe: sampled allocations by stack.
-    public var heap: HeapCapture?
     public var counters: [CounterReading] = []
     /// CLOCK_MONOTONIC nanoseconds.
     public var startNanoseconds: UInt64 = 0
     public var endNanoseconds: UInt64 = 0
+    /// What stages after sampling made of the records, by type: each stage
+    /// declares its part and a `Capture` property for it where it lives.
+    private var parts: [ObjectIdentifier: any CapturePart] = [:]
 
     public init() {}
+
+    public subscript<Part: CapturePart>(part: Part.Type) -> Part? {
+        get { parts[ObjectIdentifier(part)] as? Part }
+        set { parts[ObjectIdentifier(part)] = newValue }
+    }
 
     public var durationSeconds: Double { Double(endNanoseconds &- startNanoseconds) / 1e9 }
 
@@ -47,24 +46,37 @@ public struct Capture: Sendable {
         lostRecords += later.lostRecords
         lostSamples += later.lostSamples
         throttles += later.throttles
-        unwindOutcomes.merge(later.unwindOutcomes, uniquingKeysWith: +)
-        unwindNanoseconds += later.unwindNanoseconds
         timeline = Self.bounded(timeline + later.timeline, capacity: timelineCapacity)
         if let points = later.memoryTimeline { memoryTimeline = Self.bounded((memoryTimeline ?? []) + points, capacity: timelineCapacity) }
         // Module lists only grow: the longer one holds every index either uses.
         if later.modules.count >= modules.count { modules = later.modules }
         threadNames.merge(later.threadNames) { $1 }
         processNames.merge(later.processNames) { $1 }
-        perfMaps.merge(later.perfMaps) { $1 }
         notes += later.notes.filter { !notes.contains($0) }
-        modulesWithoutUnwindInfo = later.modulesWithoutUnwindInfo
         counters = later.counters
-        heap = later.heap ?? heap
         endNanoseconds = later.endNanoseconds
+        for (key, part) in later.parts {
+            parts[key] = parts[key].map { Self.absorbing(part, into: $0) } ?? part
+        }
+    }
+
+    private static func absorbing<Part: CapturePart>(_ later: any CapturePart, into part: Part) -> any CapturePart {
+        guard let later = later as? Part else { return part }
+        var part = part
+        part.absorb(later)
+        return part
     }
 
     private static func bounded<Point>(_ points: [Point], capacity: Int) -> [Point] {
         guard points.count > capacity else { return points }
         return points.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
     }
+}
+
+/// A later stage's own output in a `Capture`: a new capability adds a part,
+/// not fields to the capture.
+public protocol CapturePart: Sendable {
+    /// Adds a later slice's part of the same target (counts add up; a state
+    /// is the later one's).
+    mutating func absorb(_ later: Self)
 }

@@ -23,9 +23,11 @@ public final class Sampler: Sendable {
 
     /// `onTargetExit` is called from the sampling thread when an attached
     /// target is found gone; `onNote` once for each thing it could not see.
-    public static func start(_ configuration: SamplerConfiguration,
-                             onTargetExit: @escaping @Sendable () -> Void = {},
-                             onNote: @escaping @Sendable (String) -> Void = { _ in }) throws(SamplingError) -> Sampler {
+    /// `consumers` makes, on the sampling thread, the stages the records go to.
+    static func start(_ configuration: SamplerConfiguration,
+                      consumers: @escaping @Sendable (NoteBook, UInt64) throws(SamplingError) -> [any RecordConsumer],
+                      onTargetExit: @escaping @Sendable () -> Void = {},
+                      onNote: @escaping @Sendable (String) -> Void = { _ in }) throws(SamplingError) -> Sampler {
         let wakeFD: Int32
         do {
             wakeFD = try Syscalls.eventFD()
@@ -33,7 +35,7 @@ public final class Sampler: Sendable {
             throw .system("eventfd", error)
         }
         let sampler = Sampler(onTargetExit: onTargetExit, onNote: onNote, wakeFD: wakeFD)
-        let thread = Thread { sampler.run(configuration) }
+        let thread = Thread { sampler.run(configuration, consumers: consumers) }
         thread.name = "perfprobe-sampler"
         thread.start()
         sampler.readySignal.wait()
@@ -80,9 +82,10 @@ public final class Sampler: Sendable {
         return state.withLock { $0.capture } ?? Capture()
     }
 
-    private func run(_ configuration: SamplerConfiguration) {
+    private func run(_ configuration: SamplerConfiguration,
+                     consumers: (NoteBook, UInt64) throws(SamplingError) -> [any RecordConsumer]) {
         do throws(SamplingError) {
-            var loop = try SamplingLoop(configuration, wakeFD: wakeFD)
+            var loop = try SamplingLoop(configuration, wakeFD: wakeFD, consumers: consumers)
             try loop.attach()
             state.withLock { $0.ready = .success(()) }
             readySignal.signal()
@@ -108,8 +111,6 @@ public final class Sampler: Sendable {
             state.withLock { $0.ready = .failure(error) }
             readySignal.signal()
         }
-        // The events are closed: their probe definitions can go.
-        configuration.heapProbes?.uprobes.removeAll()
         doneSignal.signal()
     }
 }

@@ -10,11 +10,6 @@ public struct SamplerConfiguration: Sendable {
     public var telemetryIntervalNanoseconds: UInt64
     /// Also record the memory timeline (RSS, anonymous memory) for growth analysis.
     public var trackMemory: Bool
-    /// The heap probe's ring (a memfd, see `HeapRing`), and the probe's mean
-    /// sampling interval in bytes, when allocations are traced.
-    public var heapChannel: (fd: Int32, sampleBytes: Int)?
-    /// With `attach --heap`: the allocator's uprobes.
-    public var heapProbes: HeapProbeSettings?
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
                 unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, telemetryIntervalNanoseconds: UInt64 = 100_000_000,
@@ -57,11 +52,8 @@ public struct SamplerConfiguration: Sendable {
 
     /// Data pages per CPU ring (a power of two): with DWARF stacks, 2 MiB
     /// per 16 KiB of stack copy (about 125 ms of samples at 1 kHz: 8 MiB at
-    /// the default); 8 MiB with allocator probes, whose records of every
-    /// call (~100 bytes each) arrive at up to ~10 MB/s; the sampler is woken
-    /// at a quarter full.
+    /// the default); the sampler is woken at a quarter full.
     var ringPages: Int {
-        if heapProbes != nil { return 2048 }
         if unwind == .fp { return 128 }
         var pages = 512
         while pages / 512 * 16384 < Int(stackSize) { pages *= 2 }

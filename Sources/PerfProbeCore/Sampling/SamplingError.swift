@@ -9,8 +9,8 @@ public enum SamplingError: Error, Sendable, CustomStringConvertible {
     case eventNotSupported(SamplingEvent)
     case targetGone(ProcessID)
     case system(String, Errno)
-    /// `attach --heap`'s probes could not be set up.
-    case heapProbes(HeapProbeError)
+    /// A stage the records go to could not be set up (`attach --heap`'s probes).
+    case stage(any Error & Sendable & CustomStringConvertible)
 
     public var description: String {
         switch self {
@@ -27,7 +27,7 @@ public enum SamplingError: Error, Sendable, CustomStringConvertible {
             return "process \(pid) exited before sampling could start"
         case .system(let what, let errno):
             return "\(what): \(errno)"
-        case .heapProbes(let error):
+        case .stage(let error):
             return error.description
         }
     }

@@ -15,9 +15,14 @@ public enum ProfileSession {
         var environment = ProcessInfo.processInfo.environment
         var heapChannel: (agent: Int32, child: Int32)?
         if options.heap {
-            let library = try HeapProbeLibrary.locate()
+            let library: String
             do {
-                heapChannel = try Syscalls.heapRing()
+                library = try HeapProbeLibrary.locate()
+            } catch {
+                throw .heapProbes(error)
+            }
+            do {
+                heapChannel = try HeapRing.create()
             } catch {
                 throw .launch("cannot create the heap probe's ring", error)
             }
@@ -35,12 +40,12 @@ public enum ProfileSession {
         if let heapChannel { Syscalls.close(heapChannel.child) }
         defer { if let heapChannel { Syscalls.close(heapChannel.agent) } }
         let pid = ProcessID(child.pid)
-        var configuration = options.configuration(for: .launched(pid))
-        configuration.heapChannel = heapChannel.map { ($0.agent, options.heapSampleBytes) }
+        let configuration = options.configuration(for: .launched(pid))
+        let consumers = SamplingPipeline.consumers(for: configuration, heapChannel: heapChannel.map { ($0.agent, options.heapSampleBytes) })
         let startedAt = Date()
         let sampler: Sampler
         do {
-            sampler = try Sampler.start(configuration, onNote: announce)
+            sampler = try Sampler.start(configuration, consumers: consumers, onNote: announce)
         } catch {
             Syscalls.close(child.gate) // the gated child sees EOF and exits
             Syscalls.close(child.status)
@@ -91,7 +96,7 @@ public enum ProfileSession {
                               announce: @escaping @Sendable (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
         let latch = StopLatch()
         let startedAt = Date()
-        let (sampler, configuration, stat) = try startAttached(pid: pid, options: options, announce: announce) {
+        let (sampler, configuration, stat, _) = try startAttached(pid: pid, options: options, announce: announce) {
             latch.signal(.targetExited)
         }
         Thread.detachNewThread {
@@ -113,9 +118,11 @@ public enum ProfileSession {
 extension ProfileSession {
     /// Checks that `pid` is a user process other than this one, blocks the
     /// stop signals (one thread takes them), sets up the allocator probes of
-    /// --heap and starts sampling; `onTargetExit` is called when the target is found gone.
+    /// --heap and starts sampling; `onTargetExit` is called when the target
+    /// is found gone. `tracesAllocations`: the allocator probes are set.
     static func startAttached(pid: ProcessID, options: ProfileOptions, sidecar: Bool = false, announce: @escaping @Sendable (String) -> Void,
-                              onTargetExit: @escaping @Sendable () -> Void) throws(SessionError) -> (Sampler, SamplerConfiguration, ProcessStat) {
+                              onTargetExit: @escaping @Sendable () -> Void) throws(SessionError)
+        -> (Sampler, SamplerConfiguration, ProcessStat, tracesAllocations: Bool) {
         guard pid.rawValue > 0, Syscalls.processExists(pid.rawValue),
               let statBytes = try? Syscalls.readFile("/proc/\(pid)/stat"),
               let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)), stat.state != "Z"
@@ -125,12 +132,14 @@ extension ProfileSession {
         Syscalls.blockStopSignals()
         var configuration = options.configuration(for: .attached(pid))
         if sidecar { configuration.boundForSidecar() }
-        if options.heap { configuration.heapProbes = try heapProbes(pid: pid, options: options, announce: announce) }
+        let probes = options.heap ? try heapProbes(pid: pid, options: options, announce: announce) : nil
         do {
-            return (try Sampler.start(configuration, onTargetExit: onTargetExit, onNote: announce), configuration, stat)
-        } catch .targetGone {
-            throw .noSuchProcess(pid.rawValue)
+            return (try Sampler.start(configuration, consumers: SamplingPipeline.consumers(for: configuration, heapProbes: probes),
+                                      onTargetExit: onTargetExit, onNote: announce), configuration, stat, probes != nil)
         } catch {
+            // Defined, but maybe never handed to a consumer that removes them.
+            probes?.uprobes.removeAll()
+            if case .targetGone = error { throw .noSuchProcess(pid.rawValue) }
             throw .sampling(error)
         }
     }

@@ -7,7 +7,6 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
     case cannotProfileSelf
     case sampling(SamplingError)
     case launch(String, Errno)
-    case heapProbeMissing(String)
     case heapProbes(HeapProbeError)
 
     public var description: String {
@@ -28,8 +27,6 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
             "\(what): \(errno)"
         case .heapProbes(let error):
             error.description
-        case .heapProbeMissing(let path):
-            "the heap probe library is missing at \(path): build it with 'make -C probes OUT=<the folder of the perfprobe binary>' (or set PERFPROBE_HEAP_PROBE)"
         }
     }
 }

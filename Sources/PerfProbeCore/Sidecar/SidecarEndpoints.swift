@@ -81,7 +81,7 @@ struct SidecarEndpoints: Sendable {
     /// The live heap by allocating stack so far (with --heap and a known allocator), as pprof.
     private func heap() -> HTTPResponse {
         guard let attached = following.current else { return HTTPResponse(status: 503, text: "no process attached\n") }
-        guard attached.configuration.heapProbes != nil else {
+        guard attached.tracesAllocations else {
             return HTTPResponse(status: 404, text: "allocations are not traced: start the sidecar with --heap (on a process with a known allocator)\n")
         }
         // The heap is a state: the latest slice carries all of it, however old.

@@ -56,14 +56,14 @@ public enum SidecarSession {
         let following = SidecarTarget()
         let attach = { (pid: ProcessID) throws(SessionError) -> ProcessStat in
             let exited = SidecarTarget.ExitFlag()
-            let (sampler, configuration, stat) = try ProfileSession.startAttached(
+            let (sampler, configuration, stat, tracesAllocations) = try ProfileSession.startAttached(
                 pid: pid, options: options, sidecar: true, announce: announce
             ) {
                 exited.set()
                 // Without --match the sidecar ends with its process.
                 if sidecar.follow == nil { latch.signal(.targetExited) }
             }
-            following.attach(.init(pid: pid, sampler: sampler, configuration: configuration, exited: exited))
+            following.attach(.init(pid: pid, sampler: sampler, configuration: configuration, tracesAllocations: tracesAllocations, exited: exited))
             return stat
         }
         let stat = try attach(pid)

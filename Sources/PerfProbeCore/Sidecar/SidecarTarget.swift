@@ -11,14 +11,17 @@ final class SidecarTarget: Sendable {
         var pid: ProcessID
         var sampler: Sampler
         var configuration: SamplerConfiguration
+        /// The allocator probes are set (--heap on a known allocator).
+        var tracesAllocations: Bool
         var exited: ExitFlag
         fileprivate var earlierModules: [Module] = []
         fileprivate var earlierCounters: [CounterReading] = []
 
-        init(pid: ProcessID, sampler: Sampler, configuration: SamplerConfiguration, exited: ExitFlag) {
+        init(pid: ProcessID, sampler: Sampler, configuration: SamplerConfiguration, tracesAllocations: Bool, exited: ExitFlag) {
             self.pid = pid
             self.sampler = sampler
             self.configuration = configuration
+            self.tracesAllocations = tracesAllocations
             self.exited = exited
         }
     }

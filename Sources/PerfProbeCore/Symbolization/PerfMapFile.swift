@@ -6,9 +6,9 @@ enum PerfMapFile {
     /// order; also how many bytes those lines took. A CR before the newline
     /// is dropped; an entry of size 0 covers nothing and is skipped; a name
     /// is cut just past `SymbolName.maxBytes` (the sanitizer marks the cut).
-    static func parseLines(_ bytes: ArraySlice<UInt8>) -> (entries: [SymbolTable.Symbol], consumed: Int) {
+    static func parseLines(_ bytes: ArraySlice<UInt8>) -> (entries: [Symbol], consumed: Int) {
         guard let lastNewline = bytes.lastIndex(of: UInt8(ascii: "\n")) else { return ([], 0) }
-        var entries: [SymbolTable.Symbol] = []
+        var entries: [Symbol] = []
         for var line in bytes[bytes.startIndex..<lastNewline].split(separator: UInt8(ascii: "\n")) {
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             guard let firstSpace = line.firstIndex(of: UInt8(ascii: " ")) else { continue }
@@ -16,14 +16,14 @@ enum PerfMapFile {
             guard let secondSpace = rest.firstIndex(of: UInt8(ascii: " ")),
                   let start = hex(line[..<firstSpace]), let size = hex(rest[..<secondSpace]), size > 0 else { continue }
             let name = rest[rest.index(after: secondSpace)...].prefix(SymbolName.maxBytes + 1)
-            entries.append(SymbolTable.Symbol(address: start, size: size, name: String(decoding: name, as: UTF8.self)))
+            entries.append(Symbol(address: start, size: size, name: String(decoding: name, as: UTF8.self)))
         }
         return (entries, lastNewline - bytes.startIndex + 1)
     }
 
     /// A table where the latest entry for an address wins: a JIT reuses
     /// addresses, and what it wrote last describes the code there now.
-    static func table(_ entries: [SymbolTable.Symbol]) -> SymbolTable {
+    static func table(_ entries: [Symbol]) -> SymbolTable {
         SymbolTable(entries.reversed())
     }
 
@@ -55,6 +55,6 @@ enum PerfMapFile {
 /// What a process's perf map said while it ran: entries in file order
 /// (the latest for an address wins) and whether reading stopped at the cap.
 public struct PerfMap: Sendable {
-    public var entries: [SymbolTable.Symbol] = []
+    public var entries: [Symbol] = []
     public var truncated = false
 }

@@ -1,19 +1,6 @@
 /// A module's function symbols sorted by address, looked up by binary search.
 /// Pure value: built from (address, size, name) entries, however they were read.
 public struct SymbolTable: Sendable {
-    public struct Symbol: Hashable, Sendable {
-        public var address: UInt64
-        /// 0 when the symbol table gives none: it then ends at the next symbol.
-        public var size: UInt64
-        public var name: String
-
-        public init(address: UInt64, size: UInt64, name: String) {
-            self.address = address
-            self.size = size
-            self.name = name
-        }
-    }
-
     public private(set) var symbols: [Symbol]
 
     /// Sorts `entries` and keeps one name per address (the first given, so

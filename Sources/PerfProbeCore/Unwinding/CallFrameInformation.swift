@@ -300,3 +300,17 @@ struct DwarfReader {
         }
     }
 }
+
+extension ElfFile {
+    /// The DWARF call frame information: `.eh_frame`, or `.debug_frame`
+    /// where there is none (Go), parsed.
+    var callFrameInformation: CallFrameInformation? {
+        if let section = section(named: ".eh_frame"), !section.bytes.isEmpty {
+            return CallFrameInformation(section.bytes, kind: .ehFrame, address: section.address)
+        }
+        if let section = section(named: ".debug_frame"), !section.bytes.isEmpty {
+            return CallFrameInformation(section.bytes, kind: .debugFrame, address: section.address)
+        }
+        return nil
+    }
+}

@@ -28,8 +28,8 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         let chain = CallchainUnwinder().unwind(sample)
         let registers = sample.userRegisters
         guard mode != .fp, registers.count == CPerfProbeUnwind_REGISTER_COUNT, !sample.userStack.isEmpty else { return chain }
-        // Make sure the mappings behind the sampled IP are known (reads /proc once if not).
-        _ = spaces.frame(for: registers[8], in: sample.pid)
+        // The mappings behind the sampled IP, for the unwinder's segment table.
+        spaces.learnMapping(of: registers[8], in: sample.pid)
         let (segments, generation) = segmentTable(for: sample.pid, spaces: spaces)
         if cached == nil || cached! != (sample.pid, generation) {
             CPerfProbeUnwind_flush(addressSpace.handle)

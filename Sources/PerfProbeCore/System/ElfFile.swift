@@ -118,7 +118,7 @@ struct ElfFile: ~Copyable {
     /// The function symbols of `.symtab`, or of `.dynsym` when the file is
     /// stripped; global symbols first so they win over local aliases; then
     /// `name@plt` for the PLT stubs, which no symbol table names.
-    var functionSymbols: [SymbolTable.Symbol] {
+    var functionSymbols: [Symbol] {
         let full = symbols(inSectionOfType: UInt32(SHT_SYMTAB))
         return (full.isEmpty ? symbols(inSectionOfType: UInt32(SHT_DYNSYM)) : full) + pltSymbols
     }
@@ -134,7 +134,7 @@ struct ElfFile: ~Copyable {
     /// addresses), found in one pass over the table and named only when they
     /// win: a module of 250k symbols is read for the few hundred a profile
     /// needs, without building every name.
-    func functionSymbols(covering addresses: [UInt64]) -> [SymbolTable.Symbol] {
+    func functionSymbols(covering addresses: [UInt64]) -> [Symbol] {
         let needed = Array(Set(addresses)).sorted()
         guard !needed.isEmpty else { return [] }
         let type = sections(ofType: UInt32(SHT_SYMTAB)).isEmpty ? UInt32(SHT_DYNSYM) : UInt32(SHT_SYMTAB)
@@ -165,9 +165,9 @@ struct ElfFile: ~Copyable {
             }
         }
         var seen = Set<UInt64>()
-        let winners = best.compactMap { $0 }.filter { seen.insert($0.address).inserted }.compactMap { winner -> SymbolTable.Symbol? in
+        let winners = best.compactMap { $0 }.filter { seen.insert($0.address).inserted }.compactMap { winner -> Symbol? in
             guard let name = elf_strptr(elf, winner.names, winner.offset) else { return nil }
-            return SymbolTable.Symbol(address: winner.address, size: winner.size, name: String(cString: name))
+            return Symbol(address: winner.address, size: winner.size, name: String(cString: name))
         }
         return winners + pltSymbols
     }
@@ -204,7 +204,7 @@ struct ElfFile: ~Copyable {
     /// The x86-64 PLT's 16-byte stubs, named from `.rela.plt` as objdump does:
     /// stub i+1 of `.plt` (after the resolver stub) or stub i of `.plt.sec`
     /// (with IBT) jumps through relocation i's GOT slot.
-    private var pltSymbols: [SymbolTable.Symbol] {
+    private var pltSymbols: [Symbol] {
         var stringTable = 0
         guard elf_getshdrstrndx(elf, &stringTable) == 0 else { return [] }
         var named: [String: GElf_Shdr] = [:]
@@ -219,7 +219,7 @@ struct ElfFile: ~Copyable {
             if sectionName == ".rela.plt" { relocations = (next, header) }
         }
         guard let plt = named[".plt"] else { return [] }
-        var result = [SymbolTable.Symbol(address: plt.sh_addr, size: 16, name: "[plt]")]
+        var result = [Symbol(address: plt.sh_addr, size: 16, name: "[plt]")]
         guard let relocations, let data = elf_getdata(relocations.scn, nil),
               let dynamicSymbols = elf_getscn(elf, Int(relocations.header.sh_link)),
               let symbolData = elf_getdata(dynamicSymbols, nil) else { return result }
@@ -233,7 +233,7 @@ struct ElfFile: ~Copyable {
                   gelf_getsym(symbolData, symbolIndex, &symbol) != nil,
                   let name = elf_strptr(elf, Int(symbolHeader.sh_link), Int(symbol.st_name)) else { continue }
             // Addresses are the file's numbers: wrapping, never trapping.
-            result.append(SymbolTable.Symbol(address: stubs.0 &+ stubs.1 &+ UInt64(index) &* 16, size: 16,
+            result.append(Symbol(address: stubs.0 &+ stubs.1 &+ UInt64(index) &* 16, size: 16,
                                              name: String(cString: name) + "@plt"))
         }
         return result
@@ -262,18 +262,6 @@ struct ElfFile: ~Copyable {
             guard let data = elf_getdata(next, nil), UInt64(data.pointee.d_size) <= limit else { return nil }
             guard let buffer = data.pointee.d_buf else { return (header.sh_addr, []) }
             return (header.sh_addr, Array(UnsafeRawBufferPointer(start: buffer, count: data.pointee.d_size)))
-        }
-        return nil
-    }
-
-    /// The DWARF call frame information: `.eh_frame`, or `.debug_frame`
-    /// where there is none (Go), parsed.
-    var callFrameInformation: CallFrameInformation? {
-        if let section = section(named: ".eh_frame"), !section.bytes.isEmpty {
-            return CallFrameInformation(section.bytes, kind: .ehFrame, address: section.address)
-        }
-        if let section = section(named: ".debug_frame"), !section.bytes.isEmpty {
-            return CallFrameInformation(section.bytes, kind: .debugFrame, address: section.address)
         }
         return nil
     }
@@ -341,9 +329,9 @@ struct ElfFile: ~Copyable {
         return result
     }
 
-    private func symbols(inSectionOfType type: UInt32) -> [SymbolTable.Symbol] {
-        var globals: [SymbolTable.Symbol] = []
-        var locals: [SymbolTable.Symbol] = []
+    private func symbols(inSectionOfType type: UInt32) -> [Symbol] {
+        var globals: [Symbol] = []
+        var locals: [Symbol] = []
         for (scn, header) in sections(ofType: type) {
             guard let data = elf_getdata(scn, nil) else { continue }
             for index in 0..<Self.entryCount(data, header) {
@@ -352,7 +340,7 @@ struct ElfFile: ~Copyable {
                 let kind = Int32(symbol.st_info & 0xf)
                 guard kind == STT_FUNC || kind == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF), symbol.st_value != 0,
                       let name = elf_strptr(elf, Int(header.sh_link), Int(symbol.st_name)) else { continue }
-                let entry = SymbolTable.Symbol(address: symbol.st_value, size: symbol.st_size, name: String(cString: name))
+                let entry = Symbol(address: symbol.st_value, size: symbol.st_size, name: String(cString: name))
                 if Int32(symbol.st_info >> 4) == STB_LOCAL { locals.append(entry) } else { globals.append(entry) }
             }
         }

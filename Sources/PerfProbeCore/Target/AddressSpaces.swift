@@ -65,15 +65,18 @@ public struct AddressSpaces {
         return (space.mappings, space.generation)
     }
 
-    /// Resolves `address` of `pid`. Reads /proc/PID/maps at most once per
-    /// image when an address falls outside every known mapping.
+    /// Resolves `address` of `pid` (see `learnMapping`).
     mutating func frame(for address: UInt64, in pid: ProcessID) -> Frame {
         if let frame = lookup(address, in: pid) { return frame }
-        if spaces[pid]?.readProc != true {
-            load(procMaps: MemoryMapping.read(of: pid), for: pid)
-            if let frame = lookup(address, in: pid) { return frame }
-        }
-        return Frame(module: Frame.unknown, address: address)
+        learnMapping(of: address, in: pid)
+        return lookup(address, in: pid) ?? Frame(module: Frame.unknown, address: address)
+    }
+
+    /// Reads /proc/PID/maps when `address` falls outside every known
+    /// mapping of `pid` (a record that was missed), at most once per image.
+    mutating func learnMapping(of address: UInt64, in pid: ProcessID) {
+        guard lookup(address, in: pid) == nil, spaces[pid]?.readProc != true else { return }
+        load(procMaps: MemoryMapping.read(of: pid), for: pid)
     }
 
     private func lookup(_ address: UInt64, in pid: ProcessID) -> Frame? {

@@ -253,17 +253,9 @@ enum Syscalls {
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
-    /// The heap probe's ring: (the agent's fd, close-on-exec; a duplicate
-    /// the command inherits).
-    static func heapRing() throws(Errno) -> (agent: Int32, child: Int32) {
-        let agent = try HeapRing.create()
-        let child = fcntl(agent, F_DUPFD, 3)
-        guard child >= 0 else {
-            let error = Errno(errno)
-            close(agent)
-            throw error
-        }
-        return (agent, child)
+    /// A duplicate of `fd` at 3 or above, inherited across exec.
+    static func duplicate(_ fd: Int32) throws(Errno) -> Int32 {
+        try valueOrErrno { fcntl(fd, F_DUPFD, 3) }
     }
 
     static func pageSize() -> Int { Int(sysconf(Int32(_SC_PAGESIZE))) }

@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+
+/// The layout is the pipeline (README, "How it works"): a stage's files
+/// name no type declared by a stage after it. Read from the sources, so a
+/// backward dependency fails here rather than in a reader's head.
+@Suite struct LayeringTests {
+    static let stages = ["Shared", "System", "Target", "Sampling", "Unwinding", "Heap", "Symbolization",
+                         "Aggregation", "Reports", "Gates", "Session", "Sidecar"]
+
+    @Test func dependenciesPointOneWayAlongThePipeline() throws {
+        let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/PerfProbeCore")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: core.path).filter { !$0.hasPrefix(".") }.sorted()
+        #expect(folders == Self.stages.sorted(), "a folder outside the pipeline's order")
+        var files: [(stage: Int, name: String, text: String)] = []
+        for (stage, folder) in Self.stages.enumerated() {
+            let directory = core.appendingPathComponent(folder)
+            guard let walker = FileManager.default.enumerator(atPath: directory.path) else { continue }
+            for case let path as String in walker where path.hasSuffix(".swift") {
+                let text = try String(contentsOf: directory.appendingPathComponent(path), encoding: .utf8)
+                // Comments may name anything.
+                let code = text.split(separator: "\n").map { $0.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" }
+                files.append((stage, folder + "/" + path, code.joined(separator: "\n")))
+            }
+        }
+        let declaration = /(?m)^(?:public |private |fileprivate |internal |final |indirect )*(?:struct|enum|class|protocol|typealias|actor)\s+([A-Z]\w*)/
+        var declaredIn: [String: Int] = [:]
+        for file in files {
+            for match in file.text.matches(of: declaration) where declaredIn[String(match.1)] == nil {
+                declaredIn[String(match.1)] = file.stage
+            }
+        }
+        #expect(declaredIn.count > 100, "\(declaredIn.count) types found")
+        var backward: [String] = []
+        for file in files {
+            let words = Set(file.text.split { !$0.isLetter && !$0.isNumber && $0 != "_" }.map(String.init))
+            for word in words {
+                if let stage = declaredIn[word], stage > file.stage {
+                    backward.append("\(file.name) uses \(word) of \(Self.stages[stage])")
+                }
+            }
+        }
+        #expect(backward.isEmpty, "\(backward.sorted().joined(separator: "\n"))")
+    }
+}
