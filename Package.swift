@@ -12,7 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Only the runtime: the pprof messages are generated once with protoc
         // (scripts/generate-pprof.sh) and committed, so no build plugin runs.
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // No traits: the default BinaryDelimitedStreams imports Foundation
+        // (and with it ICU) into every program that links the runtime.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
     ],
     targets: [
         // The kernel interfaces Swift cannot call directly: perf_event_open,

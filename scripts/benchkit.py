@@ -4,7 +4,8 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PERFPROBE = os.path.join(ROOT, ".build/release/perfprobe")
+# PERFPROBE_BINARY: another build to measure (an earlier commit's, for before/after figures).
+PERFPROBE = os.environ.get("PERFPROBE_BINARY") or os.path.join(ROOT, ".build/release/perfprobe")
 SAMPLES = os.path.join(ROOT, "samples/build")
 _LIBRARIES = "/usr/lib/x86_64-linux-gnu"
 # Debian's other allocators, preloaded into a sample; those not installed are left out.

@@ -186,6 +186,13 @@ pid_t CPerfProbe_thread_id(void) {
     return gettid();
 }
 
+void CPerfProbe_name_thread(const char *name) {
+    char shortened[16];
+    strncpy(shortened, name, sizeof shortened - 1);
+    shortened[sizeof shortened - 1] = 0;
+    pthread_setname_np(pthread_self(), shortened);
+}
+
 int CPerfProbe_allocate_and_free(const char *library, uint64_t count, uint64_t size) {
     /* RTLD_NOLOAD: only a library already mapped, matched by file identity. */
     void *handle = dlopen(library, RTLD_NOW | RTLD_NOLOAD);

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 @testable import PerfProbeCore
 
 /// Every parser of bytes perfprobe does not control, as one entry point per
@@ -96,8 +96,8 @@ extension FuzzTarget {
     static let selected: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["PERFPROBE_FUZZ_TARGET"] ?? ""
         guard let target = FuzzTarget(rawValue: name) else {
-            FileHandle.standardError.write(Data("PERFPROBE_FUZZ_TARGET must be one of: \(allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
-            exit(2)
+            StandardStreams.error("PERFPROBE_FUZZ_TARGET must be one of: \(allCases.map(\.rawValue).joined(separator: ", "))\n")
+            StandardStreams.exit(2)
         }
         return target
     }()
@@ -108,14 +108,13 @@ enum Replay {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
-            FileHandle.standardError.write(Data("usage: perfprobe-fuzz TARGET FILE|DIR... (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))\n".utf8))
-            exit(2)
+            StandardStreams.error("usage: perfprobe-fuzz TARGET FILE|DIR... (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))\n")
+            StandardStreams.exit(2)
         }
         var count = 0
         for path in arguments.dropFirst() {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
-            let files = isDirectory.boolValue
+            guard FileSystem.exists(path) else { continue }
+            let files = FileSystem.isDirectory(path)
                 ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
             for file in files {
                 guard let data = FileManager.default.contents(atPath: file) else { continue }

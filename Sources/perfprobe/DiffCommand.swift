@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PerfProbeCore
 
 struct DiffCommand: ParsableCommand {
@@ -32,25 +32,25 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let before = try SavedRun.load(base), after = try SavedRun.load(new)
         let comparison = ProfileComparison(base: before, new: after)
-        var out = String(format: "CPU time %.3f s → %.3f s (%+.1f%%) · samples %d → %d\n\n", comparison.baseCPUSeconds,
+        var out = String(printf: "CPU time %.3f s → %.3f s (%+.1f%%) · samples %d → %d\n\n", comparison.baseCPUSeconds,
                          comparison.newCPUSeconds, comparison.cpuChangePercent, before.profile.totalSamples, after.profile.totalSamples)
         out += "  SELF%  before → after (Δ)     TOTAL%  before → after (Δ)     SELF s Δ  FUNCTION  [MODULE]\n"
         for change in comparison.changes.prefix(top) {
-            out += String(format: "  %6.2f → %6.2f (%+6.2f)     %6.2f → %6.2f (%+6.2f)     %+8.3f  %@  [%@]\n",
+            out += String(printf: "  %6.2f → %6.2f (%+6.2f)     %6.2f → %6.2f (%+6.2f)     %+8.3f  %@  [%@]\n",
                           change.baseSelfPercent, change.newSelfPercent, change.selfPointsChange,
                           change.baseTotalPercent, change.newTotalPercent, change.totalPointsChange,
                           change.selfSecondsChange, change.function, change.module)
         }
         let svg = output ?? new + "/diff.svg"
         do {
-            try FlameGraphFormat.difference(base: before, new: after).write(to: URL(fileURLWithPath: svg), options: .atomic)
+            try FileSystem.replace(svg, with: Array(FlameGraphFormat.difference(base: before, new: after)))
         } catch {
-            throw ValidationError("cannot write \(svg): \(error.localizedDescription)")
+            throw ValidationError("cannot write \(svg): \(error)")
         }
         print(out + "\ndifferential flame graph: \(svg)")
         guard let maxRegression else { return }
         let tripped = GateSettings.regressions(comparison, limit: maxRegression)
-        for gate in tripped { FileHandle.standardError.write(Data("perfprobe: \(gate.message)\n".utf8)) }
+        for gate in tripped { StandardStreams.error("perfprobe: \(gate.message)\n") }
         if !tripped.isEmpty { throw ExitCode(1) }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PerfProbeCore
 
 /// The CI gates shared by `run`, `attach` and `report`.
@@ -74,11 +74,10 @@ enum SavedRun {
     static let maxBytes = 512 << 20
 
     static func load(_ directory: String) throws -> ProfileReport {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+        guard FileSystem.exists(directory) else {
             throw ValidationError("\(directory) does not exist: give the output directory of an earlier run")
         }
-        guard isDirectory.boolValue else {
+        guard FileSystem.isDirectory(directory) else {
             throw ValidationError("\(directory) is not a directory: give the output directory of an earlier run (it holds report.json)")
         }
         let path = directory + "/report.json"

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PerfProbeCore
 
 /// Where reports go.
@@ -21,16 +21,14 @@ struct OutputOptions: ParsableArguments {
             try OutputDirectory.checkWritable(output ?? ".")
             if let resultsDir { try OutputDirectory.checkWritable(resultsDir) }
         } catch {
-            throw ValidationError("\(error.description.replacingOccurrences(of: "cannot write \"\"", with: "--output")): choose another --output or --results-dir")
+            throw ValidationError("\(error.description.replacing("cannot write \"\"", with: "--output")): choose another --output or --results-dir")
         }
         if let summary {
-            var isDirectory: ObjCBool = false
-            let parent = (summary as NSString).deletingLastPathComponent
             do throws(OutputError) {
-                guard !summary.isEmpty, !(FileManager.default.fileExists(atPath: summary, isDirectory: &isDirectory) && isDirectory.boolValue) else {
+                guard !summary.isEmpty, !FileSystem.isDirectory(summary) else {
                     throw OutputError(path: summary.isEmpty ? "\"\"" : summary, reason: "it is not a file name")
                 }
-                try OutputDirectory.checkWritable(parent.isEmpty ? "." : parent)
+                try OutputDirectory.checkWritable(FileSystem.parentPath(summary))
             } catch {
                 throw ValidationError("--summary: \(error.description)")
             }
@@ -42,19 +40,17 @@ struct OutputOptions: ParsableArguments {
     /// for `report` and `diff`, whose output it is.
     func say(_ text: String, onStandardOutput: Bool = false, appending: Bool = false) throws(OutputError) {
         guard let summary else {
-            (onStandardOutput ? FileHandle.standardOutput : FileHandle.standardError).write(Data(text.utf8))
+            if onStandardOutput { StandardStreams.output(text) } else { StandardStreams.error(text) }
             return
         }
         do {
-            if appending, let handle = FileHandle(forWritingAtPath: summary) {
-                handle.seekToEndOfFile()
-                handle.write(Data(text.utf8))
-                try handle.close()
+            if appending && FileSystem.exists(summary) {
+                try FileSystem.append(summary, Array(text.utf8))
             } else {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: summary), options: .atomic)
+                try FileSystem.replace(summary, with: Array(text.utf8))
             }
         } catch {
-            throw OutputError(path: summary, reason: OutputDirectory.reason(error))
+            throw OutputError(path: summary, reason: error.description)
         }
     }
 
@@ -84,16 +80,13 @@ struct OutputOptions: ParsableArguments {
         } catch {
             failure = failure ?? error
         }
-        for gate in report.gates ?? [] { FileHandle.standardError.write(Data("perfprobe: \(gate.message)\n".utf8)) }
+        for gate in report.gates ?? [] { StandardStreams.error("perfprobe: \(gate.message)\n") }
         if let failure { throw ReportNotWritten(failure: failure, outcome: report.target.outcome) }
         return !(report.gates ?? []).isEmpty
     }
 
     static func defaultDirectory(pid: ProcessID, started: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        return "./perfprobe-\(pid)-\(formatter.string(from: started))"
+        "./perfprobe-\(pid)-\(FileSystem.timestamp(started))"
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PerfProbeCore
 
 @main
@@ -18,7 +18,7 @@ struct PerfProbe: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let code as ExitCode {
-            Foundation.exit(code.rawValue)
+            StandardStreams.exit(code.rawValue)
         } catch let error as ReportNotWritten {
             fail(error.message, code: 2)
         } catch let error as SessionError {
@@ -26,7 +26,7 @@ struct PerfProbe: ParsableCommand {
         } catch {
             if exitCode(for: error) == .success {
                 print(fullMessage(for: error))
-                Foundation.exit(0)
+                StandardStreams.exit(0)
             }
             fail(negativeValue() ?? message(for: error), code: 2)
         }
@@ -47,7 +47,7 @@ struct PerfProbe: ParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("perfprobe: \(message)\n".utf8))
-        Foundation.exit(code)
+        StandardStreams.error("perfprobe: \(message)\n")
+        StandardStreams.exit(code)
     }
 }

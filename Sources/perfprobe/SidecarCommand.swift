@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import PerfProbeCore
 
 struct SidecarCommand: ParsableCommand {
@@ -127,8 +127,8 @@ struct SidecarCommand: ParsableCommand {
         try encoder.encode(comparison).write(to: root.appendingPathComponent("phases.json"), options: .atomic)
         var text = "\nphases:\n"
         for phase in comparison {
-            let top = phase.hotspots.first.map { String(format: "%@ %.1f%%", $0.function, $0.selfPercent) } ?? "-"
-            text += String(format: "  %@  %.1f s  CPU %.1f%%  RSS %+.0f B/s  top: %@\n", phase.phase, phase.seconds, phase.cpuPercent,
+            let top = phase.hotspots.first.map { String(printf: "%@ %.1f%%", $0.function, $0.selfPercent) } ?? "-"
+            text += String(printf: "  %@  %.1f s  CPU %.1f%%  RSS %+.0f B/s  top: %@\n", phase.phase, phase.seconds, phase.cpuPercent,
                            phase.rssGrowthBytesPerSecond, top)
         }
         try output.say(text, appending: true)

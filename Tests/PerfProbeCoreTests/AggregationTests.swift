@@ -91,15 +91,24 @@ import Testing
         ])
     }
 
-    @Test func reportJSONRoundTrips() throws {
-        let report = try ReportFixture.report(profile: Self.profile())
-        let data = try #require(try JSONReportFormat().render(report))
-        let text = String(decoding: data, as: UTF8.self)
-        #expect(text.contains("\"duration_seconds\""))
-        #expect(text.contains("\"self_percent\""))
+    /// report.json says the fixture's known split, under the documented
+    /// names (docs/report.schema.json), and reads back to the same figures:
+    /// 10 samples, leaf 60% by itself, main in every stack.
+    @Test func reportJSONSaysTheKnownSplit() throws {
+        let data = try #require(try JSONReportFormat().render(try ReportFixture.report(profile: Self.profile())))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect((json["samples"] as? [String: Any])?["total"] as? Int == 10)
+        let hotspots = try #require(json["hotspots"] as? [[String: Any]])
+        #expect(hotspots.first?["function"] as? String == "leaf" && hotspots.first?["self_percent"] as? Double == 60)
+        #expect(hotspots.first { $0["function"] as? String == "main" }?["total_percent"] as? Double == 100)
+        let stacks = try #require((json["profile"] as? [String: Any])?["stacks"] as? [[String: Any]])
+        #expect(stacks.compactMap { $0["count"] as? Int } == [6, 3, 1])
+
         let decoded = try JSONReportFormat.decode(data)
-        #expect(decoded.profile.stacks == report.profile.stacks)
-        #expect(decoded.hotspots == report.hotspots)
+        let functions = decoded.profile.functions.map(\.function)
+        #expect(decoded.profile.stacks.map { $0.frames.map { functions[Int($0)] } }
+                == [["leaf", "recurse", "recurse", "recurse", "main"], ["do_syscall_64", "odd;name", "main"], ["main"]])
+        #expect(decoded.hotspots.first.map { ($0.function, $0.selfSamples) } ?? ("", 0) == ("leaf", 6))
     }
 }
 

@@ -152,6 +152,8 @@ int CPerfProbe_connect_tcp(const char *host, int port, int timeout_ms);
 
 /// gettid(2): Swift's Glibc import does not set _GNU_SOURCE.
 pid_t CPerfProbe_thread_id(void);
+/// Names the calling thread (the kernel keeps 15 bytes), for ps and perf.
+void CPerfProbe_name_thread(const char *name);
 
 /// Calls malloc(size) and free `count` times, as `library` (a file this
 /// process maps, the target's allocator library) defines them: to time a

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension ProfileReport {
     /// Threads that live shorter than a sampling period are never sampled
@@ -9,8 +9,8 @@ extension ProfileReport {
         let counted = Double(taskClock) / 1e9
         let sampled = Double(samples) / Double(max(configuration.frequency, 1))
         guard counted >= 0.5, counted > 3 * sampled else { return nil }
-        let ratio = sampled > 0 ? String(format: " (%.1f×)", counted / sampled) : ""
-        return String(format: "task-clock counted %.2f s of CPU but the samples account for %.2f s%@: most likely threads that each live shorter than a sampling period (%.1f ms at %d Hz) and are never sampled; raise --frequency to see more of them",
+        let ratio = sampled > 0 ? String(printf: " (%.1f×)", counted / sampled) : ""
+        return String(printf: "task-clock counted %.2f s of CPU but the samples account for %.2f s%@: most likely threads that each live shorter than a sampling period (%.1f ms at %d Hz) and are never sampled; raise --frequency to see more of them",
                       counted, sampled, ratio, 1000 / Double(max(configuration.frequency, 1)), configuration.frequency)
     }
 
@@ -70,7 +70,7 @@ extension ProfileReport {
             sampling: Sampling(event: configuration.event.rawValue, frequencyHz: configuration.frequency,
                                includeKernel: configuration.includeKernel, unwind: configuration.unwind.rawValue,
                                stackSizeBytes: configuration.layout.userStackSize),
-            startedAt: ISO8601DateFormatter().string(from: startedAt),
+            startedAt: startedAt.formatted(.iso8601),
             durationSeconds: duration,
             samples: SampleCounts(total: capture.samples, lostRecords: capture.lostRecords,
                                   lostSamples: capture.lostSamples, throttleEvents: capture.throttles),

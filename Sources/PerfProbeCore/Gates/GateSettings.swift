@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The CI gates a run is checked against (`--fail-on leak`, `--max-rss`,
 /// `--max-cpu`, `--baseline` with `--max-regression`). Any tripped gate makes
@@ -26,7 +26,7 @@ public struct GateSettings: Sendable {
             let leaks = report.heap?.stacks.filter { $0.kind == .leak } ?? []
             if let leak = leaks.first {
                 tripped.append(TrippedGate(gate: "--fail-on leak", threshold: "no leak", measured: "\(leaks.count) leaking stack(s)",
-                                           message: String(format: "gate --fail-on leak: %d leaking stack(s), the first %@ growing %@/s",
+                                           message: String(printf: "gate --fail-on leak: %d leaking stack(s), the first %@ growing %@/s",
                                                            leaks.count, MemoryResultsFormat.chain(leak.functions),
                                                            MemoryResultsFormat.bytes(leak.growthBytesPerSecond))))
             } else if let growth = report.memory?.growth, growth.verdict == .growing {
@@ -44,8 +44,8 @@ public struct GateSettings: Sendable {
         if let maxCPUPercent {
             let cpu = report.cpu.utilisationPercent ?? report.cpu.userPercent + report.cpu.systemPercent
             if cpu > maxCPUPercent {
-                tripped.append(TrippedGate(gate: "--max-cpu", threshold: "\(maxCPUPercent)%", measured: String(format: "%.1f%%", cpu),
-                                           message: String(format: "gate --max-cpu %g%%: the target used %.1f%% of one core on average", maxCPUPercent, cpu)))
+                tripped.append(TrippedGate(gate: "--max-cpu", threshold: "\(maxCPUPercent)%", measured: String(printf: "%.1f%%", cpu),
+                                           message: String(printf: "gate --max-cpu %g%%: the target used %.1f%% of one core on average", maxCPUPercent, cpu)))
             }
         }
         if let baseline, let limit = maxRegressionPercent {
@@ -60,14 +60,14 @@ public struct GateSettings: Sendable {
         var tripped: [TrippedGate] = []
         if comparison.cpuChangePercent > limit {
             tripped.append(TrippedGate(
-                gate: "--max-regression", threshold: "\(limit)%", measured: String(format: "%+.1f%%", comparison.cpuChangePercent),
-                message: String(format: "gate --max-regression %g%%: total CPU time grew %.1f%% (%.3f s → %.3f s)",
+                gate: "--max-regression", threshold: "\(limit)%", measured: String(printf: "%+.1f%%", comparison.cpuChangePercent),
+                message: String(printf: "gate --max-regression %g%%: total CPU time grew %.1f%% (%.3f s → %.3f s)",
                                 limit, comparison.cpuChangePercent, comparison.baseCPUSeconds, comparison.newCPUSeconds)))
         }
         for change in comparison.changes where change.totalPointsChange > limit {
             tripped.append(TrippedGate(
-                gate: "--max-regression", threshold: "\(limit) points", measured: String(format: "%+.1f points", change.totalPointsChange),
-                message: String(format: "gate --max-regression %g%%: %@ [%@] went from %.1f%% to %.1f%% of the samples (inclusive)",
+                gate: "--max-regression", threshold: "\(limit) points", measured: String(printf: "%+.1f points", change.totalPointsChange),
+                message: String(printf: "gate --max-regression %g%%: %@ [%@] went from %.1f%% to %.1f%% of the samples (inclusive)",
                                 limit, change.function, change.module, change.baseTotalPercent, change.newTotalPercent)))
         }
         return tripped

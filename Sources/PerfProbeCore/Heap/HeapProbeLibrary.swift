@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The in-process heap probe (probes/heapprobe), preloaded into commands
 /// under `run --heap`. Built next to the perfprobe binary by probes/Makefile.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How `attach --heap` probes the allocator.
 public struct HeapProbeSettings: Sendable {
@@ -22,7 +22,7 @@ extension HeapProbeSettings: CustomStringConvertible {
         let functions = plan.sites.map { $0.placement == 0 ? $0.function.symbol : "\($0.function.symbol)+\($0.placement)" }
         var line = "probing \(plan.definition.name) (\(plan.libraryPath)): \(functions.joined(separator: " "))"
         if let calibration {
-            let micro = { (ns: Double) in String(format: "%.1f µs", ns / 1000) }
+            let micro = { (ns: Double) in String(printf: "%.1f µs", ns / 1000) }
             line += "; measured cost per call: malloc \(micro(calibration.mallocNanoseconds)), free \(micro(calibration.freeNanoseconds))"
             if let entry = calibration.freeAtEntryNanoseconds { line += " (\(micro(entry)) at its first instruction)" }
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// test-performance-cpu-results.json, the CPU file performance-test pipelines
 /// read. `success` is false when the target failed. Sampling counts where
@@ -83,7 +83,7 @@ public struct CPUResultsFormat: ReportFormat {
                             optimizationPotential: hotspot.selfPercent >= 20 ? "high" : hotspot.selfPercent >= 5 ? "medium" : "low")
         }
         let bottlenecks = report.hotspots.filter { $0.selfPercent >= bottleneckPercent }.map {
-            String(format: "%@ [%@]: %.1f%% of the samples in the function itself, %.1f%% with its callees",
+            String(printf: "%@ [%@]: %.1f%% of the samples in the function itself, %.1f%% with its callees",
                    $0.function, $0.module, $0.selfPercent, $0.totalPercent)
         }
         let usage = report.timeline.dropFirst().map { $0.cpuUserPercent + $0.cpuSystemPercent }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A flame graph: the profile's stacks merged into a tree (thread name, then
 /// frames from the root), drawn as a self-contained SVG — hover for details,
@@ -104,11 +104,11 @@ struct FlameGraph {
         """
         for (node, depth, x) in rows {
             let share = Double(node.value) * 100 / total
-            var detail = "\(node.name)\(node.module.isEmpty || node.module == "thread" ? "" : " [\(node.module)]") — \(node.value) samples, \(String(format: "%.2f", share))%"
+            var detail = "\(node.name)\(node.module.isEmpty || node.module == "thread" ? "" : " [\(node.module)]") — \(node.value) samples, \(String(printf: "%.2f", share))%"
             let fill: String
             if let base = node.baseShare {
                 let change = share - base
-                detail += String(format: " (%+.2f points: %.2f%% before)", change, base)
+                detail += String(printf: " (%+.2f points: %.2f%% before)", change, base)
                 fill = Self.diffColour(change, maxChange: maxChange)
             } else {
                 fill = Self.colour(node)
@@ -149,11 +149,11 @@ struct FlameGraph {
         return name.count <= characters ? name : String(name.prefix(characters - 2)) + ".."
     }
 
-    static func fixed(_ value: Double) -> String { String(format: "%.1f", value) }
+    static func fixed(_ value: Double) -> String { String(printf: "%.1f", value) }
 
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        text.replacing("&", with: "&amp;").replacing("<", with: "&lt;")
+            .replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
     }
 
     /// Zoom re-lays out the frames inside the clicked one; search highlights matches.

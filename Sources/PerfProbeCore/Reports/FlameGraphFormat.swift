@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// flamegraph.svg: the CPU samples as a self-contained interactive flame graph.
 public struct FlameGraphFormat: ReportFormat {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// cpu.folded: Brendan Gregg's collapsed stacks — one line per unique stack,
 /// the thread name then frames root first, `;`-separated, a space and the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// report.html: one self-contained page (no network) — summary, gates,
 /// hotspots, the flame graph, CPU and memory timelines drawn from the /proc
@@ -33,14 +33,14 @@ public struct HTMLReportFormat: ReportFormat {
                         + "<p class=\"note\">Hover for details, click a frame to zoom, Search to highlight.</p>")
         let timeline = report.timeline.dropFirst()
         page += section("CPU over time", chart(timeline.map { ($0.t, $0.cpuUserPercent + $0.cpuSystemPercent) }, unit: "% of one core",
-                                               format: { String(format: "%.0f%%", $0) }))
+                                               format: { String(printf: "%.0f%%", $0) }))
         page += section("Resident memory over time", chart(report.timeline.map { ($0.t, Double($0.rssBytes)) }, unit: "RSS",
                                                            format: MemoryResultsFormat.bytes))
         if let memoryReport = report.memory, let memory {
             let growth = memoryReport.growth
             page += section("Anonymous memory (heap) over time", chart(memoryReport.timeline.map { ($0.t, Double($0.anonymousBytes)) },
                                                                        unit: "anonymous", format: MemoryResultsFormat.bytes)
-                + "<p>Verdict: <b>\(growth.verdict.rawValue)</b> · \(MemoryResultsFormat.bytes(growth.slopeBytesPerSecond))/s (R² \(String(format: "%.2f", growth.rSquared))) after a \(String(format: "%.1f", growth.warmupSeconds)) s warm-up · peak RSS \(MemoryResultsFormat.bytes(Double(memoryReport.peakRssBytes)))</p>"
+                + "<p>Verdict: <b>\(growth.verdict.rawValue)</b> · \(MemoryResultsFormat.bytes(growth.slopeBytesPerSecond))/s (R² \(String(printf: "%.2f", growth.rSquared))) after a \(String(printf: "%.1f", growth.warmupSeconds)) s warm-up · peak RSS \(MemoryResultsFormat.bytes(Double(memoryReport.peakRssBytes)))</p>"
                 + leaks(memory))
         }
         if let heap = report.heap { page += section("Allocations by stack", allocations(heap)) }
@@ -53,9 +53,9 @@ public struct HTMLReportFormat: ReportFormat {
         page += section("Stack quality", table(["measure", "value"], [
             ["unwound to a thread root", percent(quality.unwoundToRootPercent)], ["truncated", percent(quality.truncatedPercent)],
             ["unwind errors", percent(quality.unwindErrorPercent)], ["unsymbolized frames", percent(quality.unsymbolizedFramesPercent)],
-            ["lost records", "\(report.samples.lostRecords)"], ["mean unwind", String(format: "%.1f µs", quality.meanUnwindMicroseconds)],
+            ["lost records", "\(report.samples.lostRecords)"], ["mean unwind", String(printf: "%.1f µs", quality.meanUnwindMicroseconds)],
         ]))
-        page += "<p class=\"note\">perfprobe itself: \(String(format: "%.2f", report.agent.cpuSeconds)) s CPU, \(MemoryResultsFormat.bytes(Double(report.agent.peakRssBytes))) peak RSS. Started \(escape(report.startedAt)).</p>\n</body></html>\n"
+        page += "<p class=\"note\">perfprobe itself: \(String(printf: "%.2f", report.agent.cpuSeconds)) s CPU, \(MemoryResultsFormat.bytes(Double(report.agent.peakRssBytes))) peak RSS. Started \(escape(report.startedAt)).</p>\n</body></html>\n"
         return Data(page.utf8)
     }
 
@@ -64,9 +64,9 @@ public struct HTMLReportFormat: ReportFormat {
         var rows = [
             ["command", escape(report.target.command.joined(separator: " "))],
             ["outcome", escape(outcome.description)],
-            ["duration", String(format: "%.2f s", report.durationSeconds)],
+            ["duration", String(printf: "%.2f s", report.durationSeconds)],
             ["samples", "\(report.profile.totalSamples) at \(report.sampling.frequencyHz) Hz (\(escape(report.sampling.event)), \(escape(report.sampling.unwind)) unwinding)"],
-            ["CPU", report.cpu.utilisationPercent.map { String(format: "%.1f%% of one core", $0) } ?? "unknown"],
+            ["CPU", report.cpu.utilisationPercent.map { String(printf: "%.1f%% of one core", $0) } ?? "unknown"],
             ["result", success ? "<span class=\"good\">success</span>" : "<span class=\"bad\">failed</span>"],
         ]
         for gate in report.gates ?? [] { rows.append(["gate", "<span class=\"bad\">\(escape(gate.message))</span>"]) }
@@ -89,7 +89,7 @@ public struct HTMLReportFormat: ReportFormat {
     private func allocations(_ heap: HeapReport) -> String {
         table(["kind", "outstanding", "growth", "allocs/s", "stack (innermost first)"], heap.stacks.prefix(20).map { stack in
             [escape(stack.kind.rawValue), MemoryResultsFormat.bytes(Double(stack.outstandingBytes)),
-             MemoryResultsFormat.bytes(stack.growthBytesPerSecond) + "/s", String(format: "%.0f", stack.allocationsPerSecond),
+             MemoryResultsFormat.bytes(stack.growthBytesPerSecond) + "/s", String(printf: "%.0f", stack.allocationsPerSecond),
              escape(MemoryResultsFormat.chain(stack.functions, depth: 6))]
         })
     }
@@ -101,7 +101,7 @@ public struct HTMLReportFormat: ReportFormat {
         let top = max(points.map(\.1).max() ?? 1, 1e-9)
         let x = { (t: Double) in left + t / last * (width - left - 10) }
         let y = { (v: Double) in height - bottom - v / top * (height - bottom - 10) }
-        let line = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+        let line = points.map { String(printf: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
         return """
         <svg width="\(Int(width))" height="\(Int(height))" role="img" aria-label="\(escape(unit)) over time">
         <rect x="\(left)" y="10" width="\(width - left - 10)" height="\(height - bottom - 10)" fill="#fafafa" stroke="#ccc"/>
@@ -109,7 +109,7 @@ public struct HTMLReportFormat: ReportFormat {
         <text x="\(left - 6)" y="16" text-anchor="end" font-size="11">\(escape(format(top)))</text>
         <text x="\(left - 6)" y="\(height - bottom)" text-anchor="end" font-size="11">0</text>
         <text x="\(left)" y="\(height - 10)" font-size="11">0 s</text>
-        <text x="\(width - 10)" y="\(height - 10)" text-anchor="end" font-size="11">\(String(format: "%.1f s", last))</text>
+        <text x="\(width - 10)" y="\(height - 10)" text-anchor="end" font-size="11">\(String(printf: "%.1f s", last))</text>
         <text x="\(width / 2)" y="\(height - 10)" text-anchor="middle" font-size="11">\(escape(unit))</text>
         </svg>
         """
@@ -132,7 +132,7 @@ public struct HTMLReportFormat: ReportFormat {
         items.isEmpty ? "<p class=\"note\">\(escape(empty))</p>" : "<ul>" + items.map { "<li>\(escape($0))</li>" }.joined() + "</ul>"
     }
 
-    private func percent(_ value: Double) -> String { String(format: "%.2f", value) }
+    private func percent(_ value: Double) -> String { String(printf: "%.2f", value) }
 
     private func escape(_ text: String) -> String { FlameGraph.escape(text) }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// report.json: the whole `ProfileReport`, keys in snake_case.
 public struct JSONReportFormat: ReportFormat {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// test-performance-memory-results.json, the file performance-test pipelines
 /// gate on (written with --heap). `success` is false when memory keeps growing.
@@ -60,16 +60,16 @@ public struct MemoryResultsFormat: ReportFormat {
         let growth = memory.growth
         var leaks: [Results.Leak] = []
         var opportunities: [String] = []
-        let settled = String(format: "%.1f s after a %.1f s warm-up", (memory.timeline.last?.t ?? 0) - growth.warmupSeconds,
+        let settled = String(printf: "%.1f s after a %.1f s warm-up", (memory.timeline.last?.t ?? 0) - growth.warmupSeconds,
                              growth.warmupSeconds)
         // With allocation stacks, each growing stack is a leak with its evidence.
         for stack in report.heap?.stacks ?? [] {
             switch stack.kind {
             case .leak:
-                let live = stack.oldestLiveSeconds.map { String(format: ", the oldest live for %.1f s", $0) } ?? ""
+                let live = stack.oldestLiveSeconds.map { String(printf: ", the oldest live for %.1f s", $0) } ?? ""
                 leaks.append(Results.Leak(
                     type: "heap_allocation_leak", severity: Self.severity(stack.growthBytesPerSecond),
-                    description: String(format: "allocations from %@ keep growing: %@/s (R² %.2f), %@ outstanding in %d sampled live objects%@; %@ allocated, %@ freed (%.0f allocations/s, %@/s freed)%@",
+                    description: String(printf: "allocations from %@ keep growing: %@/s (R² %.2f), %@ outstanding in %d sampled live objects%@; %@ allocated, %@ freed (%.0f allocations/s, %@/s freed)%@",
                                         Self.chain(stack.functions), Self.bytes(stack.growthBytesPerSecond), stack.growthRSquared,
                                         Self.bytes(Double(stack.outstandingBytes)), stack.outstandingObjects, live,
                                         Self.bytes(Double(stack.allocatedBytes)), Self.bytes(Double(stack.freedBytes)),
@@ -78,7 +78,7 @@ public struct MemoryResultsFormat: ReportFormat {
                     growthRate: stack.growthBytesPerSecond,
                     suspectedCauses: [Results.Cause(stack: stack.functions, outstandingBytes: stack.outstandingBytes)]))
             case .churn:
-                opportunities.append(String(format: "allocation churn in %@: %.0f allocations/s (%@/s), %.0f%% of the bytes freed again: reuse or pool these buffers.",
+                opportunities.append(String(printf: "allocation churn in %@: %.0f allocations/s (%@/s), %.0f%% of the bytes freed again: reuse or pool these buffers.",
                                             Self.chain(stack.functions), stack.allocationsPerSecond,
                                             Self.bytes(stack.allocationBytesPerSecond),
                                             Double(stack.freedBytes) * 100 / Double(max(stack.allocatedBytes, 1))))
@@ -94,12 +94,12 @@ public struct MemoryResultsFormat: ReportFormat {
                 : "No sampled malloc stack grew: the growth is outside malloc (mmap, thread stacks, allocator caches)."
             leaks.append(Results.Leak(
                 type: "memory_growth", severity: Self.severity(rate),
-                description: String(format: "anonymous memory of %@ (pid %d) kept growing: %@/s (R² %.2f) over %@, %@/s over the last 40%%; %@ per hour at this rate. %@",
+                description: String(printf: "anonymous memory of %@ (pid %d) kept growing: %@/s (R² %.2f) over %@, %@/s over the last 40%%; %@ per hour at this rate. %@",
                                     report.target.name, report.target.pid.rawValue, Self.bytes(rate), growth.rSquared, settled,
                                     Self.bytes(growth.finalSlopeBytesPerSecond), Self.bytes(rate * 3600), traced),
                 growthRate: rate, suspectedCauses: []))
         case .plateau:
-            opportunities.append(String(format: "anonymous memory grew from %@ to %@ over %@, then levelled off (%@/s at the end): a cache or pool; check that its bound is intended.",
+            opportunities.append(String(printf: "anonymous memory grew from %@ to %@ over %@, then levelled off (%@/s at the end): a cache or pool; check that its bound is intended.",
                                         Self.bytes(Double(growth.startBytes)),
                                         Self.bytes(Double(memory.timeline.map(\.anonymousBytes).max() ?? 0)), settled,
                                         Self.bytes(growth.finalSlopeBytesPerSecond)))
@@ -133,6 +133,6 @@ public struct MemoryResultsFormat: ReportFormat {
             scaled /= 1024
             unit += 1
         }
-        return String(format: unit == 0 ? "%.0f %@" : "%.2f %@", scaled, units[unit])
+        return String(printf: unit == 0 ? "%.0f %@" : "%.2f %@", scaled, units[unit])
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Optimization opportunities from CPU evidence. Each rule fires only past a
 /// stated threshold and cites the figures that fired it; no evidence, no advice.
@@ -22,18 +22,18 @@ enum OptimizationRules {
         var found: [String] = []
         let hotspots = report.hotspots
         if let top = hotspots.first, top.selfPercent >= hotLeafPercent, !top.kernel {
-            found.append(String(format: "%@ [%@] takes %.1f%% of the CPU by itself (≥ %.0f%%): the first place to optimize.",
+            found.append(String(printf: "%@ [%@] takes %.1f%% of the CPU by itself (≥ %.0f%%): the first place to optimize.",
                                 top.function, top.module, top.selfPercent, hotLeafPercent))
         }
         let allocator = hotspots.filter { allocatorFunctions.contains($0.function) }
         let allocatorShare = allocator.reduce(0) { $0 + $1.selfPercent }
         if allocatorShare >= allocatorPercent {
-            found.append(String(format: "the allocator takes %.1f%% of the CPU (%@; ≥ %.0f%%): allocation churn; reuse buffers or pool them.",
+            found.append(String(printf: "the allocator takes %.1f%% of the CPU (%@; ≥ %.0f%%): allocation churn; reuse buffers or pool them.",
                                 allocatorShare, allocator.map(\.function).joined(separator: ", "), allocatorPercent))
         }
         if report.cpu.systemPercent >= systemPercent && report.cpu.systemPercent >= report.cpu.userPercent {
-            let kernel = hotspots.filter(\.kernel).prefix(3).map { String(format: "%@ %.1f%%", $0.function, $0.selfPercent) }
-            found.append(String(format: "system time is %.0f%% of a core against %.0f%% user (≥ %.0f%% and more than user); the kernel's hottest functions: %@.",
+            let kernel = hotspots.filter(\.kernel).prefix(3).map { String(printf: "%@ %.1f%%", $0.function, $0.selfPercent) }
+            found.append(String(printf: "system time is %.0f%% of a core against %.0f%% user (≥ %.0f%% and more than user); the kernel's hottest functions: %@.",
                                 report.cpu.systemPercent, report.cpu.userPercent, systemPercent,
                                 kernel.isEmpty ? "none sampled" : kernel.joined(separator: ", ")))
         }
@@ -43,11 +43,11 @@ enum OptimizationRules {
                               &- (first.voluntaryContextSwitches + first.involuntaryContextSwitches)) / seconds
         let futex = hotspots.filter { $0.function.contains("futex") }.map(\.totalPercent).max() ?? 0
         if switches >= contextSwitchesPerSecond {
-            found.append(String(format: "%.0f context switches a second (≥ %.0f): threads hand work to each other or block often; batch the hand-offs.",
+            found.append(String(printf: "%.0f context switches a second (≥ %.0f): threads hand work to each other or block often; batch the hand-offs.",
                                 switches, contextSwitchesPerSecond))
         }
         if futex >= futexPercent {
-            found.append(String(format: "%.1f%% of the samples are in futex calls (≥ %.0f%%): lock contention; shorten or split the critical sections.",
+            found.append(String(printf: "%.1f%% of the samples are in futex calls (≥ %.0f%%): lock contention; shorten or split the critical sections.",
                                 futex, futexPercent))
         }
         let faults = last.majorFaults &- first.majorFaults
@@ -57,7 +57,7 @@ enum OptimizationRules {
         if let read = last.readBytes, let readBefore = first.readBytes, let written = last.writeBytes, let writtenBefore = first.writeBytes {
             let rate = Double((read &- readBefore) + (written &- writtenBefore)) / seconds
             if rate >= ioBytesPerSecond {
-                found.append(String(format: "storage I/O of %@/s (≥ 10 MiB/s): buffer, batch or cache it.", MemoryResultsFormat.bytes(rate)))
+                found.append(String(printf: "storage I/O of %@/s (≥ 10 MiB/s): buffer, batch or cache it.", MemoryResultsFormat.bytes(rate)))
             }
         }
         return found

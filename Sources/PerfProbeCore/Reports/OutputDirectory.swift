@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A report that cannot be written: the path and the errno's text.
 public struct OutputError: Error, CustomStringConvertible, Sendable {
@@ -27,26 +27,23 @@ public struct OutputDirectory: Sendable {
     public static func checkWritable(_ path: String) throws(OutputError) {
         guard !path.isEmpty else { throw OutputError(path: "\"\"", reason: "the path is empty") }
         var existing = path
-        var isDirectory: ObjCBool = false
-        while !FileManager.default.fileExists(atPath: existing, isDirectory: &isDirectory) {
-            let parent = (existing as NSString).deletingLastPathComponent
-            existing = parent.isEmpty ? "." : parent
+        while !Syscalls.exists(existing) {
+            existing = Syscalls.parentPath(existing)
             if existing == "." || existing == "/" { break }
         }
-        guard FileManager.default.fileExists(atPath: existing, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard Syscalls.isDirectory(existing) else {
             throw OutputError(path: path, reason: "\(existing) exists and is not a directory")
         }
-        let probe = try makeTemporary(in: existing, for: path)
-        rmdir(probe)
+        Syscalls.removeDirectory(try makeTemporary(in: existing, for: path))
     }
 
     /// Writes `files` into a new staging directory for `destination`.
     static func stage(_ files: [(name: String, data: Data)], into destination: String) throws(OutputError) -> OutputDirectory {
-        let parent = parentDirectory(of: destination)
+        let parent = Syscalls.parentPath(destination)
         do {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            try Syscalls.makeDirectories(parent)
         } catch {
-            throw OutputError(path: parent, reason: reason(error))
+            throw OutputError(path: parent, reason: error.description)
         }
         let staging = try makeTemporary(in: parent, for: destination)
         for file in files {
@@ -54,7 +51,7 @@ public struct OutputDirectory: Sendable {
             do {
                 try file.data.withUnsafeBytes { try Syscalls.writeNewFile(path, $0) }
             } catch {
-                try? FileManager.default.removeItem(atPath: staging)
+                Syscalls.removeTree(staging)
                 throw OutputError(path: destination + "/" + file.name, reason: (error as? Errno)?.description ?? "\(error)")
             }
         }
@@ -65,36 +62,28 @@ public struct OutputDirectory: Sendable {
     /// existing one (a report rewritten, a directory with other files)
     /// takes each file by rename.
     func commit() throws(OutputError) {
-        defer { try? FileManager.default.removeItem(atPath: staging) }
-        if rename(staging, destination) == 0 { return }
-        let fresh = errno
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw OutputError(path: destination, reason: Errno(fresh).description)
+        defer { Syscalls.removeTree(staging) }
+        let whole: Errno
+        do {
+            return try Syscalls.rename(staging, to: destination)
+        } catch {
+            whole = error
         }
-        for name in names where rename(staging + "/" + name, destination + "/" + name) != 0 {
-            throw OutputError(path: destination + "/" + name, reason: Errno(errno).description)
+        guard Syscalls.isDirectory(destination) else { throw OutputError(path: destination, reason: whole.description) }
+        for name in names {
+            do {
+                try Syscalls.rename(staging + "/" + name, to: destination + "/" + name)
+            } catch {
+                throw OutputError(path: destination + "/" + name, reason: error.description)
+            }
         }
-    }
-
-    private static func parentDirectory(of path: String) -> String {
-        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
-        let parent = (trimmed as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
     }
 
     private static func makeTemporary(in parent: String, for destination: String) throws(OutputError) -> String {
-        var template = Array((parent + "/.perfprobe-XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard made != nil else { throw OutputError(path: destination, reason: Errno(errno).description) }
-        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    public static func reason(_ error: Error) -> String {
-        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-        if let code = underlying.map({ Int32(truncatingIfNeeded: $0.code) }), underlying?.domain == NSPOSIXErrorDomain {
-            return Errno(code).description
+        do {
+            return try Syscalls.makeTemporaryDirectory(parent + "/.perfprobe-XXXXXX")
+        } catch {
+            throw OutputError(path: destination, reason: error.description)
         }
-        return error.localizedDescription
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// cpu.pb.gz: the CPU samples as a pprof profile — sample types
 /// samples/count and cpu/nanoseconds, period one sampling interval, each

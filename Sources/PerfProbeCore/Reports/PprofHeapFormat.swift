@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// heap.pb.gz (with traced allocations): alloc_objects, alloc_space,
 /// inuse_objects, inuse_space per allocating stack, as the bytes and objects

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One output file rendered from a report. Adding a format is one new
 /// conforming type and one line in `ReportFormats.all`.

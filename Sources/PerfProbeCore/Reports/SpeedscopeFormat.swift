@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// speedscope.json (speedscope's file format): one `sampled` profile per
 /// thread and one of all threads merged; stacks root first, weighted by

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The short summary printed on stdout at the end of a run.
 public enum SummaryText {
@@ -10,20 +10,20 @@ public enum SummaryText {
         let target = report.target
         out += "perfprobe \(target.mode): \(target.name) (pid \(target.pid)) — \(target.outcome.description)\n"
         let samples = report.samples
-        out += String(format: "duration %.2f s · %d samples at %d Hz %@ · lost %llu records, %llu samples · throttled %d×\n",
+        out += String(printf: "duration %.2f s · %d samples at %d Hz %@ · lost %llu records, %llu samples · throttled %d×\n",
                       report.durationSeconds, samples.total, report.sampling.frequencyHz, report.sampling.event,
                       samples.lostRecords, samples.lostSamples, samples.throttleEvents)
         if let utilisation = report.cpu.utilisationPercent {
-            out += String(format: "CPU %.1f%% of one core (task-clock) · main process user %.1f%%, system %.1f%%\n",
+            out += String(printf: "CPU %.1f%% of one core (task-clock) · main process user %.1f%%, system %.1f%%\n",
                           utilisation, report.cpu.userPercent, report.cpu.systemPercent)
         }
         out += "counters: " + report.counters.map { counter in
             guard let value = counter.value else { return "\(counter.name) \(counter.unavailable ?? "not supported")" }
-            let shown = counter.name == "task-clock" ? String(format: "%.3f s", Double(value) / 1e9) : "\(value)"
+            let shown = counter.name == "task-clock" ? String(printf: "%.3f s", Double(value) / 1e9) : "\(value)"
             return "\(counter.name)\(counter.userOnly == true ? ":u" : "") \(shown)\(counter.scaled ? " (scaled)" : "")"
         }.joined(separator: " · ") + "\n"
         let quality = report.stackQuality
-        out += String(format: "stacks (%@ unwind): %.1f%% to a thread root, %.1f%% spliced, %.1f%% truncated, %.1f%% unwind errors, %.1f%% frame pointers; %.1f%% of frames unsymbolized; %.1f µs per unwind\n",
+        out += String(printf: "stacks (%@ unwind): %.1f%% to a thread root, %.1f%% spliced, %.1f%% truncated, %.1f%% unwind errors, %.1f%% frame pointers; %.1f%% of frames unsymbolized; %.1f µs per unwind\n",
                       report.sampling.unwind, quality.unwoundToRootPercent, quality.splicedPercent, quality.truncatedPercent,
                       quality.unwindErrorPercent, quality.framePointerPercent, quality.unsymbolizedFramesPercent,
                       quality.meanUnwindMicroseconds)
@@ -42,7 +42,7 @@ public enum SummaryText {
             case .stable: "stable"
             case .unknown: "too short to tell"
             }
-            out += String(format: "memory (anonymous): %@ → %@ after %.1f s warm-up · %@/s (R² %.2f), %@/s at the end · %@ · peak RSS %@\n",
+            out += String(printf: "memory (anonymous): %@ → %@ after %.1f s warm-up · %@/s (R² %.2f), %@/s at the end · %@ · peak RSS %@\n",
                           bytes(Double(growth.startBytes)), bytes(Double(growth.endBytes)), growth.warmupSeconds,
                           bytes(growth.slopeBytesPerSecond), growth.rSquared, bytes(growth.finalSlopeBytesPerSecond),
                           verdict, bytes(Double(memory.peakRssBytes)))
@@ -50,7 +50,7 @@ public enum SummaryText {
         if let heap = report.heap {
             if let probes = heap.probes {
                 let calls = probes.functions.reduce(0) { $0 + $1.calls }
-                let cost = probes.estimatedTargetSeconds.map { String(format: "; the probes cost the target about %.2f s", $0) } ?? ""
+                let cost = probes.estimatedTargetSeconds.map { String(printf: "; the probes cost the target about %.2f s", $0) } ?? ""
                 out += "allocations (uprobes on \(probes.allocator) in \(probes.library): \(calls) calls, up to \(probes.sampleFrequencyHz) stacks/s sampled\(cost)):\n"
             } else {
                 let frees = (heap.droppedFrees ?? 0) > 0 ? ", \(heap.droppedFrees ?? 0) frees dropped: outstanding bytes overstated" : ""
@@ -59,8 +59,8 @@ public enum SummaryText {
             for stack in heap.stacks.prefix(top) where stack.kind != .transient {
                 let held = stack.freedAtExitBytes.map { "\(bytes(Double($0))) held, freed at exit" }
                     ?? "\(bytes(Double(stack.outstandingBytes))) outstanding"
-                out += String(format: "  %@ %@, %@/s growth, %.0f allocs/s  %@\n",
-                              stack.kind.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0),
+                out += String(printf: "  %-9@ %@, %@/s growth, %.0f allocs/s  %@\n",
+                              stack.kind.rawValue,
                               held, bytes(stack.growthBytesPerSecond),
                               stack.allocationsPerSecond, MemoryResultsFormat.chain(stack.functions))
             }
@@ -73,7 +73,7 @@ public enum SummaryText {
         if report.threads.count > 1 {
             out += "\nthreads:\n"
             for thread in report.threads.prefix(top) {
-                out += String(format: "  %6.2f%%  %-16@ tid %d (pid %d)\n", thread.percent, thread.name, thread.tid.rawValue, thread.pid.rawValue)
+                out += String(printf: "  %6.2f%%  %-16@ tid %d (pid %d)\n", thread.percent, thread.name, thread.tid.rawValue, thread.pid.rawValue)
             }
         }
         for thread in report.threadHotspots {
@@ -83,7 +83,7 @@ public enum SummaryText {
             out += "\nno symbols for: " + report.unreadableModules.keys.sorted().map(SymbolName.sanitized).joined(separator: ", ") + "\n"
         }
         for note in report.notes ?? [] where !skippingNotes.contains(note) { out += "\nnote: \(SymbolName.sanitized(note))\n" }
-        out += String(format: "\nperfprobe itself: %.2f s CPU, %.1f MiB peak RSS\n", report.agent.cpuSeconds,
+        out += String(printf: "\nperfprobe itself: %.2f s CPU, %.1f MiB peak RSS\n", report.agent.cpuSeconds,
                       Double(report.agent.peakRssBytes) / 1_048_576)
         if let outputDirectory { out += "report: \(outputDirectory)\n" }
         return out
@@ -93,7 +93,7 @@ public enum SummaryText {
         var out = samples.map { "top functions of \($0) samples:\n" } ?? ""
         out += "   SELF%   TOTAL%  FUNCTION  [MODULE]\n"
         for hotspot in hotspots.prefix(top) {
-            out += String(format: "  %6.2f   %6.2f  %@  [%@]\n", hotspot.selfPercent, hotspot.totalPercent,
+            out += String(printf: "  %6.2f   %6.2f  %@  [%@]\n", hotspot.selfPercent, hotspot.totalPercent,
                           hotspot.function, hotspot.module)
         }
         return out

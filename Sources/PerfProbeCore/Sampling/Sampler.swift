@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// Samples a target on a dedicated thread, which opens, owns and reads the
@@ -35,9 +35,7 @@ public final class Sampler: Sendable {
             throw .system("eventfd", error)
         }
         let sampler = Sampler(onTargetExit: onTargetExit, onNote: onNote, wakeFD: wakeFD)
-        let thread = Thread { sampler.run(configuration, consumers: consumers) }
-        thread.name = "perfprobe-sampler"
-        thread.start()
+        Syscalls.startThread(named: "perfprobe-sample") { sampler.run(configuration, consumers: consumers) }
         sampler.readySignal.wait()
         if case .failure(let error) = sampler.state.withLock({ $0.ready }) {
             sampler.doneSignal.wait()

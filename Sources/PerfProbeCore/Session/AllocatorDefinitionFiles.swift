@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The allocator definitions `attach --heap` knows: probes/allocators/*.alloc,
 /// installed next to the perfprobe binary by probes/Makefile (or the folder

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Finds the executable a command name refers to, as execvp would.
 enum CommandLocator {

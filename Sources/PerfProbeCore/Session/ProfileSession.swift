@@ -1,4 +1,6 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// Runs one profiling session: starts or finds the target, samples it until
@@ -64,14 +66,14 @@ public enum ProfileSession {
         let exit = ExitBox()
         // Reaped once sampling has read its final counts.
         let sampled = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
+        Syscalls.startThread(named: "perfprobe-wait") {
             let status = Syscalls.waitForEnd(child.pid)
             exit.set(status)
             latch.signal(.targetExited)
             sampled.wait()
             _ = Syscalls.waitForExit(child.pid)
         }
-        Thread.detachNewThread {
+        Syscalls.startThread(named: "perfprobe-signal") {
             while true {
                 let (signal, sender) = Syscalls.waitStopSignal()
                 // A terminal's Ctrl-C already reached the whole process group.
@@ -99,7 +101,7 @@ public enum ProfileSession {
         let (sampler, configuration, stat, _) = try startAttached(pid: pid, options: options, announce: announce) {
             latch.signal(.targetExited)
         }
-        Thread.detachNewThread {
+        Syscalls.startThread(named: "perfprobe-signal") {
             let (signal, _) = Syscalls.waitStopSignal()
             latch.signal(.interrupted(signal: signal))
         }

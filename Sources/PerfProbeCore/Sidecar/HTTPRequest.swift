@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One HTTP/1.1 request, as the sidecar's endpoints need it.
 public struct HTTPRequest: Hashable, Sendable {
@@ -46,10 +46,10 @@ public struct HTTPRequest: Hashable, Sendable {
             guard parts.count == 2 else { return .malformed }
             switch parts[0].lowercased() {
             case "content-length":
-                guard let value = Int(parts[1].trimmingCharacters(in: .whitespaces)), value >= 0 else { return .malformed }
+                guard let value = Int(Self.unpadded(parts[1])), value >= 0 else { return .malformed }
                 length = value
             case "authorization":
-                authorization = parts[1].trimmingCharacters(in: .whitespaces)
+                authorization = String(Self.unpadded(parts[1]))
             default:
                 break
             }
@@ -67,6 +67,14 @@ public struct HTTPRequest: Hashable, Sendable {
         }
         return .complete(HTTPRequest(method: String(requestLine[0]), path: String(target.first ?? "/"), query: query,
                                      body: Array(bytes[bodyStart..<bodyStart + length]), authorization: authorization))
+    }
+
+    /// A header value without the blanks (spaces, tabs) around it.
+    private static func unpadded(_ value: Substring) -> Substring {
+        var value = value
+        while value.first == " " || value.first == "\t" { value.removeFirst() }
+        while value.last == " " || value.last == "\t" { value.removeLast() }
+        return value
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// The sidecar's endpoint server: HTTP/1.1, one request per connection. The
@@ -20,9 +20,7 @@ final class HTTPServer: Sendable {
 
     init(host: String, port: Int, handler: @escaping Handler) throws(Errno) {
         (fd, self.port) = try Syscalls.listenTCP(host: host, port: port)
-        let thread = Thread { [self] in acceptLoop(handler) }
-        thread.name = "perfprobe-http"
-        thread.start()
+        Syscalls.startThread(named: "perfprobe-http") { [self] in acceptLoop(handler) }
     }
 
     func stop() {
@@ -40,7 +38,7 @@ final class HTTPServer: Sendable {
                 inFlight.wrappingSubtract(1, ordering: .relaxed)
                 continue
             }
-            Thread.detachNewThread { [self] in
+            Syscalls.startThread(named: "perfprobe-client") { [self] in
                 Syscalls.send(connection, respond(connection, handler).bytes, timeoutMilliseconds: 2000)
                 Syscalls.closeConnection(connection, lingerMilliseconds: 500)
                 inFlight.wrappingSubtract(1, ordering: .relaxed)

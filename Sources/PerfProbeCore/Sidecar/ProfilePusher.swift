@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Synchronization
 
 /// Pushes each window's CPU profile to a Pyroscope-compatible `/ingest`
@@ -34,9 +35,7 @@ final class ProfilePusher: Sendable {
         self.host = host
         port = components.port ?? 80
         path = (components.path.hasSuffix("/") ? String(components.path.dropLast()) : components.path) + "/ingest"
-        let thread = Thread { [self] in run() }
-        thread.name = "perfprobe-push"
-        thread.start()
+        Syscalls.startThread(named: "perfprobe-push") { [self] in run() }
     }
 
     func enqueue(_ window: Window) {
@@ -55,7 +54,7 @@ final class ProfilePusher: Sendable {
     /// the last error; nil when every window was delivered.
     func finish(seconds: Double) -> String? {
         let deadline = Date().addingTimeInterval(seconds)
-        while queue.withLock({ !$0.isEmpty }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        while queue.withLock({ !$0.isEmpty }) && Date() < deadline { Syscalls.sleep(seconds: 0.05) }
         running.store(false, ordering: .releasing)
         ready.signal()
         let unsent = queue.withLock { $0.count }
@@ -77,7 +76,7 @@ final class ProfilePusher: Sendable {
                     }
                     lastError.withLock { $0 = failure }
                     guard running.load(ordering: .acquiring) else { break }
-                    Thread.sleep(forTimeInterval: delay)
+                    Syscalls.sleep(seconds: delay)
                 }
                 queue.withLock { if !$0.isEmpty { $0.removeFirst() } }
                 if delivered { sent.wrappingAdd(1, ordering: .relaxed) } else { dropped.wrappingAdd(1, ordering: .relaxed) }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// The sidecar's HTTP endpoints: `/healthz`, `/metrics` (Prometheus),

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How the sidecar runs besides the sampling options.
 public struct SidecarOptions: Sendable {
@@ -89,7 +89,7 @@ public enum SidecarSession {
         defer { server.stop() }
         announce("sidecar on pid \(pid) (\(name)): http://\(sidecar.host):\(server.port)/metrics, /debug/pprof/profile, /phase, /healthz")
 
-        Thread.detachNewThread {
+        Syscalls.startThread(named: "perfprobe-signal") {
             let (signal, _) = Syscalls.waitStopSignal()
             latch.signal(.interrupted(signal: signal))
         }
@@ -197,7 +197,7 @@ public enum SidecarSession {
             throw .launch("cannot start \(executable)", error)
         }
         let exit = ExitBox()
-        Thread.detachNewThread {
+        Syscalls.startThread(named: "perfprobe-wait") {
             exit.set(Syscalls.waitForExit(child.pid))
             latch.signal(.targetExited)
         }

@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import FoundationEssentials
 import Synchronization
 
 /// What the sidecar has gathered, shared by its sampling loop and its
@@ -32,7 +33,7 @@ final class SidecarState: Sendable {
     private let inner: Locked<Inner>
     private let windowsPath: String?
     /// Opened with the first window (a setup error leaves no output behind).
-    private let windowsFile = Locked<FileHandle?>(nil)
+    private let windowsFile = Locked<FileDescriptor?>(nil)
     private let symbolizer: SidecarSymbolizer
     /// Slices are merged by function and filed here, in order, so that
     /// symbolizing new frames never delays when the next slice is cut.
@@ -130,12 +131,10 @@ final class SidecarState: Sendable {
         guard let line = try? encoder.encode(window) else { return }
         windowsFile.withLock { handle in
             if handle == nil, let windowsPath {
-                try? FileManager.default.createDirectory(atPath: (windowsPath as NSString).deletingLastPathComponent,
-                                                         withIntermediateDirectories: true)
-                _ = FileManager.default.createFile(atPath: windowsPath, contents: nil)
-                handle = FileHandle(forWritingAtPath: windowsPath)
+                try? Syscalls.makeDirectories(Syscalls.parentPath(windowsPath))
+                handle = try? FileDescriptor.append(to: windowsPath)
             }
-            handle?.write(line + Data("\n".utf8))
+            try? handle?.write(line + Data("\n".utf8))
         }
     }
 

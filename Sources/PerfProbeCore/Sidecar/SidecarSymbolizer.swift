@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// The sidecar's one symbolizer, shared by its sampling loop and endpoint

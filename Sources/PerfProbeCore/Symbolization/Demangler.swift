@@ -1,5 +1,6 @@
+import Glibc
 import CPerfProbe
-import Foundation
+import FoundationEssentials
 
 /// Turns linker symbol names into source names: C++ (`_Z`), Rust legacy
 /// (`_ZN…17h<hash>E`) and v0 (`_R`), and Swift (`$s`, `_T0`). Other names,
@@ -34,15 +35,15 @@ public enum Demangler {
     /// A legacy Rust path demangled as C++ ("core::fmt::write::h0123456789abcdef"):
     /// drops the hash and decodes the `$…$` escapes. Nil for a C++ name.
     static func rustLegacy(_ path: String) -> String? {
-        guard let last = path.range(of: "::h", options: .backwards),
+        guard let last = path.ranges(of: "::h").last,
               path[last.upperBound...].count == 16, path[last.upperBound...].allSatisfy(\.isHexDigit) else { return nil }
         // A component may start with "_$" where its first character needed escaping.
-        var text = String(path[..<last.lowerBound]).replacingOccurrences(of: "::_$", with: "::$")
+        var text = String(path[..<last.lowerBound]).replacing("::_$", with: "::$")
         if text.hasPrefix("_$") { text.removeFirst() }
         let escapes = ["$SP$": "@", "$BP$": "*", "$RF$": "&", "$LT$": "<", "$GT$": ">", "$LP$": "(", "$RP$": ")",
                        "$C$": ",", "$u20$": " ", "$u22$": "\"", "$u27$": "'", "$u2b$": "+", "$u3b$": ";",
                        "$u5b$": "[", "$u5d$": "]", "$u7b$": "{", "$u7d$": "}", "$u7e$": "~", "..": "::"]
-        for (escape, plain) in escapes { text = text.replacingOccurrences(of: escape, with: plain) }
+        for (escape, plain) in escapes { text = text.replacing(escape, with: plain) }
         return text
     }
 }

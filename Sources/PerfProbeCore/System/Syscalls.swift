@@ -262,6 +262,36 @@ enum Syscalls {
     static func clockTicksPerSecond() -> Int { Int(sysconf(Int32(_SC_CLK_TCK))) }
 
     /// CLOCK_MONOTONIC in nanoseconds: the clock perfprobe's events stamp records with.
+    /// Runs `body` on a new detached thread named `name` (the kernel keeps 15 bytes of it).
+    static func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+        final class Start {
+            let name: String
+            let body: @Sendable () -> Void
+            init(name: String, body: @escaping @Sendable () -> Void) {
+                self.name = name
+                self.body = body
+            }
+        }
+        let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
+        var thread = pthread_t()
+        let created = pthread_create(&thread, nil, { context in
+            let start = Unmanaged<AnyObject>.fromOpaque(context!).takeRetainedValue() as! Start
+            CPerfProbe_name_thread(start.name)
+            start.body()
+            return nil
+        }, start)
+        // Without a thread the agent cannot work at all: as Foundation's Thread, a crash.
+        precondition(created == 0, "pthread_create: \(Errno(created))")
+        pthread_detach(thread)
+    }
+
+    static func sleep(seconds: Double) {
+        guard seconds > 0 else { return }
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+    }
+
     static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -448,6 +478,66 @@ extension Syscalls {
 }
 
 extension Syscalls {
+    /// Writes all of `bytes` to `fd`.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(Errno) {
+        var done = 0
+        while done < bytes.count {
+            done += try valueOrErrno { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) } }
+        }
+    }
+
+    static func rename(_ from: String, to: String) throws(Errno) {
+        _ = try valueOrErrno { Glibc.rename(from, to) }
+    }
+
+    static func removeFile(_ path: String) {
+        _ = Glibc.unlink(path)
+    }
+
+    static func removeDirectory(_ path: String) {
+        _ = Glibc.rmdir(path)
+    }
+
+    /// A directory of files (no subdirectories), and the files in it.
+    static func removeTree(_ path: String) {
+        for name in listDirectory(path) { _ = Glibc.unlink(path + "/" + name) }
+        removeDirectory(path)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return fstatat(AT_FDCWD, path, &status, 0) == 0
+    }
+
+    /// A new directory from a template ending in XXXXXX (mkdtemp).
+    static func makeTemporaryDirectory(_ template: String) throws(Errno) -> String {
+        var bytes = Array(template.utf8CString)
+        let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw Errno(errno) }
+        return String(decoding: bytes.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `path` and its missing parents, as `mkdir -p`.
+    static func makeDirectories(_ path: String) throws(Errno) {
+        if isDirectory(path) { return }
+        let parent = parentPath(path)
+        if parent != path && parent != "." && parent != "/" { try makeDirectories(parent) }
+        if Glibc.mkdir(path, 0o755) != 0 && errno != EEXIST { throw Errno(errno) }
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return fstatat(AT_FDCWD, path, &status, 0) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// The folder `path` is in ("." for a bare name), trailing slashes ignored.
+    static func parentPath(_ path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+
     /// Creates `path` (which must not exist) holding `bytes`, flushed to disk:
     /// errors keep their errno (ENOSPC, EROFS, EDQUOT) for the message.
     static func writeNewFile(_ path: String, _ bytes: UnsafeRawBufferPointer) throws(Errno) {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SwiftProtobuf
 
 /// Builds a pprof `Profile` message: interns strings, and gives each
@@ -20,7 +20,7 @@ struct PprofBuilder {
         profile.periodType = valueType(period.type, period.unit)
         profile.period = period.value
         profile.durationNanos = Int64(clamping: report.durationSeconds * 1e9)
-        if let started = ISO8601DateFormatter().date(from: report.startedAt) {
+        if let started = try? Date(report.startedAt, strategy: .iso8601) {
             profile.timeNanos = Int64(clamping: started.timeIntervalSince1970 * 1e9)
         }
         profile.comment = [string("perfprobe \(report.target.mode) \(report.target.name) (pid \(report.target.pid))")]
