@@ -111,7 +111,8 @@ extension BinaryTests {
         #expect(own.count > 1000 && profiled.stdoutBytes == own, "\(profiled.stdoutBytes.count) bytes through perfprobe, \(own.count) bare")
         #expect(profiled.stderr.contains("top functions of"))
 
-        let summary = scratch + "/summary.txt"
+        // In a folder not made yet: the options' check accepts a path that can be made.
+        let summary = scratch + "/new/summary.txt"
         let echoed = try Harness.perfprobe(["run", "--summary", summary, "--", "/bin/sh", "-c", "echo data"])
         #expect(echoed.stdout == "data\n")
         #expect(!echoed.stderr.contains("top functions of"))

@@ -8,9 +8,13 @@ public enum FileSystem {
     /// The folder `path` is in ("." for a bare name).
     public static func parentPath(_ path: String) -> String { Syscalls.parentPath(path) }
 
-    /// Replaces `path` with `bytes` in one rename: a reader sees the old file or the new one.
+    /// Replaces `path` with `bytes` in one rename: a reader sees the old
+    /// file or the new one. Missing folders above it are made, as for a
+    /// report directory (the options' check accepts a path that can be made).
     public static func replace(_ path: String, with bytes: [UInt8]) throws(Errno) {
-        let staging = Syscalls.parentPath(path) + "/.perfprobe-\(getpid())-" + String(path.utf8.count)
+        let parent = Syscalls.parentPath(path)
+        try Syscalls.makeDirectories(parent)
+        let staging = parent + "/.perfprobe-\(getpid())-" + String(path.utf8.count)
         Syscalls.removeFile(staging)
         do {
             try bytes.withUnsafeBytes { try Syscalls.writeNewFile(staging, $0) }
