@@ -55,6 +55,8 @@ import Testing
         let some = KeyValueFile.parse(Array(try FixtureFiles.text("status.txt").utf8), keys: ["VmRSS", "voluntary_ctxt_switches"])
         #expect(some.values == ["VmRSS": rss, "voluntary_ctxt_switches": try #require(status["voluntary_ctxt_switches"])])
         #expect(KeyValueFile.parse("a: 18446744073709551616\nb:7 kB\nc: 3kB\n").values == ["b": 7168])
+        // A number that fits but whose kilobytes do not is no value (it trapped the fuzzer).
+        #expect(KeyValueFile.parse("big: 18014398509481984 kB\nsmall: 18014398509481983 kB\n").values == ["small": 18_446_744_073_709_550_592])
     }
 
     @Test func ioCounters() throws {
@@ -66,5 +68,8 @@ import Testing
         #expect(OnlineCPUs.parse("0-1\n") == [0, 1])
         #expect(OnlineCPUs.parse("0-3,6,8-9") == [0, 1, 2, 3, 6, 8, 9])
         #expect(OnlineCPUs.parse("0") == [0])
+        // Not CPU lists: a range past NR_CPUS (which would be billions of entries), negative, reversed.
+        #expect(OnlineCPUs.parse("0-2147483647,3") == [3])
+        #expect(OnlineCPUs.parse("-1-4") == [] && OnlineCPUs.parse("5-2") == [])
     }
 }

@@ -8,10 +8,13 @@ enum OnlineCPUs {
     /// Parses a CPU list such as "0-3,6,8-9".
     static func parse(_ text: String) -> [Int32] {
         text.trimmingNewline.split(separator: ",").flatMap { part -> [Int32] in
-            let bounds = part.split(separator: "-").compactMap { Int32($0) }
+            let fields = part.split(separator: "-", omittingEmptySubsequences: false)
+            let bounds = fields.compactMap { Int32($0) }
+            guard bounds.count == fields.count else { return [] }
             switch bounds.count {
             case 1: return [bounds[0]]
-            case 2 where bounds[0] <= bounds[1]: return Array(bounds[0]...bounds[1])
+            // Linux's NR_CPUS is at most 8192: a wider range is not a CPU list.
+            case 2 where bounds[0] >= 0 && bounds[0] <= bounds[1] && bounds[1] < 8192: return Array(bounds[0]...bounds[1])
             default: return []
             }
         }

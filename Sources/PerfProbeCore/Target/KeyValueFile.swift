@@ -39,7 +39,9 @@ public struct KeyValueFile: Hashable, Sendable {
                 while i < lineEnd, text[i] == UInt8(ascii: " ") || text[i] == UInt8(ascii: "\t") { i += 1 }
                 let kilobytes = lineEnd - i >= 2 && text[i] == UInt8(ascii: "k") && text[i + 1] == UInt8(ascii: "B")
                     && (lineEnd - i == 2 || text[i + 2] == UInt8(ascii: " "))
-                values[String(decoding: UnsafeBufferPointer(rebasing: key), as: UTF8.self)] = kilobytes ? number * 1024 : number
+                let (bytes, tooLarge) = number.multipliedReportingOverflow(by: kilobytes ? 1024 : 1)
+                guard !tooLarge else { continue }
+                values[String(decoding: UnsafeBufferPointer(rebasing: key), as: UTF8.self)] = bytes
             }
         }
         return KeyValueFile(values: values)
