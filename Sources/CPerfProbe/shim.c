@@ -282,12 +282,10 @@ int CPerfProbe_spawn_open_gate(int gate_fd, int status_fd) {
     do {
         n = write(gate_fd, &go, 1);
     } while (n < 0 && errno == EINTR);
-    close(gate_fd);
     int err = 0;
     do {
         n = read(status_fd, &err, sizeof(err));
     } while (n < 0 && errno == EINTR);
-    close(status_fd);
     // EOF: execve succeeded and closed the CLOEXEC end.
     return n == (ssize_t)sizeof(err) ? err : 0;
 }

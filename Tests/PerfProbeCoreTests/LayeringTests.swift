@@ -43,4 +43,35 @@ import Testing
         }
         #expect(backward.isEmpty, "\(backward.sorted().joined(separator: "\n"))")
     }
+
+    /// One Swift file per C library or kernel interface (README, "Calling
+    /// C"): only these import libc or call a function of the C shims and
+    /// libelf. Other files may use the shims' types and constants.
+    static let wrappers: [String: String] = [
+        "System/Syscalls.swift": "the kernel's system calls and the memory it shares",
+        "System/Socket.swift": "sockets",
+        "System/Zlib.swift": "zlib",
+        "System/ElfFile.swift": "libelf",
+        "Unwinding/UnwindAddressSpace.swift": "libunwind",
+        "Symbolization/Demangler.swift": "the Swift and C++ runtimes' demanglers",
+        "Heap/HeapRing.swift": "the heap probe's ring (probes/heapprobe)",
+        "Shared/Locked.swift": "pthread mutexes",
+        "Shared/Printf.swift": "printf",
+    ]
+
+    @Test func onlyTheWrappersCallC() throws {
+        let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/PerfProbeCore")
+        let call = /CPerfProbe(?:Unwind)?_[a-z]\w*\(|\b(?:g?elf|elf64)_[a-z_]+\(|^import (?:Glibc|CLibElf)$/.anchorsMatchLineEndings()
+        var callers: Set<String> = []
+        for folder in Self.stages {
+            guard let walker = FileManager.default.enumerator(atPath: core.appendingPathComponent(folder).path) else { continue }
+            for case let path as String in walker where path.hasSuffix(".swift") {
+                let text = try String(contentsOf: core.appendingPathComponent(folder + "/" + path), encoding: .utf8)
+                if text.contains(call) { callers.insert(folder + "/" + path) }
+            }
+        }
+        #expect(callers.subtracting(Self.wrappers.keys).isEmpty, "C called outside the wrappers: \(callers.subtracting(Self.wrappers.keys).sorted())")
+        #expect(callers == Set(Self.wrappers.keys), "wrappers that call no C: \(Set(Self.wrappers.keys).subtracting(callers).sorted())")
+    }
 }

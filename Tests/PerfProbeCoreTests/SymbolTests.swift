@@ -20,6 +20,19 @@ import Testing
         #expect(table.symbols.count == 3) // the alias at 0x1000 is dropped
     }
 
+    /// Batches added later merge into the table as one sorted run, the
+    /// names already held winning at a shared address, as a table built at once would.
+    @Test func addedBatchesMergeLikeOneTable() {
+        var random = SystemRandomNumberGenerator()
+        let batches = (0..<5).map { batch in
+            (0..<200).map { index in Symbol(address: UInt64.random(in: 0..<4000, using: &random) * 16, size: 16, name: "b\(batch)_\(index)") }
+        }
+        var table = SymbolTable(batches[0])
+        for batch in batches.dropFirst() { table.add(batch) }
+        #expect(table.symbols == SymbolTable(batches.flatMap { $0 }).symbols)
+        #expect(zip(table.symbols, table.symbols.dropFirst()).allSatisfy { $0.address < $1.address })
+    }
+
     @Test func kallsymsKeepsTextSymbolsOnly() throws {
         let table = KernelSymbols(Array(try FixtureFiles.text("kallsyms.txt").utf8))
         #expect(table.names == ["_stext", "do_syscall_64", "schedule", "nf_hook_thing"])

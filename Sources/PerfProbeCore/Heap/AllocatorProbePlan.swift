@@ -43,15 +43,14 @@ public struct AllocatorProbePlan: Sendable {
 
     static func make(definition: AllocatorDefinition, libraryPath: String, openPath: String,
                      mappings: [MemoryMapping]) throws(HeapProbeError) -> AllocatorProbePlan {
-        let elf: ElfFile
+        let file: SharedElfFile
         do {
-            elf = try ElfFile(path: openPath)
+            file = try SharedElfFile.open(openPath)
         } catch {
             throw .unreadableLibrary(libraryPath, error.description)
         }
-        let exported = elf.exportedFunctions(named: Set(definition.functions.map(\.symbol)))
-        let segments = elf.loadSegments
-        let bytes = elf.rawBytes
+        let (exported, segments) = file.read { ($0.exportedFunctions(named: Set(definition.functions.map(\.symbol))), $0.loadSegments) }
+        let bytes = file.bytes
         var sites: [Site] = []
         var missing: [String] = []
         for function in definition.functions {
@@ -74,6 +73,8 @@ public struct AllocatorProbePlan: Sendable {
             sites.append(Site(function: function, address: symbol.address, size: symbol.size,
                               fileOffset: fileOffset, placement: placement))
         }
+        // `bytes` is the file's mapping: valid while `file` lives.
+        withExtendedLifetime(file) {}
         guard sites.contains(where: { $0.function.role != .free }), sites.contains(where: { $0.function.role != .alloc }) else {
             throw .noAllocator(pid: nil, known: [definition.name])
         }

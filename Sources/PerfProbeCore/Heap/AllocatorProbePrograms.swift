@@ -51,23 +51,20 @@ struct AllocatorProbePrograms: ~Copyable {
     private let sampled: Int32
     /// Per probe, its own event while attached (-1: not).
     private var anchors: [Int32]
+    /// The maps, programs and events above.
+    private var owned: FileDescriptors
 
     /// Loads a program per probe writing into `ring`, returns copying up to
     /// `stackSize` bytes of stack. The programs run nowhere until `attach`.
     init(_ probes: [Probe], ring: borrowing ProbeRecordRing, stackSize: UInt32) throws(HeapProbeError) {
         let namespace = Syscalls.fileIdentity("/proc/self/ns/pid") ?? (0, 0)
-        var fds: [Int32] = []
-        func closeAll() { fds.forEach(Syscalls.close) }
+        var owned = FileDescriptors()
         let counters: Int32, threshold: Int32, sampled: Int32
         do throws(Errno) {
-            counters = try Syscalls.bpfArrayCreate(entries: UInt32(CPERFPROBE_PROBE_COUNTERS))
-            fds.append(counters)
-            threshold = try Syscalls.bpfArrayCreate(entries: 1)
-            fds.append(threshold)
-            sampled = try Syscalls.bpfHashCreate(entries: Self.sampledBlocks)
-            fds.append(sampled)
+            counters = owned.adopt(try Syscalls.bpfArrayCreate(entries: UInt32(CPERFPROBE_PROBE_COUNTERS)))
+            threshold = owned.adopt(try Syscalls.bpfArrayCreate(entries: 1))
+            sampled = owned.adopt(try Syscalls.bpfHashCreate(entries: Self.sampledBlocks))
         } catch {
-            closeAll()
             throw .bpf("creating the probes' maps", error.description)
         }
         var programs: [Int32] = []
@@ -94,11 +91,8 @@ struct AllocatorProbePrograms: ~Copyable {
             spec.pid_namespace_device = namespace.device
             spec.pid_namespace_inode = namespace.inode
             do {
-                let program = try Syscalls.probeProgram(spec)
-                programs.append(program)
-                fds.append(program)
+                programs.append(owned.adopt(try Syscalls.probeProgram(spec)))
             } catch {
-                closeAll()
                 throw .bpf("loading the program of the allocator's \(probe.isReturn ? "returns" : "entries")", error.description)
             }
         }
@@ -107,15 +101,8 @@ struct AllocatorProbePrograms: ~Copyable {
         self.counters = counters
         self.threshold = threshold
         self.sampled = sampled
+        self.owned = owned
         anchors = Array(repeating: -1, count: probes.count)
-    }
-
-    deinit {
-        anchors.filter { $0 >= 0 }.forEach(Syscalls.close)
-        programs.forEach(Syscalls.close)
-        Syscalls.close(counters)
-        Syscalls.close(threshold)
-        Syscalls.close(sampled)
     }
 
     /// Puts the probes `chosen` (indices) into process `pid`: from now on
@@ -129,7 +116,7 @@ struct AllocatorProbePrograms: ~Copyable {
             config.disabled = true
             let event: Int32
             do {
-                event = try Syscalls.perfEventOpen(config, pid: pid.rawValue, cpu: -1)
+                event = owned.adopt(try Syscalls.perfEventOpen(config, pid: pid.rawValue, cpu: -1))
             } catch {
                 if error == .noSuchProcess { throw .targetGone(pid) }
                 throw .system("opening the allocator's uprobes in pid \(pid)", error)
@@ -137,7 +124,7 @@ struct AllocatorProbePrograms: ~Copyable {
             do {
                 try Syscalls.perfEventSetBPF(event, program: programs[index])
             } catch {
-                Syscalls.close(event)
+                owned.close(event)
                 throw .system("setting the BPF program of the allocator's uprobes", error)
             }
             anchors[index] = event
@@ -150,7 +137,7 @@ struct AllocatorProbePrograms: ~Copyable {
     /// yet removed still record: the caller ignores records from after it began.
     mutating func detach(_ chosen: some Sequence<Int>) {
         for index in chosen where anchors[index] >= 0 {
-            Syscalls.close(anchors[index])
+            owned.close(anchors[index])
             anchors[index] = -1
         }
     }

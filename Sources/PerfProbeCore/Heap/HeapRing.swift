@@ -1,5 +1,4 @@
 import CPerfProbe
-import Glibc
 
 /// The agent's end of the heap probe's ring (probes/heapprobe/include/heapprobe.h):
 /// a shared mapping of the memfd the command inherited, drained a hundred
@@ -29,17 +28,10 @@ struct HeapRing: ~Copyable {
     /// Set once the ring held what no probe writes.
     private(set) var corrupted = false
 
-    /// Creates the memfd: the agent's fd, close-on-exec, and a duplicate
-    /// the command inherits.
-    static func create() throws(Errno) -> (agent: Int32, child: Int32) {
-        let agent = CPerfProbe_heap_ring_create(capacity)
-        guard agent >= 0 else { throw Errno(errno) }
-        do {
-            return (agent, try Syscalls.duplicate(agent))
-        } catch {
-            Syscalls.close(agent)
-            throw error
-        }
+    /// Creates the memfd (close-on-exec: the command gets a duplicate);
+    /// the caller owns the fd.
+    static func create() throws(Errno) -> Int32 {
+        try valueOrErrno { CPerfProbe_heap_ring_create(capacity) }
     }
 
     /// Maps the ring `fd` holds (created by `create`).

@@ -1,4 +1,3 @@
-import Glibc
 
 /// The allocator's uprobes, defined through tracefs (`uprobe_events`) and
 /// opened as tracepoint perf events — not as the uprobe PMU's events. An
@@ -29,7 +28,7 @@ final class TracefsUprobes: Sendable {
 
     private init(directory: String) {
         self.directory = directory
-        group = "perfprobe_\(getpid())"
+        group = "perfprobe_\(Syscalls.currentProcessID())"
     }
 
     deinit {
@@ -40,15 +39,14 @@ final class TracefsUprobes: Sendable {
     /// what dead agents left.
     static func open() throws(HeapProbeError) -> TracefsUprobes {
         let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
-        var directory = candidates.first { access($0 + "/uprobe_events", W_OK) == 0 }
-        if directory == nil, mount("tracefs", candidates[0], "tracefs", 0, nil) == 0 || errno == EBUSY,
-           access(candidates[0] + "/uprobe_events", W_OK) == 0 {
+        var directory = candidates.first { Syscalls.isWritable($0 + "/uprobe_events") }
+        if directory == nil, Syscalls.mountTracefs(at: candidates[0]), Syscalls.isWritable(candidates[0] + "/uprobe_events") {
             directory = candidates[0]
         }
         guard let directory else { throw .uprobesUnavailable }
         let probes = TracefsUprobes(directory: directory)
         if let text = try? Syscalls.readFile(directory + "/uprobe_events") {
-            for name in staleDefinitions(String(decoding: text, as: UTF8.self), alive: { kill($0, 0) == 0 || errno == EPERM }) {
+            for name in staleDefinitions(String(decoding: text, as: UTF8.self), alive: Syscalls.processExists) {
                 _ = probes.write("-:" + name)
             }
         }
@@ -68,7 +66,7 @@ final class TracefsUprobes: Sendable {
             // break it (it comes from the target's maps) goes through a link.
             let link = Self.isPlain(path) ? nil : Self.link(to: path)
             guard let probed = link ?? (Self.isPlain(path) ? path : nil) else { return .failure(.probeRefused(path, "unusable path")) }
-            defer { if let link { unlink(link); rmdir(String(link.dropLast("/lib".count))) } }
+            defer { if let link { Syscalls.removeFile(link); Syscalls.removeDirectory(String(link.dropLast("/lib".count))) } }
             // Each further line with the same name adds a probe point to the event.
             for offset in offsets {
                 if let failure = write("\(isReturn ? "r" : "p"):\(qualified) \(probed):0x\(String(offset, radix: 16))") {
@@ -97,12 +95,12 @@ final class TracefsUprobes: Sendable {
 
     /// Appends one line to uprobe_events; the error's text when refused.
     private func write(_ line: String) -> String? {
-        let fd = Glibc.open(directory + "/uprobe_events", O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard fd >= 0 else { return String(cString: strerror(errno)) }
-        defer { close(fd) }
-        let bytes = Array((line + "\n").utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        return written == bytes.count ? nil : String(cString: strerror(errno))
+        do {
+            try FileDescriptor.appendToExisting(directory + "/uprobe_events").write((line + "\n").utf8)
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     /// Only characters tracefs reads as a path.
@@ -115,10 +113,9 @@ final class TracefsUprobes: Sendable {
     /// A symbolic link with a plain name to `path`, in a private directory:
     /// tracefs resolves it once, when the probe is defined.
     private static func link(to path: String) -> String? {
-        var template = Array("/tmp/perfprobe-uprobe-XXXXXX".utf8CString)
-        guard let directory = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) }) else { return nil }
-        guard symlink(path, directory + "/lib") == 0 else {
-            rmdir(directory)
+        guard let directory = try? Syscalls.makeTemporaryDirectory("/tmp/perfprobe-uprobe-XXXXXX") else { return nil }
+        guard Syscalls.symbolicLink(directory + "/lib", to: path) else {
+            Syscalls.removeDirectory(directory)
             return nil
         }
         return directory + "/lib"
@@ -126,14 +123,14 @@ final class TracefsUprobes: Sendable {
 
     /// The definitions in `uprobe_events` (`p:GROUP/EVENT PATH:OFFSET`, one a
     /// line) whose group is another agent's that is no longer alive. Pure.
-    static func staleDefinitions(_ text: String, alive: (pid_t) -> Bool) -> [String] {
+    static func staleDefinitions(_ text: String, alive: (Int32) -> Bool) -> [String] {
         text.split(separator: "\n").compactMap { line in
             let definition = line.prefix { $0 != " " }
             guard let colon = definition.firstIndex(of: ":") else { return nil }
             let name = definition[definition.index(after: colon)...]
             let parts = name.split(separator: "/")
-            guard parts.count == 2, parts[0].hasPrefix("perfprobe_"), let pid = pid_t(parts[0].dropFirst("perfprobe_".count)),
-                  pid != getpid(), !alive(pid) else { return nil }
+            guard parts.count == 2, parts[0].hasPrefix("perfprobe_"), let pid = Int32(parts[0].dropFirst("perfprobe_".count)),
+                  pid != Syscalls.currentProcessID(), !alive(pid) else { return nil }
             return String(name)
         }
     }

@@ -21,6 +21,8 @@ struct CounterGroup: ~Copyable {
 
     /// Per counter, the fds counting it (one per followed thread); nil when unavailable.
     private var fds: [[Int32]?]
+    /// Every fd in `fds`.
+    private var owned = FileDescriptors()
     /// Why a counter is unavailable, when it is not simply unsupported.
     private var denied: [Bool]
     /// Counters refused with kernel counting are retried for user space only, as perf does.
@@ -32,10 +34,6 @@ struct CounterGroup: ~Copyable {
         fds = Array(repeating: [], count: Self.all.count)
         denied = Array(repeating: false, count: Self.all.count)
         userOnly = Array(repeating: false, count: Self.all.count)
-    }
-
-    deinit {
-        for list in fds { list?.forEach(Syscalls.close) }
     }
 
     /// Starts counting `tid` (and, by inheritance, the threads it creates).
@@ -50,13 +48,13 @@ struct CounterGroup: ~Copyable {
             config.enable_on_exec = launched
             config.exclude_kernel = userOnly[index]
             do {
-                fds[index]!.append(try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: -1))
+                fds[index]!.append(owned.adopt(try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: -1)))
             } catch {
                 var failure = error
                 if (error == .accessDenied || error == .notPermitted) && !userOnly[index] {
                     config.exclude_kernel = true
                     do {
-                        fds[index]!.append(try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: -1))
+                        fds[index]!.append(owned.adopt(try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: -1)))
                         userOnly[index] = true
                         continue
                     } catch {

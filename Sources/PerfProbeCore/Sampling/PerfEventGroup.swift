@@ -1,5 +1,3 @@
-import CPerfProbe
-
 /// What sampling follows.
 public enum SamplingScope: Sendable {
     /// A process started gated by perfprobe: events on its pid with `inherit`
@@ -35,6 +33,8 @@ struct PerfEventGroup: ~Copyable {
     private var rings: [Ring] = []
     /// Per spec, every fd opened for it (ring owners included).
     private var fds: [[Int32]]
+    /// Every fd in `fds`.
+    private var owned = FileDescriptors()
     /// Event id → index of its spec.
     private var specOfID: [UInt64: Int] = [:]
     private let specs: [EventSpec]
@@ -51,7 +51,6 @@ struct PerfEventGroup: ~Copyable {
 
     deinit {
         for ring in rings { Syscalls.munmap(ring.base, length: ring.length) }
-        for list in fds { list.forEach(Syscalls.close) }
     }
 
     var ringFDs: [Int32] { rings.map(\.fd) }
@@ -88,7 +87,7 @@ struct PerfEventGroup: ~Copyable {
                     if error == .noSuchProcess { throw .targetGone(ProcessID(tid.rawValue)) }
                     throw spec.failure(error)
                 }
-                fds[specIndex].append(fd)
+                fds[specIndex].append(owned.adopt(fd))
                 if let id = try? Syscalls.perfEventID(fd) { specOfID[id] = specIndex }
                 if index < rings.count {
                     do {
@@ -129,16 +128,16 @@ struct PerfEventGroup: ~Copyable {
         var out: [[UInt8]] = []
         for i in rings.indices {
             let control = rings[i].base
-            let head = CPerfProbe_ring_load_head(control)
+            let head = Syscalls.perfRingHead(control)
             let tail = rings[i].tail
             guard head > tail else { continue }
             // The control page is shared memory: its fields are checked
             // against the mapping before any of them sizes a copy.
-            let dataOffset = CPerfProbe_ring_data_offset(control), dataSize = CPerfProbe_ring_data_size(control)
+            let (dataOffset, dataSize) = Syscalls.perfRingData(control)
             let length = UInt64(rings[i].length)
             guard dataSize > 0, dataOffset < length, dataSize <= length - dataOffset, head - tail <= dataSize else {
                 // Nothing in the ring can be told apart: drop it, as the kernel would have.
-                CPerfProbe_ring_store_tail(control, head)
+                Syscalls.perfRingSetTail(control, head)
                 rings[i].tail = head
                 continue
             }
@@ -151,7 +150,7 @@ struct PerfEventGroup: ~Copyable {
             let first = min(count, size - start)
             bytes.append(contentsOf: data[start..<start + first])
             if first < count { bytes.append(contentsOf: data[0..<count - first]) }
-            CPerfProbe_ring_store_tail(control, head)
+            Syscalls.perfRingSetTail(control, head)
             rings[i].tail = head
             out.append(bytes)
         }

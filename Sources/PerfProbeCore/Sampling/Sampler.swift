@@ -19,7 +19,9 @@ public final class Sampler: Sendable {
     private let onTargetExit: @Sendable () -> Void
     private let onNote: @Sendable (String) -> Void
     /// Written by `finish` so the sampling thread leaves poll at once.
-    private let wakeFD: Int32
+    /// The eventfd that wakes the sampling thread from its poll.
+    private let wake: FileDescriptor
+    private var wakeFD: Int32 { wake.raw }
 
     /// `onTargetExit` is called from the sampling thread when an attached
     /// target is found gone; `onNote` once for each thing it could not see.
@@ -28,13 +30,13 @@ public final class Sampler: Sendable {
                       consumers: @escaping @Sendable (NoteBook, UInt64) throws(SamplingError) -> [any RecordConsumer],
                       onTargetExit: @escaping @Sendable () -> Void = {},
                       onNote: @escaping @Sendable (String) -> Void = { _ in }) throws(SamplingError) -> Sampler {
-        let wakeFD: Int32
+        let wake: FileDescriptor
         do {
-            wakeFD = try Syscalls.eventFD()
+            wake = FileDescriptor(try Syscalls.eventFD())
         } catch {
             throw .system("eventfd", error)
         }
-        let sampler = Sampler(onTargetExit: onTargetExit, onNote: onNote, wakeFD: wakeFD)
+        let sampler = Sampler(onTargetExit: onTargetExit, onNote: onNote, wake: wake)
         Syscalls.startThread(named: "perfprobe-sample") { sampler.run(configuration, consumers: consumers) }
         sampler.readySignal.wait()
         if case .failure(let error) = sampler.state.withLock({ $0.ready }) {
@@ -44,14 +46,10 @@ public final class Sampler: Sendable {
         return sampler
     }
 
-    private init(onTargetExit: @escaping @Sendable () -> Void, onNote: @escaping @Sendable (String) -> Void, wakeFD: Int32) {
+    private init(onTargetExit: @escaping @Sendable () -> Void, onNote: @escaping @Sendable (String) -> Void, wake: consuming FileDescriptor) {
         self.onTargetExit = onTargetExit
         self.onNote = onNote
-        self.wakeFD = wakeFD
-    }
-
-    deinit {
-        Syscalls.close(wakeFD)
+        self.wake = wake
     }
 
     /// What was sampled since the previous slice; sampling goes on. Nil once stopped.

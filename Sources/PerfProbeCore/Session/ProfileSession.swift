@@ -1,6 +1,5 @@
 import Dispatch
 import FoundationEssentials
-import Glibc
 import Synchronization
 
 /// Runs one profiling session: starts or finds the target, samples it until
@@ -15,7 +14,9 @@ public enum ProfileSession {
                            announce: @escaping @Sendable (String) -> Void = { _ in }) throws(SessionError) -> LaunchedRun {
         let path = try CommandLocator.resolve(command[0])
         var environment = ProcessInfo.processInfo.environment
-        var heapChannel: (agent: Int32, child: Int32)?
+        // run --heap's ring: the agent's end, and the one the command inherits.
+        var heapRing = FileDescriptors()
+        var heapRingFDs: (agent: Int32, child: Int32)?
         if options.heap {
             let library: String
             do {
@@ -24,41 +25,40 @@ public enum ProfileSession {
                 throw .heapProbes(error)
             }
             do {
-                heapChannel = try HeapRing.create()
+                let agent = heapRing.adopt(try HeapRing.create())
+                heapRingFDs = (agent, heapRing.adopt(try Syscalls.duplicate(agent)))
             } catch {
                 throw .launch("cannot create the heap probe's ring", error)
             }
-            environment = HeapProbeLibrary.environment(environment, library: library, fd: heapChannel!.child,
+            environment = HeapProbeLibrary.environment(environment, library: library, fd: heapRingFDs?.child ?? -1,
                                                        sampleBytes: options.heapSampleBytes)
         }
         Syscalls.blockStopSignals()
-        let child: (pid: Int32, gate: Int32, status: Int32)
+        let child: GatedChild
         do {
-            child = try Syscalls.spawnGated(path: path, arguments: command, environment: environment.map { "\($0.key)=\($0.value)" })
+            child = try GatedChild(path: path, arguments: command, environment: environment)
         } catch {
             throw .launch("cannot start \(command[0])", error)
         }
         // The command has its end; the agent's closes after sampling.
-        if let heapChannel { Syscalls.close(heapChannel.child) }
-        defer { if let heapChannel { Syscalls.close(heapChannel.agent) } }
+        if let heapRingFDs { heapRing.close(heapRingFDs.child) }
         let pid = ProcessID(child.pid)
         let configuration = options.configuration(for: .launched(pid))
-        let consumers = SamplingPipeline.consumers(for: configuration, heapChannel: heapChannel.map { ($0.agent, options.heapSampleBytes) })
+        let consumers = SamplingPipeline.consumers(for: configuration, heapChannel: heapRingFDs.map { ($0.agent, options.heapSampleBytes) })
         let startedAt = Date()
         let sampler: Sampler
-        do {
+        do throws(SamplingError) {
             sampler = try Sampler.start(configuration, consumers: consumers, onNote: announce)
         } catch {
-            Syscalls.close(child.gate) // the gated child sees EOF and exits
-            Syscalls.close(child.status)
-            _ = Syscalls.waitForExit(child.pid)
+            child.cancel()
+            _ = Syscalls.waitForExit(pid.rawValue)
             throw .sampling(error)
         }
         do {
-            try Syscalls.openGate(child.gate, status: child.status)
+            try child.open()
         } catch {
             _ = sampler.finish()
-            _ = Syscalls.waitForExit(child.pid)
+            _ = Syscalls.waitForExit(pid.rawValue)
             throw .commandNotExecutable(path, error)
         }
 
@@ -67,17 +67,17 @@ public enum ProfileSession {
         // Reaped once sampling has read its final counts.
         let sampled = DispatchSemaphore(value: 0)
         Syscalls.startThread(named: "perfprobe-wait") {
-            let status = Syscalls.waitForEnd(child.pid)
+            let status = Syscalls.waitForEnd(pid.rawValue)
             exit.set(status)
             latch.signal(.targetExited)
             sampled.wait()
-            _ = Syscalls.waitForExit(child.pid)
+            _ = Syscalls.waitForExit(pid.rawValue)
         }
         Syscalls.startThread(named: "perfprobe-signal") {
             while true {
                 let (signal, sender) = Syscalls.waitStopSignal()
                 // A terminal's Ctrl-C already reached the whole process group.
-                if sender != 0 { try? Syscalls.kill(child.pid, signal) }
+                if sender != 0 { try? Syscalls.kill(pid.rawValue, signal) }
             }
         }
         _ = latch.wait(seconds: options.duration)
@@ -130,7 +130,7 @@ extension ProfileSession {
               let stat = ProcessStat.parse(Substring(decoding: statBytes, as: UTF8.self)), stat.state != "Z"
         else { throw .noSuchProcess(pid.rawValue) }
         if stat.isKernelThread { throw .notUserProcess(pid.rawValue, stat.command) }
-        if pid.rawValue == getpid() { throw .cannotProfileSelf }
+        if pid.rawValue == Syscalls.currentProcessID() { throw .cannotProfileSelf }
         Syscalls.blockStopSignals()
         var configuration = options.configuration(for: .attached(pid))
         if sidecar { configuration.boundForSidecar() }

@@ -86,9 +86,8 @@ final class ProfilePusher: Sendable {
 
     /// One POST; nil on a 2xx answer, else what went wrong.
     private func send(_ window: Window) -> String? {
-        let fd: Int32
-        do { fd = try Syscalls.connectTCP(host: host, port: port, timeoutMilliseconds: 2000) } catch { return "connect: \(error)" }
-        defer { Syscalls.close(fd) }
+        let connection: Socket
+        do { connection = try Socket.connect(host: host, port: port, timeoutMilliseconds: 2000) } catch { return "connect: \(error)" }
         let boundary = "perfprobe-\(UInt64.random(in: 0...UInt64.max))"
         var body = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"profile\"; filename=\"profile.pprof\"\r\nContent-Type: application/octet-stream\r\n\r\n".utf8)
         body += Array(window.profile)
@@ -99,8 +98,8 @@ final class ProfilePusher: Sendable {
                             URLQueryItem(name: "until", value: String(Int(window.until.timeIntervalSince1970))),
                             URLQueryItem(name: "spyName", value: "perfprobe")]
         let head = "POST \(path)?\(query.percentEncodedQuery ?? "") HTTP/1.1\r\nHost: \(host):\(port)\r\nContent-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        Syscalls.send(fd, Array(head.utf8) + body, timeoutMilliseconds: 5000)
-        guard let answer = Syscalls.receive(fd, upTo: 512, timeoutMilliseconds: 5000) else { return "no answer within 5 s" }
+        connection.send(Array(head.utf8) + body, timeoutMilliseconds: 5000)
+        guard let answer = connection.receive(upTo: 512, timeoutMilliseconds: 5000) else { return "no answer within 5 s" }
         let statusLine = String(decoding: answer.prefix { $0 != 13 && $0 != 10 }.prefix(64), as: UTF8.self)
         let status = statusLine.split(separator: " ").dropFirst().first
         return status?.hasPrefix("2") == true ? nil : "answered \(SymbolName.sanitized(statusLine))"

@@ -24,7 +24,7 @@ struct SidecarEndpoints: Sendable {
         let count = Atomic<Int>(0)
     }
 
-    func respond(_ request: HTTPRequest, client: HTTPClient) -> HTTPResponse {
+    func respond(_ request: HTTPRequest, client: borrowing Socket) -> HTTPResponse {
         if request.path == "/healthz" && request.method == "GET" { return HTTPResponse(status: 200, text: "ok\n") }
         if let token, !token.accepts(authorization: request.authorization) {
             return HTTPResponse(status: 401, text: "unauthorized: send Authorization: Bearer TOKEN (the --token-file's)\n",
@@ -94,7 +94,7 @@ struct SidecarEndpoints: Sendable {
     }
 
     /// The CPU profile of the next `seconds` (30 by default), as pprof.
-    private func profile(seconds text: String?, client: HTTPClient) -> HTTPResponse {
+    private func profile(seconds text: String?, client: borrowing Socket) -> HTTPResponse {
         guard let seconds = Int(text ?? "30"), (1...Self.maxProfileSeconds).contains(seconds) else {
             return HTTPResponse(status: 400, text: "seconds must be 1 to \(Self.maxProfileSeconds)\n")
         }
@@ -106,12 +106,12 @@ struct SidecarEndpoints: Sendable {
         defer { profiling.count.wrappingSubtract(1, ordering: .relaxed) }
         let from = Syscalls.monotonicNanoseconds()
         let end = from + UInt64(seconds) * 1_000_000_000
-        guard client.wait(seconds: Double(seconds)) else { return HTTPResponse(status: 400, text: "client gone\n") }
+        guard !client.waitForHangUp(seconds: Double(seconds)) else { return HTTPResponse(status: 400, text: "client gone\n") }
         // Slices are cut every second: wait for one that covers the end — a
         // loaded machine may cut it late — unless the client goes away first.
         var patience = 50
         while (state.latest?.endNanoseconds ?? 0) < end && patience > 0 {
-            guard client.wait(seconds: 0.1) else { return HTTPResponse(status: 400, text: "client gone\n") }
+            guard !client.waitForHangUp(seconds: 0.1) else { return HTTPResponse(status: 400, text: "client gone\n") }
             patience -= 1
         }
         guard let capture = state.merged(since: from) else { return HTTPResponse(status: 503, text: "sampling has stopped\n") }

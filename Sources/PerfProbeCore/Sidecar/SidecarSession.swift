@@ -189,16 +189,17 @@ public enum SidecarSession {
         var environment = ProcessInfo.processInfo.environment
         environment["PERFPROBE_SIDECAR_URL"] = "http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(port)"
         environment["PERFPROBE_SIDECAR_TOKEN"] = token.map { String(decoding: $0.bytes, as: UTF8.self) }
-        let child: (pid: Int32, gate: Int32, status: Int32)
+        let pid: Int32
         do {
-            child = try Syscalls.spawnGated(path: path, arguments: command, environment: environment.map { "\($0.key)=\($0.value)" })
-            try Syscalls.openGate(child.gate, status: child.status)
+            let child = try GatedChild(path: path, arguments: command, environment: environment)
+            pid = child.pid
+            try child.open()
         } catch {
             throw .launch("cannot start \(executable)", error)
         }
         let exit = ExitBox()
         Syscalls.startThread(named: "perfprobe-wait") {
-            exit.set(Syscalls.waitForExit(child.pid))
+            exit.set(Syscalls.waitForExit(pid))
             latch.signal(.targetExited)
         }
         return LoadProcess(exit: exit)

@@ -13,6 +13,26 @@ public struct SymbolTable: Sendable {
             .filter { seen.insert($0.address).inserted }
     }
 
+    /// Adds `entries`, keeping the name already held at an address: a merge
+    /// of two sorted runs (the symbolizer adds a profile's symbols in batches).
+    public mutating func add(_ entries: [Symbol]) {
+        let new = SymbolTable(entries).symbols
+        var merged: [Symbol] = []
+        merged.reserveCapacity(symbols.count + new.count)
+        var old = 0, added = 0
+        while old < symbols.count || added < new.count {
+            if added == new.count || (old < symbols.count && symbols[old].address <= new[added].address) {
+                if added < new.count && symbols[old].address == new[added].address { added += 1 }
+                merged.append(symbols[old])
+                old += 1
+            } else {
+                merged.append(new[added])
+                added += 1
+            }
+        }
+        symbols = merged
+    }
+
     public var isEmpty: Bool { symbols.isEmpty }
 
     /// The function containing `address`, if any.

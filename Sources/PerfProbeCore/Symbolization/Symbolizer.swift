@@ -9,15 +9,15 @@ public struct Symbolizer {
         let segments: [ElfFile.LoadSegment]
         /// The file whose symbol table answers (the module, or its debug
         /// file); nil when `table` is complete (vDSO, JIT maps).
-        let symbolFile: String?
+        let symbolFile: SharedElfFile?
         /// Virtual addresses already resolved into `table`.
         var resolved: Set<UInt64> = []
         /// The module's own file, whose CFI says where functions no symbol
         /// names begin and end; read the first time such a frame is seen.
-        let moduleFile: String?
+        let moduleFile: SharedElfFile?
         private var cfi: (functions: [CallFrameInformation.FunctionRange], entry: UInt64?)?
 
-        init(table: SymbolTable, segments: [ElfFile.LoadSegment], symbolFile: String?, moduleFile: String? = nil) {
+        init(table: SymbolTable, segments: [ElfFile.LoadSegment], symbolFile: SharedElfFile?, moduleFile: SharedElfFile? = nil) {
             self.table = table
             self.segments = segments
             self.symbolFile = symbolFile
@@ -32,11 +32,7 @@ public struct Symbolizer {
         /// to the next FDE counts as the entry's.
         func unnamedFunction(at address: UInt64) -> (start: UInt64, isEntry: Bool)? {
             if cfi == nil {
-                if let moduleFile, let elf = try? ElfFile(path: moduleFile) {
-                    cfi = (elf.callFrameInformation?.functions ?? [], elf.programEntry)
-                } else {
-                    cfi = ([], nil)
-                }
+                cfi = moduleFile?.read { ($0.callFrameInformation?.functions ?? [], $0.programEntry) } ?? ([], nil)
             }
             guard let cfi else { return nil }
             let range = cfi.functions.last(atOrBelow: address, by: \.start)
@@ -71,8 +67,8 @@ public struct Symbolizer {
             let addresses = offsets.map(virtualAddress).filter { address in
                 !resolved.contains(address) && !(table.lookup(address).map { $0.size > 0 } ?? false)
             }
-            guard let symbolFile, !addresses.isEmpty, let elf = try? ElfFile(path: symbolFile) else { return }
-            table = SymbolTable(table.symbols + elf.functionSymbols(covering: addresses))
+            guard let symbolFile, !addresses.isEmpty else { return }
+            table.add(symbolFile.read { $0.functionSymbols(covering: addresses) })
             resolved.formUnion(addresses)
         }
     }
@@ -222,22 +218,24 @@ public struct Symbolizer {
         var failure: ElfError?
         for path in module.candidatePaths {
             do {
-                let elf = try ElfFile(path: path)
-                let buildID = elf.buildID
+                let file = try SharedElfFile.open(path)
+                let (buildID, debugLink, symbolCount, segments) = file.read { ($0.buildID, $0.debugLink, $0.symbolCount, $0.loadSegments) }
                 if let buildID { buildIDs[module.path] = buildID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
                 if let buildID, let known = byBuildID[buildID] { return known }
                 // A separate debug file has the full .symtab of a stripped module.
-                var symbolFile = path
+                var symbolFile = file
                 let root = "/proc/\(module.pid)/root"
-                for candidate in DebugFiles.candidates(buildID: buildID, debugLink: elf.debugLink, modulePath: module.path) {
+                search: for candidate in DebugFiles.candidates(buildID: buildID, debugLink: debugLink, modulePath: module.path) {
                     for debugPath in [root + candidate, candidate] {
-                        guard let debug = try? ElfFile(path: debugPath) else { continue }
-                        if debug.symbolCount > elf.symbolCount { symbolFile = debugPath }
+                        guard let debug = try? SharedElfFile.open(debugPath) else { continue }
+                        if debug.read({ $0.symbolCount }) > symbolCount {
+                            symbolFile = debug
+                            break search
+                        }
                         break
                     }
-                    if symbolFile != path { break }
                 }
-                let loaded = ModuleSymbols(table: SymbolTable([]), segments: elf.loadSegments, symbolFile: symbolFile, moduleFile: path)
+                let loaded = ModuleSymbols(table: SymbolTable([]), segments: segments, symbolFile: symbolFile, moduleFile: file)
                 if let buildID { byBuildID[buildID] = loaded }
                 return loaded
             } catch {

@@ -1,5 +1,4 @@
 import CLibElf
-import Glibc
 
 /// Why a module's ELF file could not be read.
 public enum ElfError: Error, Sendable, CustomStringConvertible {
@@ -29,7 +28,8 @@ struct ElfFile: ~Copyable {
     }
 
     private let elf: OpaquePointer
-    private let fd: Int32
+    /// The file libelf maps (none for bytes in memory).
+    private let descriptor: FileDescriptor?
     private let memory: UnsafeMutableRawBufferPointer?
 
     private static let libraryReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
@@ -37,24 +37,17 @@ struct ElfFile: ~Copyable {
     init(path: String) throws(ElfError) {
         _ = Self.libraryReady
         // The path may lead into the target's root: a FIFO there must not block us.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else { throw .cannotOpen(path, Errno(errno)) }
-        guard (try? Syscalls.fileStatus(fd))?.regular == true else {
-            close(fd)
-            throw .notElf(path)
-        }
-        guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else {
-            close(fd)
-            throw .notElf(path)
-        }
+        let descriptor: FileDescriptor
+        do { descriptor = FileDescriptor(try Syscalls.openForReading(path)) } catch { throw .cannotOpen(path, error) }
+        guard (try? Syscalls.fileStatus(descriptor.raw))?.regular == true,
+              let elf = elf_begin(descriptor.raw, ELF_C_READ_MMAP, nil) else { throw .notElf(path) }
         guard elf_kind(elf) == ELF_K_ELF else {
             // An archive or unknown file still has a handle to end.
             elf_end(elf)
-            close(fd)
             throw .notElf(path)
         }
         self.elf = elf
-        self.fd = fd
+        self.descriptor = .some(descriptor)
         self.memory = nil
     }
 
@@ -73,13 +66,13 @@ struct ElfFile: ~Copyable {
             throw .notElf(name)
         }
         self.elf = elf
-        self.fd = -1
+        self.descriptor = nil
         self.memory = memory
     }
 
     deinit {
+        // Before the fd (a stored property) closes.
         elf_end(elf)
-        if fd >= 0 { close(fd) }
         memory?.deallocate()
     }
 

@@ -1,7 +1,7 @@
-import Glibc
-
-/// An open file descriptor, owned: closed when its owner ends.
-public struct FileDescriptor: ~Copyable {
+/// An open file descriptor, owned: closed when its owner ends. Every fd the
+/// agent holds alone is one (the groups of perf events and BPF objects own
+/// theirs in lists, closed in their own `deinit`).
+public struct FileDescriptor: ~Copyable, Sendable {
     public let raw: Int32
 
     init(_ raw: Int32) {
@@ -14,7 +14,12 @@ public struct FileDescriptor: ~Copyable {
 
     /// `path` opened to append to (created 0644 if missing; a symlink is refused).
     public static func append(to path: String) throws(Errno) -> FileDescriptor {
-        FileDescriptor(try valueOrErrno { open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o644) })
+        FileDescriptor(try Syscalls.openForAppending(path, create: true))
+    }
+
+    /// `path`, which must exist, opened to append to.
+    static func appendToExisting(_ path: String) throws(Errno) -> FileDescriptor {
+        FileDescriptor(try Syscalls.openForAppending(path, create: false))
     }
 
     /// Writes all of `bytes`.

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// What the CLI needs of the file system, with the kernel's errors.
 public enum FileSystem {
@@ -14,29 +13,25 @@ public enum FileSystem {
     public static func replace(_ path: String, with bytes: [UInt8]) throws(Errno) {
         let parent = Syscalls.parentPath(path)
         try Syscalls.makeDirectories(parent)
-        let staging = parent + "/.perfprobe-\(getpid())-" + String(path.utf8.count)
+        let staging = parent + "/.perfprobe-\(Syscalls.currentProcessID())-" + String(path.utf8.count)
         Syscalls.removeFile(staging)
         do {
             try bytes.withUnsafeBytes { try Syscalls.writeNewFile(staging, $0) }
             try Syscalls.rename(staging, to: path)
         } catch {
             Syscalls.removeFile(staging)
-            throw (error as? Errno) ?? Errno(EIO)
+            throw (error as? Errno) ?? Errno.inputOutput
         }
     }
 
     /// Appends `bytes` to `path`, which must exist.
     public static func append(_ path: String, _ bytes: [UInt8]) throws(Errno) {
-        let file = FileDescriptor(try valueOrErrno { open(path, O_WRONLY | O_APPEND | O_CLOEXEC) })
-        try file.write(bytes)
+        try FileDescriptor.appendToExisting(path).write(bytes)
     }
 
     /// `date` in local time as yyyyMMdd-HHmmss, for directory names.
     public static func timestamp(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var local = tm()
-        localtime_r(&seconds, &local)
-        return String(printf: "%04d%02d%02d-%02d%02d%02d", Int(local.tm_year) + 1900, Int(local.tm_mon) + 1, Int(local.tm_mday),
-                      Int(local.tm_hour), Int(local.tm_min), Int(local.tm_sec))
+        let local = Syscalls.localTime(secondsSinceEpoch: Int(date.timeIntervalSince1970.rounded(.down)))
+        return String(printf: "%04d%02d%02d-%02d%02d%02d", local.year, local.month, local.day, local.hour, local.minute, local.second)
     }
 }

@@ -15,6 +15,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let accessDenied = Errno(EACCES)
     public static let notSupported = Errno(EOPNOTSUPP)
     public static let noDevice = Errno(ENODEV)
+    public static let inputOutput = Errno(EIO)
 }
 
 /// The kernel refused a BPF program: its errno and the verifier's last words.
@@ -122,73 +123,17 @@ enum Syscalls {
         return monotonicNanoseconds() - start
     }
 
-    /// `data` gzip-compressed (pprof files are gzipped protobuf).
-    static func gzip(_ data: [UInt8]) -> [UInt8]? {
-        var out: UnsafeMutableRawPointer?
-        let size = data.withUnsafeBytes { CPerfProbe_gzip($0.baseAddress, $0.count, &out) }
-        guard size >= 0, let out else { return nil }
-        defer { free(out) }
-        return Array(UnsafeRawBufferPointer(start: out, count: size))
-    }
-
-    static func listenTCP(host: String, port: Int) throws(Errno) -> (fd: Int32, port: Int) {
-        var bound: Int32 = 0
-        let fd = try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_listen_tcp(host, Int32(port), &bound) }
-        return (fd, Int(bound))
-    }
-
-    static func connectTCP(host: String, port: Int, timeoutMilliseconds: Int32) throws(Errno) -> Int32 {
-        try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_connect_tcp(host, Int32(port), timeoutMilliseconds) }
-    }
-
-    /// A connection from a listening socket, or nil (none pending, or an error).
-    static func accept(_ fd: Int32) -> Int32? {
-        let connection = Glibc.accept(fd, nil, nil)
-        guard connection >= 0 else { return nil }
-        _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-        return connection
-    }
-
-    /// Reads what is there within `milliseconds`: nil on timeout, error or end.
-    static func receive(_ fd: Int32, upTo count: Int, timeoutMilliseconds: Int32) -> [UInt8]? {
-        var poll = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard Glibc.poll(&poll, 1, timeoutMilliseconds) == 1 else { return nil }
-        var buffer = [UInt8](repeating: 0, count: count)
-        let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, count, 0) } as Int
-        return n > 0 ? Array(buffer[0..<n]) : nil
-    }
-
-    /// Sends all of `bytes` (a peer that stops reading costs at most `timeoutMilliseconds` per wait).
-    static func send(_ fd: Int32, _ bytes: [UInt8], timeoutMilliseconds: Int32) {
-        var offset = 0
-        while offset < bytes.count {
-            var poll = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            guard Glibc.poll(&poll, 1, timeoutMilliseconds) == 1 else { return }
-            let n: Int = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { return }
-            offset += n
-        }
-    }
-
-    /// Closes a connection without resetting it: ends this side, then reads
-    /// and drops what the peer still sends (64 KiB, `milliseconds` at most).
-    /// Closing with request bytes unread makes the kernel send a reset, which
-    /// can destroy the answer before the peer has read it.
-    static func closeConnection(_ fd: Int32, lingerMilliseconds milliseconds: Int32) {
-        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
-        let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
-        var drained = 0
-        while drained < 1 << 16 {
-            let now = monotonicNanoseconds()
-            guard now < deadline,
-                  let bytes = receive(fd, upTo: 16 * 1024, timeoutMilliseconds: Int32((deadline - now) / 1_000_000) + 1)
-            else { break }
-            drained += bytes.count
-        }
-        close(fd)
-    }
-
     static func currentProcessID() -> Int32 { getpid() }
+
+    /// The calendar fields of a time in the local time zone.
+    static func localTime(secondsSinceEpoch: Int) -> (year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+        var seconds = time_t(secondsSinceEpoch)
+        var local = tm()
+        localtime_r(&seconds, &local)
+        return (Int(local.tm_year) + 1900, Int(local.tm_mon) + 1, Int(local.tm_mday), Int(local.tm_hour), Int(local.tm_min), Int(local.tm_sec))
+    }
+
+    static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
 
     static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }
 
@@ -285,6 +230,17 @@ enum Syscalls {
         pthread_detach(thread)
     }
 
+    /// Starts a thread that owns `value` (a connection, say): handed over
+    /// whole, so no other thread can close or use it.
+    static func startThread<Value: ~Copyable & Sendable>(named name: String, handing value: consuming Value,
+                                                         _ body: @escaping @Sendable (consuming Value) -> Void) {
+        let handoff = Handoff(value)
+        startThread(named: name) {
+            guard let value = handoff.value.take() else { return }
+            body(value)
+        }
+    }
+
     static func sleep(seconds: Double) {
         guard seconds > 0 else { return }
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
@@ -347,7 +303,8 @@ enum Syscalls {
         return (pid, gate, status)
     }
 
-    /// Lets the gated child exec; throws the errno of a failed exec.
+    /// Lets the gated child exec; throws the errno of a failed exec. The
+    /// caller closes both fds after.
     static func openGate(_ gate: Int32, status: Int32) throws(Errno) {
         let err = CPerfProbe_spawn_open_gate(gate, status)
         if err != 0 { throw Errno(err) }
@@ -413,6 +370,11 @@ extension Syscalls {
 extension Syscalls {
     /// open(2) of a file perfprobe does not trust: a final symlink is not
     /// followed (ELOOP) and a FIFO or device does not block (O_NONBLOCK).
+    /// Opens `path` to read without blocking on a FIFO or taking a terminal.
+    static func openForReading(_ path: String) throws(Errno) -> Int32 {
+        try valueOrErrno { Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
+    }
+
     static func openUntrusted(_ path: String) throws(Errno) -> Int32 {
         try valueOrErrno { Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) }
     }
@@ -446,29 +408,6 @@ extension Syscalls {
 }
 
 extension Syscalls {
-    /// Waits up to `milliseconds` for the peer of a connection to hang up:
-    /// true when it did (end of stream, reset or error). Bytes it sends
-    /// meanwhile are read and dropped.
-    /// POLLRDHUP (<poll.h> shows it only with _GNU_SOURCE).
-    private static let pollReadHangUp: Int16 = 0x2000
-
-    static func waitForHangUp(_ fd: Int32, milliseconds: Int32) -> Bool {
-        let deadline = monotonicNanoseconds() + UInt64(max(milliseconds, 0)) * 1_000_000
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let now = monotonicNanoseconds()
-            guard now < deadline else { return false }
-            var poll = pollfd(fd: fd, events: Int16(POLLIN) | pollReadHangUp, revents: 0)
-            let ready = Glibc.poll(&poll, 1, Int32((deadline - now) / 1_000_000) + 1)
-            guard ready == 1 else { continue }
-            if poll.revents & (pollReadHangUp | Int16(POLLHUP | POLLERR)) != 0 { return true }
-            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } as Int
-            if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return true }
-        }
-    }
-}
-
-extension Syscalls {
     /// A file's permission bits (st_mode & 07777).
     static func fileMode(_ fd: Int32) throws(Errno) -> UInt32 {
         var status = stat()
@@ -485,6 +424,22 @@ extension Syscalls {
             done += try valueOrErrno { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) } }
         }
     }
+
+    /// Opens `path` to append to: created 0644 if missing when `create`
+    /// (a symlink is then refused).
+    static func openForAppending(_ path: String, create: Bool) throws(Errno) -> Int32 {
+        try valueOrErrno { Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_NOFOLLOW : 0), 0o644) }
+    }
+
+    static func isWritable(_ path: String) -> Bool { access(path, W_OK) == 0 }
+
+    /// Mounts tracefs at `path`: true when it is mounted (now or already).
+    static func mountTracefs(at path: String) -> Bool {
+        mount("tracefs", path, "tracefs", 0, nil) == 0 || errno == EBUSY
+    }
+
+    /// Makes `link` a symbolic link to `target`.
+    static func symbolicLink(_ link: String, to target: String) -> Bool { symlink(target, link) == 0 }
 
     static func rename(_ from: String, to: String) throws(Errno) {
         _ = try valueOrErrno { Glibc.rename(from, to) }
@@ -549,4 +504,27 @@ extension Syscalls {
         }
         _ = try valueOrErrno { fsync(fd) }
     }
+}
+
+/// Memory the kernel writes while the agent reads it: the perf event rings'
+/// control pages and the BPF ring, read and advanced with the orderings
+/// their protocols require (C11 atomics in the shim).
+extension Syscalls {
+    static func loadAcquire(_ address: UnsafeRawPointer) -> UInt64 { CPerfProbe_load_acquire_u64(address) }
+    static func loadAcquire32(_ address: UnsafeRawPointer) -> UInt32 { CPerfProbe_load_acquire_u32(address) }
+    static func storeRelease(_ address: UnsafeMutableRawPointer, _ value: UInt64) { CPerfProbe_store_release_u64(address, value) }
+
+    /// A perf ring's head (acquire), and where and how large its data area is.
+    static func perfRingHead(_ control: UnsafeRawPointer) -> UInt64 { CPerfProbe_ring_load_head(control) }
+    static func perfRingData(_ control: UnsafeRawPointer) -> (offset: UInt64, size: UInt64) {
+        (CPerfProbe_ring_data_offset(control), CPerfProbe_ring_data_size(control))
+    }
+    /// Frees a perf ring's bytes up to `tail` (release).
+    static func perfRingSetTail(_ control: UnsafeMutableRawPointer, _ tail: UInt64) { CPerfProbe_ring_store_tail(control, tail) }
+}
+
+/// A value on its way to a new thread, taken once there.
+private final class Handoff<Value: ~Copyable & Sendable>: @unchecked Sendable {
+    var value: Value?
+    init(_ value: consuming Value) { self.value = consume value }
 }

@@ -22,35 +22,29 @@ public enum UntrustedFileError: Error, CustomStringConvertible, Sendable {
 /// FIFO, checked to be a regular file with an expected owner, and read
 /// only up to a limit. Owns its descriptor.
 struct UntrustedFile: ~Copyable {
-    let fd: Int32
+    private let descriptor: FileDescriptor
     let size: UInt64
     let device: UInt64
     let inode: UInt64
+    var fd: Int32 { descriptor.raw }
 
     /// `owners`: the uids allowed to own it (nil: any).
     init(path: String, owners: Set<UInt32>? = nil) throws(UntrustedFileError) {
-        let fd: Int32
-        do { fd = try Syscalls.openUntrusted(path) } catch { throw .unreadable(error) }
+        let descriptor: FileDescriptor
+        do { descriptor = FileDescriptor(try Syscalls.openUntrusted(path)) } catch { throw .unreadable(error) }
         let status: (regular: Bool, owner: UInt32, size: UInt64, device: UInt64, inode: UInt64)
-        do {
-            status = try Syscalls.fileStatus(fd)
-        } catch {
-            Syscalls.close(fd)
-            throw .unreadable(error)
-        }
-        guard status.regular else { Syscalls.close(fd); throw .notRegular }
-        if let owners, !owners.contains(status.owner) { Syscalls.close(fd); throw .wrongOwner(status.owner) }
-        self.fd = fd
+        do { status = try Syscalls.fileStatus(descriptor.raw) } catch { throw .unreadable(error) }
+        guard status.regular else { throw .notRegular }
+        if let owners, !owners.contains(status.owner) { throw .wrongOwner(status.owner) }
+        self.descriptor = descriptor
         size = status.size
         device = status.device
         inode = status.inode
     }
 
-    deinit { Syscalls.close(fd) }
-
     /// Up to `count` bytes from `offset` (fewer at the end of the file).
     func read(at offset: Int, count: Int) throws(UntrustedFileError) -> [UInt8] {
-        do { return try Syscalls.read(fd, at: offset, count: count) } catch { throw .unreadable(error) }
+        do { return try Syscalls.read(descriptor.raw, at: offset, count: count) } catch { throw .unreadable(error) }
     }
 
     /// The whole file, refused past `maxBytes`.

@@ -19,6 +19,11 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
     /// `.eh_frame_hdr` nor `.debug_frame`).
     private(set) var modulesWithoutUnwindInfo: Set<String> = []
 
+    /// The module files read, by path.
+    var openFiles: OpenModuleFiles {
+        OpenModuleFiles(files: Dictionary(modules.values.compactMap { $0.map { ($0.file.path, $0.file) } }) { first, _ in first })
+    }
+
     init(mode: UnwindMode) throws(SamplingError) {
         addressSpace = try UnwindAddressSpace()
         self.mode = mode
@@ -32,26 +37,10 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         spaces.learnMapping(of: registers[8], in: sample.pid)
         let (segments, generation) = segmentTable(for: sample.pid, spaces: spaces)
         if cached == nil || cached! != (sample.pid, generation) {
-            CPerfProbeUnwind_flush(addressSpace.handle)
+            addressSpace.flush()
             cached = (sample.pid, generation)
         }
-
-        var input = CPerfProbeUnwind_Sample()
-        withUnsafeMutableBytes(of: &input.registers) { raw in
-            registers.withUnsafeBytes { raw.copyMemory(from: $0) }
-        }
-        var outcome = CPerfProbeUnwind_failed
-        let count = segments.withUnsafeBufferPointer { table in
-            sample.userStack.withUnsafeBufferPointer { stack in
-                input.segments = table.baseAddress
-                input.segment_count = table.count
-                input.stack = stack.baseAddress
-                input.stack_size = stack.count
-                return addresses.withUnsafeMutableBufferPointer {
-                    Int(CPerfProbeUnwind_unwind(addressSpace.handle, &input, $0.baseAddress, Int32($0.count), &outcome))
-                }
-            }
-        }
+        let (count, outcome) = addressSpace.unwind(registers: registers, stack: sample.userStack, segments: segments, into: &addresses)
         var user = Array(addresses[0..<count])
         switch outcome {
         case CPerfProbeUnwind_complete:
@@ -121,14 +110,14 @@ struct DwarfUnwinder: Unwinder, ~Copyable {
         if module.path.hasPrefix("[") && module.path != "[vdso]" && module.path != Module.jit {
             return nil // [vsyscall] and the like: no file, and no code of the target's
         } else if module.path == "[vdso]" {
-            loaded = try? UnwindModule(image: VirtualDSO.image, name: "[vdso]")
+            loaded = (try? SharedElfFile(image: VirtualDSO.image, name: "[vdso]")).map(UnwindModule.init)
         } else {
             // A plain loop: `lazy.compactMap { try? … }` over this typed-throwing
             // initializer compiled (Swift 6.3, -O) to a trap when it threw
             // (a target gone before its module was read).
             for path in module.candidatePaths {
-                if let module = try? UnwindModule(path: path) {
-                    loaded = module
+                if let file = try? SharedElfFile.open(path) {
+                    loaded = UnwindModule(file: file)
                     break
                 }
             }

@@ -41,6 +41,7 @@ final class StackWalker: RecordConsumer {
 
     func slice(into capture: inout Capture) {
         capture.modules = spaces.modules
+        capture.openModuleFiles = unwinder.openFiles
     }
 
     func finish(into capture: inout Capture) {

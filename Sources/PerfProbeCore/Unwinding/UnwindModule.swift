@@ -5,9 +5,9 @@ import CPerfProbeUnwind
 /// A class: the unwinder's segment tables point into its bytes, so it must
 /// stay put for the run (it is used only on the sampling thread).
 final class UnwindModule {
-    private let elf: ElfFile
+    let file: SharedElfFile
     let segments: [ElfFile.LoadSegment]
-    let bytes: UnsafeRawBufferPointer
+    var bytes: UnsafeRawBufferPointer { file.bytes }
     /// The virtual address of the search table libunwind reads: the file's
     /// `.eh_frame_hdr`, or that of `synthetic`.
     let searchTable: UInt64?
@@ -17,18 +17,14 @@ final class UnwindModule {
     /// the module is (the table's 32-bit offsets must reach the code).
     private let synthetic: (address: UInt64, image: UnsafeMutableRawBufferPointer)?
 
-    init(path: String) throws(ElfError) {
-        elf = try ElfFile(path: path)
-        segments = elf.loadSegments
-        bytes = elf.rawBytes
-        (searchTable, synthetic) = Self.searchTable(elf, segments: segments)
-    }
-
-    init(image: [UInt8], name: String) throws(ElfError) {
-        elf = try ElfFile(bytes: image, name: name)
-        segments = elf.loadSegments
-        bytes = elf.rawBytes
-        (searchTable, synthetic) = Self.searchTable(elf, segments: segments)
+    /// `file`: the module's file, shared with the symbolizer.
+    init(file: SharedElfFile) {
+        self.file = file
+        (segments, searchTable, synthetic) = file.read { elf in
+            let segments = elf.loadSegments
+            let (table, synthetic) = Self.searchTable(elf, segments: segments)
+            return (segments, table, synthetic)
+        }
     }
 
     private static func searchTable(_ elf: borrowing ElfFile, segments: [ElfFile.LoadSegment])

@@ -96,7 +96,7 @@ struct PprofBuilder {
     mutating func gzipped(defaultSampleType: String) throws -> Data {
         profile.defaultSampleType = string(defaultSampleType)
         let bytes: [UInt8] = try profile.serializedBytes()
-        guard let compressed = Syscalls.gzip(bytes) else { throw PprofError.compression }
+        guard let compressed = Zlib.gzip(bytes) else { throw PprofError.compression }
         return Data(compressed)
     }
 

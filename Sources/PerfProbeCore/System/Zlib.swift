@@ -1,0 +1,14 @@
+import CPerfProbe
+import Glibc
+
+/// zlib, through the C shim: the one file that calls it.
+enum Zlib {
+    /// `data` gzip-compressed at the best level (pprof files are gzipped protobuf).
+    static func gzip(_ data: [UInt8]) -> [UInt8]? {
+        var out: UnsafeMutableRawPointer?
+        let size = data.withUnsafeBytes { CPerfProbe_gzip($0.baseAddress, $0.count, &out) }
+        guard size >= 0, let out else { return nil }
+        defer { free(out) }
+        return Array(UnsafeRawBufferPointer(start: out, count: size))
+    }
+}
