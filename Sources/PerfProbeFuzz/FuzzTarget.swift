@@ -37,6 +37,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = KeyValueFile.parse(text)
             _ = KeyValueFile.parse(bytes, keys: ["VmHWM", "Threads"])
             _ = KernelSymbols(bytes).lookup(0xffff_ffff_8100_0000)
+            _ = KernelSymbols(bytes, covering: [0, 0xffff_ffff_8100_0000, .max]).lookup(0xffff_ffff_8100_0000)
             _ = OnlineCPUs.parse(String(text))
         case .perfMap:
             let (entries, _) = PerfMapFile.parseLines(bytes[...])

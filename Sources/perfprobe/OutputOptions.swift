@@ -57,17 +57,20 @@ struct OutputOptions: ParsableArguments {
     /// Checks the gates, writes every report format (and the results files
     /// to --results-dir), says the summary (`say`) and, on stderr, one line
     /// per tripped gate. Returns whether a gate tripped.
+    /// `measuringAgent`: `report` was just taken (not read back), so the
+    /// agent's own usage is measured after the files are made.
     func write(_ report: ProfileReport, started: Date, gates: GateOptions,
                formats: [any ReportFormat] = ReportFormats.all, summaryOnStandardOutput: Bool = false,
-               announced: Set<String> = []) throws -> Bool {
+               announced: Set<String> = [], measuringAgent: Bool = true) throws -> Bool {
         var report = report
         let settings = try gates.settings()
         if !settings.isEmpty { report.gates = settings.evaluate(report) }
         let directory = output ?? Self.defaultDirectory(pid: report.target.pid, started: started)
         var failure: OutputError?
         do {
-            try ReportFormats.write(report, to: URL(fileURLWithPath: directory),
-                                    resultsDirectory: resultsDir.map { URL(fileURLWithPath: $0) }, formats: formats)
+            try ReportFormats.write(&report, to: URL(fileURLWithPath: directory),
+                                    resultsDirectory: resultsDir.map { URL(fileURLWithPath: $0) }, formats: formats,
+                                    measuringAgent: measuringAgent)
         } catch {
             failure = error
         }

@@ -38,6 +38,7 @@ struct ReportCommand: ParsableCommand {
         destination.output = output ?? directory
         destination.resultsDir = resultsDir
         destination.summary = nil
-        if try destination.write(report, started: Date(), gates: gates, formats: formats, summaryOnStandardOutput: true) { throw ExitCode(1) }
+        if try destination.write(report, started: Date(), gates: gates, formats: formats, summaryOnStandardOutput: true,
+                                 measuringAgent: false) { throw ExitCode(1) }
     }
 }

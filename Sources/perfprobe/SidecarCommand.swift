@@ -117,8 +117,9 @@ struct SidecarCommand: ParsableCommand {
     private func writePhases(_ result: SidecarResult, directory: String) throws {
         let root = URL(fileURLWithPath: directory)
         var comparison: [PhaseComparison] = []
-        for (name, report) in result.phases {
-            try ReportFormats.write(report, to: root.appendingPathComponent("phases").appendingPathComponent(name))
+        for (name, phase) in result.phases {
+            var report = phase
+            try ReportFormats.write(&report, to: root.appendingPathComponent("phases").appendingPathComponent(name))
             comparison.append(PhaseComparison(report: report, phase: name))
         }
         let encoder = JSONEncoder()

@@ -33,6 +33,33 @@ import Testing
         #expect(zip(table.symbols, table.symbols.dropFirst()).allSatisfy { $0.address < $1.address })
     }
 
+    /// Read for some addresses only, kallsyms names each of them as the
+    /// whole table does (this machine's 100k+ symbols, modules included),
+    /// keeping no more symbols than there are addresses.
+    @Test func kallsymsReadForSomeAddressesNamesThemAsTheWholeTable() throws {
+        let text = try #require(try? Syscalls.readFile("/proc/kallsyms"))
+        let whole = KernelSymbols(text)
+        try #require(whole.names.count > 10_000, "kallsyms hides its addresses (kptr_restrict)")
+        var random = SystemRandomNumberGenerator()
+        // Every 300th function of the file (core kernel and modules alike).
+        let starts = String(decoding: text, as: UTF8.self).split(separator: "\n").enumerated()
+            .filter { $0.offset % 300 == 0 }.compactMap { _, line -> UInt64? in
+                let fields = line.split(separator: " ")
+                guard fields.count >= 3, "tT".contains(fields[1]) else { return nil }
+                return UInt64(fields[0], radix: 16)
+            }
+        try #require(starts.count > 100)
+        // Function starts, inside functions, and anywhere (below the first symbol too).
+        let addresses = starts + starts.map { $0 + UInt64.random(in: 1..<64, using: &random) }
+            + (0..<300).map { _ in UInt64.random(in: 0xffff_ffff_0000_0000...UInt64.max, using: &random) }
+        let some = KernelSymbols(text, covering: addresses)
+        #expect(some.names.count <= Set(addresses).count)
+        for address in addresses {
+            #expect(some.lookup(address) == whole.lookup(address), "at \(String(address, radix: 16))")
+        }
+        #expect(KernelSymbols([], covering: addresses).isEmpty)
+    }
+
     @Test func kallsymsKeepsTextSymbolsOnly() throws {
         let table = KernelSymbols(Array(try FixtureFiles.text("kallsyms.txt").utf8))
         #expect(table.names == ["_stext", "do_syscall_64", "schedule", "nf_hook_thing"])

@@ -6,6 +6,7 @@ import FoundationEssentials
 /// opportunities of the results files.
 public struct HTMLReportFormat: ReportFormat {
     public let fileName = "report.html"
+    public let showsAgentUsage = true
     public let name = "html"
 
     public init() {}

@@ -3,6 +3,7 @@ import FoundationEssentials
 /// report.json: the whole `ProfileReport`, keys in snake_case.
 public struct JSONReportFormat: ReportFormat {
     public let fileName = "report.json"
+    public let showsAgentUsage = true
     public let name = "json"
 
     public init() {}

@@ -10,10 +10,14 @@ public protocol ReportFormat: Sendable {
     var isResultsFile: Bool { get }
     /// Nil when the report has nothing for this format (memory without --heap).
     func render(_ report: ProfileReport) throws -> Data?
+    /// Shows perfprobe's own CPU time and peak memory: rendered again once
+    /// every file is, so the figures include making them.
+    var showsAgentUsage: Bool { get }
 }
 
 extension ReportFormat {
     public var isResultsFile: Bool { false }
+    public var showsAgentUsage: Bool { false }
 }
 
 public enum ReportFormats {
@@ -34,13 +38,25 @@ public enum ReportFormats {
     /// temporary directory beside each destination first, then renamed into
     /// place: a failure (a full disk, a read-only file system) leaves no
     /// partial file behind, only what was there before.
-    public static func write(_ report: ProfileReport, to directory: URL, resultsDirectory: URL? = nil,
-                             formats: [any ReportFormat] = all) throws(OutputError) {
+    /// With `measuringAgent` (a profile just taken, not one read back),
+    /// perfprobe's own usage in the files (and in `report`, for the summary
+    /// said after) is measured once all are rendered: its peak memory is
+    /// then what an outside measurement of the whole run sees.
+    public static func write(_ report: inout ProfileReport, to directory: URL, resultsDirectory: URL? = nil,
+                             formats: [any ReportFormat] = all, measuringAgent: Bool = false) throws(OutputError) {
         var files: [(name: String, data: Data, results: Bool)] = []
+        func render(_ format: any ReportFormat) throws(OutputError) -> Data? {
+            do { return try format.render(report) } catch { throw OutputError(path: format.fileName, reason: "cannot render: \(error)") }
+        }
         for format in formats {
-            let data: Data?
-            do { data = try format.render(report) } catch { throw OutputError(path: format.fileName, reason: "cannot render: \(error)") }
-            if let data { files.append((format.fileName, data, format.isResultsFile)) }
+            if let data = try render(format) { files.append((format.fileName, data, format.isResultsFile)) }
+        }
+        if measuringAgent {
+            report.agent = AgentUsage.measure()
+            for format in formats where format.showsAgentUsage {
+                guard let position = files.firstIndex(where: { $0.name == format.fileName }), let data = try render(format) else { continue }
+                files[position].data = data
+            }
         }
         let staged = try OutputDirectory.stage(files.map { ($0.name, $0.data) }, into: directory.path)
         let stagedResults = try resultsDirectory.map { results throws(OutputError) in

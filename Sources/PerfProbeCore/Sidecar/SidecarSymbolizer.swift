@@ -10,7 +10,7 @@ final class SidecarSymbolizer: Sendable {
     private let symbolizer: Locked<Symbolizer>
 
     init(demangle: Bool) {
-        symbolizer = Locked(Symbolizer(modules: [], demangle: demangle))
+        symbolizer = Locked(Symbolizer(modules: [], demangle: demangle, wholeKernelTable: true))
     }
 
     /// `slice` with every frame moved to the start of its function.

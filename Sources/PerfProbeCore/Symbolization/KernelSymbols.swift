@@ -17,6 +17,10 @@ struct KernelSymbols: Sendable {
     private var entries: [Entry] = []
     /// A line cut by the end of the previous chunk.
     private var partial: [UInt8] = []
+    /// When reading for some addresses only (sorted): per address, the
+    /// highest symbol at or below it and above the address before it.
+    private var wanted: [UInt64]?
+    private var nearest: [(address: UInt64, name: [UInt8])?] = []
 
     var isEmpty: Bool { entries.isEmpty }
 
@@ -33,6 +37,28 @@ struct KernelSymbols: Sendable {
         try? Syscalls.readChunks(path) { table.consume($0) }
         table.finish()
         return table
+    }
+
+    /// Only the symbols holding `addresses`, read in one pass over
+    /// /proc/kallsyms: what one profile needs, without the 100k+ names
+    /// (several MiB) of the whole table. Answers for those addresses only.
+    static func read(covering addresses: some Sequence<UInt64>, path: String = "/proc/kallsyms") -> KernelSymbols {
+        var table = KernelSymbols(covering: addresses)
+        try? Syscalls.readChunks(path) { table.consume($0) }
+        table.finish()
+        return table
+    }
+
+    /// `text` parsed for `addresses` only (as `read(covering:)`).
+    init(_ text: [UInt8], covering addresses: some Sequence<UInt64>) {
+        self.init(covering: addresses)
+        consume(text[...])
+        finish()
+    }
+
+    private init(covering addresses: some Sequence<UInt64>) {
+        wanted = Set(addresses).sorted()
+        nearest = Array(repeating: nil, count: wanted?.count ?? 0)
     }
 
     private init() {}
@@ -55,7 +81,20 @@ struct KernelSymbols: Sendable {
     private mutating func finish() {
         if !partial.isEmpty { parseLine(partial[...]) }
         partial = []
+        if wanted != nil {
+            // A wanted address with no symbol in its own stretch is held by
+            // the one found for an earlier address: `lookup` takes the last
+            // symbol at or below, which is then that one.
+            for case let (address, name)? in nearest { add(address, name: name[...]) }
+            wanted = nil
+            nearest = []
+        }
         entries.sort { $0.address < $1.address }
+    }
+
+    private mutating func add(_ address: UInt64, name: ArraySlice<UInt8>) {
+        entries.append(Entry(address: address, nameStart: UInt32(text.count), nameLength: UInt16(min(name.count, 0xffff))))
+        text += name.prefix(0xffff)
     }
 
     /// "ffffffff81000000 T name[\t[module]]"
@@ -70,8 +109,17 @@ struct KernelSymbols: Sendable {
         let nameStart = i + 3
         let nameEnd = line[nameStart...].firstIndex { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: " ") } ?? line.endIndex
         guard nameEnd > nameStart else { return }
-        entries.append(Entry(address: address, nameStart: UInt32(text.count), nameLength: UInt16(min(nameEnd - nameStart, 0xffff))))
-        text += line[nameStart..<nameEnd]
+        guard let wanted else { return add(address, name: line[nameStart..<nameEnd]) }
+        // The first wanted address at or above this symbol: the symbol lies
+        // between it and the wanted address before it.
+        var low = 0, high = wanted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if wanted[middle] < address { low = middle + 1 } else { high = middle }
+        }
+        // At an address with aliases, the last listed, as in the whole table.
+        guard low < wanted.count, address >= nearest[low]?.address ?? 0 else { return }
+        nearest[low] = (address, Array(line[nameStart..<nameEnd]))
     }
 
     /// The function containing `address`: the last symbol at or below it.

@@ -86,13 +86,21 @@ public struct Symbolizer {
     public private(set) var buildIDs: [String: String] = [:]
     private let demangle: Bool
     private var perfMaps: [ProcessID: PerfMap]
+    /// Kernel symbols read for the addresses `prepare` was given, and those
+    /// addresses; nil when the whole table is used.
+    private var kernelSymbols: (table: KernelSymbols, covered: Set<UInt64>)?
+    private let wholeKernelTable: Bool
 
     /// `perfMaps`: JIT symbol files read while their processes ran.
     /// `demangle: false` keeps linker names (`_ZN3Foo3barEv`).
-    public init(modules: [Module], perfMaps: [ProcessID: PerfMap] = [:], demangle: Bool = true) {
+    /// `wholeKernelTable`: keep every kernel symbol (read once per process),
+    /// for a symbolizer that outlives many reports (the sidecar's); else
+    /// `prepare` reads only the kernel symbols its frames need.
+    public init(modules: [Module], perfMaps: [ProcessID: PerfMap] = [:], demangle: Bool = true, wholeKernelTable: Bool = false) {
         self.modules = modules
         self.perfMaps = perfMaps
         self.demangle = demangle
+        self.wholeKernelTable = wholeKernelTable
     }
 
     /// Takes in the modules a sampler found since: its module list only grows,
@@ -143,6 +151,13 @@ public struct Symbolizer {
     /// Reads every module's symbols for all of `frames` at once. Optional:
     /// `symbolize` resolves what was not prepared, a read per call.
     public mutating func prepare(_ frames: some Sequence<Frame>) {
+        let frames = Array(frames)
+        if !wholeKernelTable {
+            let kernel = Set(frames.lazy.filter { $0.module == Frame.kernel }.map(\.address)).union(kernelSymbols?.covered ?? [])
+            if !kernel.isEmpty && kernel != kernelSymbols?.covered {
+                kernelSymbols = (KernelSymbols.read(covering: kernel), kernel)
+            }
+        }
         for (module, offsets) in Dictionary(grouping: frames.filter { $0.module >= 0 }, by: \.module) {
             symbols(of: module)?.resolve(fileOffsets: offsets.map(\.address))
         }
@@ -164,7 +179,8 @@ public struct Symbolizer {
     }
 
     private mutating func symbolizeKernel(_ address: UInt64) -> SymbolizedFrame {
-        if let name = KernelSymbols.running.lookup(address) {
+        let table = kernelSymbols.flatMap { $0.covered.contains(address) ? $0.table : nil } ?? KernelSymbols.running
+        if let name = table.lookup(address) {
             return SymbolizedFrame(function: name, module: "[kernel]", kernel: true, symbolized: true)
         }
         return SymbolizedFrame(function: "0x" + String(address, radix: 16), module: "[kernel]", kernel: true, symbolized: false)
