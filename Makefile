@@ -66,6 +66,7 @@ bench:
 	python3 scripts/bench-attach-heap.py
 	python3 scripts/bench-heap-estimates.py
 	python3 scripts/bench-threaded-server.py
+	python3 scripts/bench-threads.py
 
 clean:
 	$(MAKE) -C samples clean

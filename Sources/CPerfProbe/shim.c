@@ -14,6 +14,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -22,6 +24,7 @@
 #include <netinet/in.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct perf_event_attr) >= PERF_ATTR_SIZE_VER7,
@@ -230,7 +233,7 @@ uint64_t CPerfProbe_ring_data_size(const void *control_page) {
 }
 
 pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
-                             char *const envp[], int *gate_fd, int *status_fd) {
+                             char *const envp[], int nice, int *gate_fd, int *status_fd) {
     int gate[2], status[2];
     if (pipe2(gate, O_CLOEXEC) != 0)
         return -1;
@@ -249,6 +252,10 @@ pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
         sigprocmask(SIG_SETMASK, &none, NULL);
         close(gate[1]);
         close(status[0]);
+        // The agent may run at a raised priority; the command gets the one perfprobe was started with.
+        struct sched_param normal = {0};
+        sched_setscheduler(0, SCHED_OTHER, &normal);
+        setpriority(PRIO_PROCESS, 0, nice);
         char go;
         ssize_t n;
         do {

@@ -12,6 +12,9 @@ struct AttachCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var gates: GateOptions
 
+    @Flag(help: "Profile the process's descendants too: those alive now and those it starts (pre-fork servers, a shell around the real program). Samples per CPU, as for a process with many threads.")
+    var tree = false
+
     @Argument(help: "The process id to profile.")
     var pid: Int32
 
@@ -22,7 +25,9 @@ struct AttachCommand: ParsableCommand {
     func run() throws {
         let started = Date()
         let announcements = Announcements()
-        let report = try ProfileSession.attach(pid: ProcessID(pid), options: sampling.profileOptions, announce: announcements.say)
+        var options = sampling.profileOptions
+        options.tree = tree
+        let report = try ProfileSession.attach(pid: ProcessID(pid), options: options, announce: announcements.say)
         if try output.write(report, started: started, gates: gates, announced: announcements.lines) { throw ExitCode(1) }
     }
 }

@@ -25,6 +25,9 @@ struct SidecarCommand: ParsableCommand {
     @Option(help: "Profile the process with this name (its comm, or its command's file name); the oldest if several. When it exits, the next process of that name is attached, until the sidecar is stopped.")
     var match: String?
 
+    @Flag(help: "Profile the target's descendants too: those alive at attach and those it starts (pre-fork servers).")
+    var tree = false
+
     @Option(help: "Where the endpoints listen, IPv4 HOST:PORT or localhost:PORT (port 0: any free one). Other than loopback needs --token-file.")
     var listen = "127.0.0.1:0"
 
@@ -42,6 +45,12 @@ struct SidecarCommand: ParsableCommand {
 
     @Argument(parsing: .postTerminator, help: "A load command to run (after --); profiling lasts as long as it does.")
     var loadCommand: [String] = []
+
+    private var treeOptions: ProfileOptions {
+        var options = sampling.profileOptions
+        options.tree = tree
+        return options
+    }
 
     func validate() throws {
         guard (pid == nil) != (match == nil) else { throw ValidationError("give the target with exactly one of --pid PID or --match NAME") }
@@ -94,7 +103,7 @@ struct SidecarCommand: ParsableCommand {
         let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
         let announcements = Announcements()
         let result = try SidecarSession.run(
-            pid: target, options: sampling.profileOptions,
+            pid: target, options: treeOptions,
             sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule,
                                     loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl",
                                     follow: match, token: try tokenFile.map { path in

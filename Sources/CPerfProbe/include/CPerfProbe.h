@@ -177,7 +177,7 @@ uint64_t CPerfProbe_ring_data_size(const void *control_page);
 /// Returns the pid (or -1 and errno); `*gate_fd` opens the gate, `*status_fd`
 /// reports an exec failure.
 pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
-                             char *const envp[], int *gate_fd, int *status_fd);
+                             char *const envp[], int nice, int *gate_fd, int *status_fd);
 /// Lets the gated child exec. Returns 0, or the errno with which exec failed.
 int CPerfProbe_spawn_open_gate(int gate_fd, int status_fd);
 

@@ -86,6 +86,9 @@ public struct ProfileReport: Codable, Sendable {
     /// Wall-clock start, ISO 8601.
     public var startedAt: String
     public var durationSeconds: Double
+    /// attach, sidecar: seconds from perfprobe's start (its process's, so
+    /// loading included) until sampling ran; not part of `durationSeconds`.
+    public var attachSeconds: Double?
     public var samples: SampleCounts
     public var cpu: CPUUsage
     public var processes: [Thread]

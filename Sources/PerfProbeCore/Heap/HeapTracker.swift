@@ -204,17 +204,3 @@ public struct HeapProbeMemory: Codable, Hashable, Sendable {
     public var privateBytes: UInt64
     public var sharedRingBytes: UInt64
 }
-
-extension UInt64 {
-    /// Sums of byte counts the target reports (a probe message's weight):
-    /// pinned at the maximum rather than trapping.
-    func addingSaturated(_ other: UInt64) -> UInt64 {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
-    }
-
-    func multipliedSaturated(by other: UInt64) -> UInt64 {
-        let (product, overflow) = multipliedReportingOverflow(by: other)
-        return overflow ? .max : product
-    }
-}

@@ -13,6 +13,9 @@ public enum SummaryText {
         out += String(printf: "duration %.2f s · %d samples at %d Hz %@ · lost %llu records, %llu samples · throttled %d×\n",
                       report.durationSeconds, samples.total, report.sampling.frequencyHz, report.sampling.event,
                       samples.lostRecords, samples.lostSamples, samples.throttleEvents)
+        if let attach = report.attachSeconds {
+            out += String(printf: "attaching took %.2f s (from perfprobe's start until sampling ran)\n", attach)
+        }
         if let utilisation = report.cpu.utilisationPercent {
             out += String(printf: "CPU %.1f%% of one core (task-clock) · main process user %.1f%%, system %.1f%%\n",
                           utilisation, report.cpu.userPercent, report.cpu.systemPercent)

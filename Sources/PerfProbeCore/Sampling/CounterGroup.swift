@@ -28,6 +28,8 @@ struct CounterGroup: ~Copyable {
     /// Counters refused with kernel counting are retried for user space only, as perf does.
     private var userOnly: [Bool]
     private let launched: Bool
+    /// Why nothing is counted (sampling per CPU: counters count per task).
+    var notCounted: String?
 
     init(scope: SamplingScope) {
         if case .launched = scope { launched = true } else { launched = false }
@@ -74,6 +76,11 @@ struct CounterGroup: ~Copyable {
     /// the kernel as each child exits.
     func read() -> [CounterReading] {
         Self.all.enumerated().map { index, counter in
+            if let notCounted {
+                var reading = CounterReading(name: counter.name, value: nil, supported: false, scaled: false)
+                reading.unavailable = notCounted
+                return reading
+            }
             guard let list = fds[index] else {
                 var reading = CounterReading(name: counter.name, value: nil, supported: false, scaled: false)
                 if denied[index] { reading.unavailable = "permission denied" }

@@ -13,7 +13,7 @@ struct EventSpec: Sendable {
 
     /// The CPU sampling event.
     static func sampling(_ event: SamplingEvent, frequency: Int, includeKernel: Bool, layout: SampleLayout,
-                         scope: SamplingScope, ringBytes: Int) -> EventSpec {
+                         scope: SamplingScope, perCPU: Bool = false, ringBytes: Int) -> EventSpec {
         var config = CPerfProbe_EventConfig()
         config.type = event.type
         config.config = event.config
@@ -22,6 +22,7 @@ struct EventSpec: Sendable {
         config.exclude_kernel = !includeKernel
         config.exclude_callchain_kernel = !includeKernel
         config.side_band = true
+        config.inherit = !perCPU
         if case .launched = scope {
             config.disabled = true
             config.enable_on_exec = true
@@ -37,14 +38,13 @@ struct EventSpec: Sendable {
         config.sample_regs_user = layout.userRegisterMask
         config.sample_stack_user = stackSize
         config.wakeup_watermark = UInt32(ringBytes / 4)
-        config.inherit = true
         self.config = config
         self.layout = layout
         self.samplingEvent = samplingEvent
         self.name = name
     }
 
-    /// Opens the event on `tid` and `cpu`.
+    /// Opens the event on `tid` (every task: -1) and `cpu`.
     func open(tid: ThreadID, cpu: Int32) throws(Errno) -> Int32 {
         try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu)
     }

@@ -42,11 +42,12 @@ struct PerfEventGroup: ~Copyable {
     private(set) var threads: Set<ThreadID> = []
 
     /// Opens `specs` for `scope`. `dataPages` (a power of two) sizes each ring.
-    init(scope: SamplingScope, specs: [EventSpec], cpus: [Int32], dataPages: Int) throws(SamplingError) {
+    /// `everyTask`: the events sample every task of each CPU (tid -1), and no thread is followed.
+    init(scope: SamplingScope, specs: [EventSpec], cpus: [Int32], dataPages: Int, everyTask: Bool = false) throws(SamplingError) {
         self.specs = specs
         self.cpus = cpus
         fds = Array(repeating: [], count: specs.count)
-        try openThread(ThreadID(scope.pid.rawValue), dataPages: dataPages, pageSize: Syscalls.pageSize())
+        try openThread(ThreadID(everyTask ? -1 : scope.pid.rawValue), dataPages: dataPages, pageSize: Syscalls.pageSize())
     }
 
     deinit {

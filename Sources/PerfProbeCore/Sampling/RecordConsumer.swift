@@ -5,6 +5,9 @@ protocol RecordConsumer: AnyObject {
     /// Setup that needs the target's events open: an attached process's
     /// current mappings, names, probes.
     func attached(to pid: ProcessID) throws(SamplingError)
+    /// Another process of the session found at attach (a descendant of the
+    /// target, sampling a tree): its mappings and names.
+    func joined(_ pid: ProcessID)
     /// Whether it drains a ring of its own (`takeOwnRecords`): such rings
     /// wake no one, so the loop drains a hundred times a second.
     var ownsRing: Bool { get }
@@ -29,6 +32,7 @@ protocol RecordConsumer: AnyObject {
 
 extension RecordConsumer {
     func attached(to pid: ProcessID) throws(SamplingError) {}
+    func joined(_ pid: ProcessID) {}
     var ownsRing: Bool { false }
     func takeOwnRecords(final: Bool) -> [UInt64] { [] }
     func consumeOwnRecord() {}

@@ -10,6 +10,12 @@ public struct SamplerConfiguration: Sendable {
     public var telemetryIntervalNanoseconds: UInt64
     /// Also record the memory timeline (RSS, anonymous memory) for growth analysis.
     public var trackMemory: Bool
+    /// Attached: one event per CPU over every task, keeping the target's
+    /// records (`ProcessSelection`), instead of one inheriting event per
+    /// thread — what a target with many threads, or a process tree, needs.
+    public var perCPU = false
+    /// Attached per CPU: the target's descendants too, present and future.
+    public var tree = false
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
                 unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, telemetryIntervalNanoseconds: UInt64 = 100_000_000,

@@ -21,6 +21,8 @@ struct SamplingLoop: ~Copyable {
     private let wakeFD: Int32
     /// Records read while attaching, applied with the first round.
     private var pendingRecords: [PerfRecord] = []
+    /// Sampling per CPU: the processes whose records are kept.
+    private var selection: ProcessSelection?
     /// Some consumer owns a ring of its own, which wakes no one.
     private let drainedByClock: Bool
     private var sliceStart: UInt64
@@ -37,13 +39,19 @@ struct SamplingLoop: ~Copyable {
         let consumers = try makeConsumers(notes, start)
         let specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
                                         includeKernel: configuration.includeKernel, layout: configuration.layout,
-                                        scope: configuration.scope, ringBytes: configuration.ringPages * Syscalls.pageSize())]
+                                        scope: configuration.scope, perCPU: configuration.perCPU,
+                                        ringBytes: configuration.ringPages * Syscalls.pageSize())]
         events = try PerfEventGroup(scope: configuration.scope, specs: specs, cpus: OnlineCPUs.read(),
-                                    dataPages: configuration.ringPages)
+                                    dataPages: configuration.ringPages, everyTask: configuration.perCPU)
         parser = PerfRecordParser(layout: configuration.layout)
         parser.layouts = events.layoutsByID
         counters = CounterGroup(scope: configuration.scope)
-        counters.add(thread: ThreadID(configuration.scope.pid.rawValue))
+        // Counters count per task: per CPU they would count every process.
+        if configuration.perCPU {
+            counters.notCounted = "not counted (sampling per CPU)"
+        } else {
+            counters.add(thread: ThreadID(configuration.scope.pid.rawValue))
+        }
         self.notes = notes
         self.telemetry = telemetry
         self.consumers = [telemetry] + consumers
@@ -57,8 +65,17 @@ struct SamplingLoop: ~Copyable {
     /// initialized a noncopyable member.)
     mutating func attach() throws(SamplingError) {
         guard case .attached(let pid) = configuration.scope else { return }
-        try followExistingThreads(of: pid)
+        guard configuration.perCPU else {
+            try followExistingThreads(of: pid)
+            for consumer in consumers { try consumer.attached(to: pid) }
+            return
+        }
+        let descendants = configuration.tree ? ProcessSelection.descendants(of: pid) : []
+        selection = ProcessSelection(descendants.union([pid]), tree: configuration.tree)
         for consumer in consumers { try consumer.attached(to: pid) }
+        for child in descendants.sorted() {
+            for consumer in consumers { consumer.joined(child) }
+        }
     }
 
     /// Opens events for every thread of an attached process. A thread created
@@ -112,7 +129,7 @@ struct SamplingLoop: ~Copyable {
         let perf = (pendingRecords + events.drain().flatMap(parser.parse)).enumerated()
             .sorted { ($0.element.time ?? 0, $0.offset) < ($1.element.time ?? 0, $1.offset) }.map(\.element)
         pendingRecords = []
-        for record in perf {
+        for record in perf where selection?.admits(record) ?? true {
             applyOwned(&owned, before: record.time ?? 0)
             for consumer in consumers { consumer.consume(record) }
             if telemetry.readIfDue() { telemetryRead = true }

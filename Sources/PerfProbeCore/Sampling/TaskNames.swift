@@ -5,7 +5,15 @@ final class TaskNames: RecordConsumer {
     private var threads: [ThreadID: String] = [:]
     private var processes: [ProcessID: String] = [:]
 
+    func joined(_ pid: ProcessID) {
+        read(pid)
+    }
+
     func attached(to pid: ProcessID) throws(SamplingError) {
+        read(pid)
+    }
+
+    private func read(_ pid: ProcessID) {
         if let comm = try? Syscalls.readFile("/proc/\(pid)/comm") {
             processes[pid] = String(decoding: comm, as: UTF8.self).trimmingNewline
         }

@@ -20,6 +20,13 @@ public struct ProfileOptions: Sendable {
     public var heapArmOnGrowth = false
     /// attach --heap: allocator definition files tried before the bundled ones.
     public var allocatorFiles: [String] = []
+    /// attach, sidecar: the target's descendants too (--tree).
+    public var tree = false
+
+    /// From this many threads an attach samples per CPU: one inheriting
+    /// event per thread costs the kernel tens of ms each on a VM (100
+    /// threads: seconds before sampling starts, and as long again to stop).
+    public static let perCPUThreads = 32
 
     public init(event: SamplingEvent = .cpuClock, frequency: Int = 99, duration: Double? = nil,
                 includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, perThread: Bool = false,

@@ -98,26 +98,45 @@ public enum ProfileSession {
                               announce: @escaping @Sendable (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
         let latch = StopLatch()
         let startedAt = Date()
+        let treeBefore = options.tree ? nil : ProcessTreeUsage.read(pid)
         let (sampler, configuration, stat, _) = try startAttached(pid: pid, options: options, announce: announce) {
             latch.signal(.targetExited)
         }
+        let attachSeconds = ProcessStat.secondsSinceOwnStart()
         Syscalls.startThread(named: "perfprobe-signal") {
             let (signal, _) = Syscalls.waitStopSignal()
             latch.signal(.interrupted(signal: signal))
         }
         let reason = latch.wait(seconds: options.duration)
-        let capture = sampler.finish()
+        var capture = sampler.finish()
+        if let treeBefore, let hint = busyDescendants(of: pid, since: treeBefore, startedAt: startedAt) {
+            announce(hint)
+            capture.notes.append(hint)
+        }
         let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
             .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
         let target = ProfileReport.Target(mode: "attach", pid: pid, command: command,
                                           name: capture.processNames[pid] ?? stat.command,
                                           outcome: reason == .targetExited ? .gone : .running)
-        return ProfileReport.build(capture: capture, target: target, configuration: configuration,
-                                   startedAt: startedAt, perThread: options.perThread, demangle: options.demangle)
+        var report = ProfileReport.build(capture: capture, target: target, configuration: configuration,
+                                         startedAt: startedAt, perThread: options.perThread, demangle: options.demangle)
+        report.attachSeconds = attachSeconds
+        return report
     }
 }
 
 extension ProfileSession {
+    /// The hint for a plain attach whose target was nearly idle while its
+    /// descendants worked: nil otherwise.
+    static func busyDescendants(of pid: ProcessID, since before: ProcessTreeUsage, startedAt: Date) -> String? {
+        let seconds = max(Date().timeIntervalSince(startedAt), 0.001)
+        let used = ProcessTreeUsage.read(pid).since(before, ticksPerSecond: Syscalls.clockTicksPerSecond())
+        let own = used.own / seconds * 100, children = used.descendants / seconds * 100
+        guard own < 10, children >= 50 else { return nil }
+        return String(printf: "pid %d used %.0f%% of a CPU while its descendants used %.0f%%: add --tree to profile them too",
+                      Int(pid.rawValue), own, children)
+    }
+
     /// Checks that `pid` is a user process other than this one, blocks the
     /// stop signals (one thread takes them), sets up the allocator probes of
     /// --heap and starts sampling; `onTargetExit` is called when the target
@@ -132,12 +151,21 @@ extension ProfileSession {
         if stat.isKernelThread { throw .notUserProcess(pid.rawValue, stat.command) }
         if pid.rawValue == Syscalls.currentProcessID() { throw .cannotProfileSelf }
         Syscalls.blockStopSignals()
+        let raised = AgentPriority.raise()
         var configuration = options.configuration(for: .attached(pid))
         if sidecar { configuration.boundForSidecar() }
+        configuration.tree = options.tree
+        configuration.perCPU = options.tree || stat.threads >= ProfileOptions.perCPUThreads
+        if configuration.perCPU {
+            let why = options.tree ? "--tree" : "\(stat.threads) threads (per-thread events from \(ProfileOptions.perCPUThreads))"
+            announce("sampling per CPU for \(why): every process on the machine is sampled and only the target's records are kept; counters (task-clock, context switches) are not opened")
+        }
         let probes = options.heap ? try heapProbes(pid: pid, options: options, announce: announce) : nil
         do {
-            return (try Sampler.start(configuration, consumers: SamplingPipeline.consumers(for: configuration, heapProbes: probes),
-                                      onTargetExit: onTargetExit, onNote: announce), configuration, stat, probes != nil)
+            let sampler = try Sampler.start(configuration, consumers: SamplingPipeline.consumers(for: configuration, heapProbes: probes),
+                                            onTargetExit: onTargetExit, onNote: announce)
+            if !raised { announce(AgentPriority.refusal) }
+            return (sampler, configuration, stat, probes != nil)
         } catch {
             // Defined, but maybe never handed to a consumer that removes them.
             probes?.uprobes.removeAll()

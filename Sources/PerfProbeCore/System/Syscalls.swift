@@ -135,6 +135,22 @@ enum Syscalls {
 
     static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
 
+    /// The calling thread's nice value.
+    static func niceValue() -> Int32 { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+
+    /// Makes the calling thread real-time (SCHED_FIFO at the lowest
+    /// priority: it runs whenever it is runnable, ahead of every normal
+    /// thread; the kernel's RT throttling still keeps 5% for those). Threads
+    /// it starts inherit it. False when not permitted.
+    static func setRealTime() -> Bool {
+        var parameters = sched_param(sched_priority: 1)
+        return sched_setscheduler(0, SCHED_FIFO, &parameters) == 0
+    }
+
+    /// Sets the calling thread's nice value (threads it starts inherit it);
+    /// false when not permitted.
+    static func setNiceValue(_ nice: Int32) -> Bool { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice) == 0 }
+
     static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }
 
     /// Device and inode of a file (following links): to tell whether two paths are one file.
@@ -248,6 +264,13 @@ enum Syscalls {
         while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
     }
 
+    /// CLOCK_BOOTTIME: /proc's process start times count from boot.
+    static func bootTimeNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
     static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -291,12 +314,13 @@ enum Syscalls {
         return WaitStatus(exitCode: nil, signal: termSignal)
     }
 
-    static func spawnGated(path: String, arguments: [String], environment: [String]) throws(Errno) -> (pid: Int32, gate: Int32, status: Int32) {
+    /// `nice`: the child's scheduling priority (the agent's may be raised).
+    static func spawnGated(path: String, arguments: [String], environment: [String], nice: Int32) throws(Errno) -> (pid: Int32, gate: Int32, status: Int32) {
         var gate: Int32 = -1
         var status: Int32 = -1
         let pid = withCStringArray(arguments) { argv in
             withCStringArray(environment) { envp in
-                CPerfProbe_spawn_gated(path, argv, envp, &gate, &status)
+                CPerfProbe_spawn_gated(path, argv, envp, nice, &gate, &status)
             }
         }
         if pid == -1 { throw Errno(errno) }

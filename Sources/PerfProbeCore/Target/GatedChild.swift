@@ -8,7 +8,8 @@ struct GatedChild: ~Copyable {
     private let status: FileDescriptor
 
     init(path: String, arguments: [String], environment: [String: String]) throws(Errno) {
-        let child = try Syscalls.spawnGated(path: path, arguments: arguments, environment: environment.map { "\($0.key)=\($0.value)" })
+        let child = try Syscalls.spawnGated(path: path, arguments: arguments, environment: environment.map { "\($0.key)=\($0.value)" },
+                                            nice: AgentPriority.original)
         pid = child.pid
         gate = FileDescriptor(child.gate)
         status = FileDescriptor(child.status)

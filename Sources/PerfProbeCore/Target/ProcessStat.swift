@@ -12,10 +12,20 @@ public struct ProcessStat: Hashable, Sendable {
     public var systemTicks: UInt64
     public var threads: Int
     public var residentPages: UInt64
+    /// When it started, in clock ticks since boot.
+    public var startTicks: UInt64
 
     static let kernelThreadFlag: UInt64 = 0x0020_0000
 
     public var isKernelThread: Bool { flags & Self.kernelThreadFlag != 0 }
+
+    /// Seconds since perfprobe's own process started (its loading included).
+    static func secondsSinceOwnStart() -> Double? {
+        guard let bytes = try? Syscalls.readFile("/proc/self/stat"),
+              let stat = parse(Substring(decoding: bytes, as: UTF8.self)) else { return nil }
+        let started = Double(stat.startTicks) / Double(max(Syscalls.clockTicksPerSecond(), 1))
+        return max(Double(Syscalls.bootTimeNanoseconds()) / 1e9 - started, 0)
+    }
 
     /// Parses /proc/PID/stat; the command sits in parentheses and may contain spaces or ')'.
     public static func parse(_ text: Substring) -> ProcessStat? {
@@ -29,10 +39,10 @@ public struct ProcessStat: Hashable, Sendable {
         }
         guard fields.count > 21, let state = fields[0].first,
               let parent = field(4), let flags = field(9), let minor = field(10), let major = field(12),
-              let user = field(14), let system = field(15), let threads = field(20), let rss = field(24)
+              let user = field(14), let system = field(15), let threads = field(20), let start = field(22), let rss = field(24)
         else { return nil }
         return ProcessStat(command: command, state: state, parent: Int32(truncatingIfNeeded: parent), flags: flags,
                            minorFaults: minor, majorFaults: major, userTicks: user, systemTicks: system,
-                           threads: Int(clamping: threads), residentPages: rss)
+                           threads: Int(clamping: threads), residentPages: rss, startTicks: start)
     }
 }

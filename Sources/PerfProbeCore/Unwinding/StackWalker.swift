@@ -18,6 +18,10 @@ final class StackWalker: RecordConsumer {
     func knows(_ pid: ProcessID) -> Bool { spaces.knows(pid) }
 
     func attached(to pid: ProcessID) throws(SamplingError) {
+        joined(pid)
+    }
+
+    func joined(_ pid: ProcessID) {
         spaces.load(procMaps: MemoryMapping.read(of: pid), for: pid)
     }
 
