@@ -15,11 +15,15 @@ struct AttachCommand: ParsableCommand {
     @Flag(help: "Profile the process's descendants too: those alive now and those it starts (pre-fork servers, a shell around the real program). Samples per CPU, as for a process with many threads.")
     var tree = false
 
+    @Option(help: "Profile every process with this name (its comm, or its command's file name): those running and those started later, until Ctrl-C or --duration. Samples per CPU.")
+    var match: String?
+
     @Argument(help: "The process id to profile.")
-    var pid: Int32
+    var pid: Int32?
 
     func validate() throws {
-        guard pid > 0 else { throw ValidationError("the pid must be a positive number, got \(pid)") }
+        guard (pid == nil) != (match == nil) else { throw ValidationError("give the target with exactly one of PID or --match NAME") }
+        if let pid, pid <= 0 { throw ValidationError("the pid must be a positive number, got \(pid)") }
     }
 
     func run() throws {
@@ -27,7 +31,16 @@ struct AttachCommand: ParsableCommand {
         let announcements = Announcements()
         var options = sampling.profileOptions
         options.tree = tree
-        let report = try ProfileSession.attach(pid: ProcessID(pid), options: options, announce: announcements.say)
+        options.match = match
+        let target: ProcessID
+        if let pid {
+            target = ProcessID(pid)
+        } else if let found = ProcessFinder.oldest(named: match!) {
+            target = found
+        } else {
+            throw ValidationError("no process named \(match!)")
+        }
+        let report = try ProfileSession.attach(pid: target, options: options, announce: announcements.say)
         if try output.write(report, started: started, gates: gates, announced: announcements.lines) { throw ExitCode(1) }
     }
 }

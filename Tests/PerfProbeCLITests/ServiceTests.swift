@@ -34,6 +34,48 @@ extension BinaryTests {
         #expect(try outcome.report.samples.total < 20)
     }
 
+    /// Two processes of one name under `attach --match`, one started after
+    /// the attach (a restart, a new worker): both profiled, each with
+    /// cpu_split's own 70/30 split; a process of another name is not.
+    @Test func attachMatchTakesEveryProcessOfTheName() throws {
+        let name = "match-\(UInt32.random(in: 100_000...999_999))"
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        try FileManager.default.copyItem(atPath: Harness.samples + "/cpu_split", toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        func start() throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: copy)
+            process.arguments = ["0"]
+            try process.run()
+            try Harness.waitUntilLoaded(process)
+            return process
+        }
+        let first = try start()
+        defer { Harness.stop(first) }
+        let other = try Harness.launch("cpu_split", ["0"])
+        defer { Harness.stop(other) }
+        let started = try Harness.start(["attach", "--match", name, "--frequency", "499", "--duration", "4"])
+        try Harness.waitUntilSampling(started.0)
+        let second = try start()
+        defer { Harness.stop(second) }
+        let outcome = try Harness.finish(started)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        let pids = Set(report.processes.map(\.pid.rawValue))
+        #expect(pids == [first.processIdentifier, second.processIdentifier], "\(report.processes)")
+        let functions = report.profile.functions.map(\.function)
+        for pid in pids {
+            let stacks = report.profile.stacks.filter { $0.pid.rawValue == pid }
+            func samples(_ function: String) -> Int {
+                stacks.filter { $0.frames.contains { functions[$0] == function } }.reduce(0) { $0 + $1.count }
+            }
+            let heavy = samples("heavy_path"), light = samples("light_path")
+            #expect(heavy + light > 300, "pid \(pid): \(heavy + light) samples")
+            let share = Double(heavy) * 100 / Double(max(heavy + light, 1))
+            #expect(abs(share - 70) <= 6, "pid \(pid): heavy_path \(share)%")
+        }
+    }
+
     /// many_threads: 500 threads that want 10% of a core each, 50 cores'
     /// worth on two. Attached per CPU (and at real-time priority) the agent
     /// neither waits for a turn nor pays per thread: sampling starts within

@@ -1,16 +1,21 @@
 /// The processes an attach samples when its events are per CPU (over every
 /// task on the machine) rather than per thread: the target, with `tree` its
-/// descendants too, those alive at attach and those forked later. The
+/// descendants too, those alive at attach and those forked later, with
+/// `name` every process of that name, those running and those that exec it
+/// later. The
 /// sampling thread keeps only their records; the kernel's per-task event
 /// cost (tens of ms a thread on a VM) is then paid per CPU, whatever the
 /// thread count. Pure: fed the records in time order.
 struct ProcessSelection: Sendable {
     private(set) var processes: Set<ProcessID>
     let tree: Bool
+    /// Processes that exec a program of this name join (`--match`).
+    let name: String?
 
-    init(_ processes: Set<ProcessID>, tree: Bool) {
+    init(_ processes: Set<ProcessID>, tree: Bool, name: String? = nil) {
         self.processes = processes
         self.tree = tree
+        self.name = name
     }
 
     /// Whether `record` belongs to a selected process; a fork into the
@@ -18,7 +23,10 @@ struct ProcessSelection: Sendable {
     mutating func admits(_ record: PerfRecord) -> Bool {
         switch record {
         case .sample(let sample): return processes.contains(sample.pid)
-        case .mmap(let pid, _, _, _), .comm(let pid, _, _, _, _): return processes.contains(pid)
+        case .comm(let pid, _, _, let comm, let exec):
+            if exec, let name, ProcessFinder.execName(comm, matches: name) { processes.insert(pid) }
+            return processes.contains(pid)
+        case .mmap(let pid, _, _, _): return processes.contains(pid)
         case .fork(let pid, let parentPID, _, _, _):
             guard processes.contains(parentPID) else { return processes.contains(pid) }
             if pid == parentPID || tree { processes.insert(pid) }

@@ -16,6 +16,8 @@ public struct SamplerConfiguration: Sendable {
     public var perCPU = false
     /// Attached per CPU: the target's descendants too, present and future.
     public var tree = false
+    /// Attached per CPU: every process of this name too, present and future.
+    public var match: String?
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
                 unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, telemetryIntervalNanoseconds: UInt64 = 100_000_000,

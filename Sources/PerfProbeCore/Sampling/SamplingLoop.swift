@@ -70,10 +70,12 @@ struct SamplingLoop: ~Copyable {
             for consumer in consumers { try consumer.attached(to: pid) }
             return
         }
-        let descendants = configuration.tree ? ProcessSelection.descendants(of: pid) : []
-        selection = ProcessSelection(descendants.union([pid]), tree: configuration.tree)
+        var others = configuration.tree ? ProcessSelection.descendants(of: pid) : []
+        if let name = configuration.match { others.formUnion(ProcessFinder.all(named: name)) }
+        others.remove(pid)
+        selection = ProcessSelection(others.union([pid]), tree: configuration.tree, name: configuration.match)
         for consumer in consumers { try consumer.attached(to: pid) }
-        for child in descendants.sorted() {
+        for child in others.sorted() {
             for consumer in consumers { consumer.joined(child) }
         }
     }

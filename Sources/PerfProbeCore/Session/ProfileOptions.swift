@@ -22,6 +22,8 @@ public struct ProfileOptions: Sendable {
     public var allocatorFiles: [String] = []
     /// attach, sidecar: the target's descendants too (--tree).
     public var tree = false
+    /// attach: every process of this name, present and future (--match).
+    public var match: String?
 
     /// From this many threads an attach samples per CPU: one inheriting
     /// event per thread costs the kernel tens of ms each on a VM (100

@@ -100,7 +100,8 @@ public enum ProfileSession {
         let startedAt = Date()
         let treeBefore = options.tree ? nil : ProcessTreeUsage.read(pid)
         let (sampler, configuration, stat, _) = try startAttached(pid: pid, options: options, announce: announce) {
-            latch.signal(.targetExited)
+            // With --match the processes of that name come and go.
+            if options.match == nil { latch.signal(.targetExited) }
         }
         let attachSeconds = ProcessStat.secondsSinceOwnStart()
         Syscalls.startThread(named: "perfprobe-signal") {
@@ -155,9 +156,11 @@ extension ProfileSession {
         var configuration = options.configuration(for: .attached(pid))
         if sidecar { configuration.boundForSidecar() }
         configuration.tree = options.tree
-        configuration.perCPU = options.tree || stat.threads >= ProfileOptions.perCPUThreads
+        configuration.match = options.match
+        configuration.perCPU = options.tree || options.match != nil || stat.threads >= ProfileOptions.perCPUThreads
         if configuration.perCPU {
-            let why = options.tree ? "--tree" : "\(stat.threads) threads (per-thread events from \(ProfileOptions.perCPUThreads))"
+            let why = options.tree ? "--tree" : options.match != nil ? "--match"
+                : "\(stat.threads) threads (per-thread events from \(ProfileOptions.perCPUThreads))"
             announce("sampling per CPU for \(why): every process on the machine is sampled and only the target's records are kept; counters (task-clock, context switches) are not opened")
         }
         let probes = options.heap ? try heapProbes(pid: pid, options: options, announce: announce) : nil
