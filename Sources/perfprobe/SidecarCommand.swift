@@ -46,9 +46,10 @@ struct SidecarCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "A load command to run (after --); profiling lasts as long as it does.")
     var loadCommand: [String] = []
 
-    private var treeOptions: ProfileOptions {
+    private var attachOptions: ProfileOptions {
         var options = sampling.profileOptions
         options.tree = tree
+        options.match = match
         return options
     }
 
@@ -103,7 +104,7 @@ struct SidecarCommand: ParsableCommand {
         let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
         let announcements = Announcements()
         let result = try SidecarSession.run(
-            pid: target, options: treeOptions,
+            pid: target, options: attachOptions,
             sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule,
                                     loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl",
                                     follow: match, token: try tokenFile.map { path in

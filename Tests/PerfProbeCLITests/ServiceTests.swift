@@ -38,18 +38,9 @@ extension BinaryTests {
     /// the attach (a restart, a new worker): both profiled, each with
     /// cpu_split's own 70/30 split; a process of another name is not.
     @Test func attachMatchTakesEveryProcessOfTheName() throws {
-        let name = "match-\(UInt32.random(in: 100_000...999_999))"
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
-        try FileManager.default.copyItem(atPath: Harness.samples + "/cpu_split", toPath: copy)
+        let (name, copy) = try Self.renamedCPUSplit()
         defer { try? FileManager.default.removeItem(atPath: copy) }
-        func start() throws -> Process {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: copy)
-            process.arguments = ["0"]
-            try process.run()
-            try Harness.waitUntilLoaded(process)
-            return process
-        }
+        let start = { try Self.launch(copy) }
         let first = try start()
         defer { Harness.stop(first) }
         let other = try Harness.launch("cpu_split", ["0"])
@@ -63,17 +54,80 @@ extension BinaryTests {
         let report = try outcome.report
         let pids = Set(report.processes.map(\.pid.rawValue))
         #expect(pids == [first.processIdentifier, second.processIdentifier], "\(report.processes)")
+        for (pid, split) in Self.splits(report) {
+            #expect(split.samples > 300 && abs(split.share - 70) <= 6, "pid \(pid): \(split)")
+        }
+    }
+
+    /// The per-process split of cpu_split in `report`: heavy_path's share
+    /// of heavy_path and light_path, and their samples, for each pid.
+    static func splits(_ report: ProfileReport) -> [Int32: (share: Double, samples: Int)] {
         let functions = report.profile.functions.map(\.function)
-        for pid in pids {
+        var result: [Int32: (share: Double, samples: Int)] = [:]
+        for pid in Set(report.profile.stacks.map(\.pid.rawValue)) {
             let stacks = report.profile.stacks.filter { $0.pid.rawValue == pid }
             func samples(_ function: String) -> Int {
                 stacks.filter { $0.frames.contains { functions[$0] == function } }.reduce(0) { $0 + $1.count }
             }
             let heavy = samples("heavy_path"), light = samples("light_path")
-            #expect(heavy + light > 300, "pid \(pid): \(heavy + light) samples")
-            let share = Double(heavy) * 100 / Double(max(heavy + light, 1))
-            #expect(abs(share - 70) <= 6, "pid \(pid): heavy_path \(share)%")
+            result[pid] = (Double(heavy) * 100 / Double(max(heavy + light, 1)), heavy + light)
         }
+        return result
+    }
+
+    /// A copy of cpu_split under a name no other process has.
+    static func renamedCPUSplit() throws -> (name: String, path: String) {
+        let name = "match-\(UInt32.random(in: 100_000...999_999))"
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        try FileManager.default.copyItem(atPath: Harness.samples + "/cpu_split", toPath: copy)
+        return (name, copy)
+    }
+
+    static func launch(_ path: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["0"]
+        try process.run()
+        try Harness.waitUntilLoaded(process)
+        return process
+    }
+
+    /// `sidecar --match` with two processes of the name: both profiled, each
+    /// with its own split, each with its own samples in /metrics.
+    @Test func sidecarMatchTakesEveryProcessOfTheName() throws {
+        let (name, copy) = try Self.renamedCPUSplit()
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let first = try Self.launch(copy), second = try Self.launch(copy)
+        defer { Harness.stop(first); Harness.stop(second) }
+        let metrics = Harness.scratch()
+        let script = "sleep 3; curl -sf -o \(metrics) \"$PERFPROBE_SIDECAR_URL/metrics\""
+        let outcome = try Harness.perfprobe(["sidecar", "--match", name, "--frequency", "499", "--", "/bin/sh", "-c", script])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        let splits = Self.splits(report)
+        #expect(Set(splits.keys) == [first.processIdentifier, second.processIdentifier], "\(report.processes)")
+        for (pid, split) in splits {
+            #expect(split.samples > 300 && abs(split.share - 70) <= 6, "pid \(pid): \(split)")
+        }
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        for process in [first, second] {
+            #expect(text.contains("perfprobe_process_samples_total{pid=\"\(process.processIdentifier)\",name=\"\(name)\"}"), "\(text)")
+        }
+    }
+
+    /// `sidecar --tree` on the pre-fork master: both workers, in worker_burn.
+    @Test func sidecarTreeSeesThePreforkWorkers() throws {
+        let (master, _) = try Harness.launchWhenReady(Harness.samples + "/prefork", ["2", "8"])
+        defer { Harness.stop(master) }
+        let outcome = try Harness.perfprobe(["sidecar", "--tree", "--pid", String(master.processIdentifier), "--frequency", "499",
+                                             "--duration", "2.5"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        let workers = report.processes.filter { $0.pid.rawValue != master.processIdentifier }
+        #expect(workers.count == 2 && workers.allSatisfy { abs($0.percent - 50) <= 10 }, "\(report.processes)")
+        #expect(Double(Harness.inclusive(report, "worker_burn")) >= 0.95 * Double(report.profile.totalSamples))
+        let expected = 2 * report.durationSeconds * 499
+        #expect(abs(Double(report.samples.total) / expected - 1) <= 0.2, "\(report.samples.total) samples, \(expected) expected")
     }
 
     /// many_threads: 500 threads that want 10% of a core each, 50 cores'

@@ -13,6 +13,8 @@ struct MetricsText {
     var minorFaults: UInt64
     var majorFaults: UInt64
     var samples: Int
+    /// Samples by process (several with --tree or --match).
+    var processes: [(pid: ProcessID, name: String, samples: Int)] = []
     var lost: UInt64
     var phase: String
     var agentResidentBytes: UInt64
@@ -40,6 +42,8 @@ struct MetricsText {
         metric("perfprobe_target_page_faults_total", "counter", "Page faults of the target process, by kind.",
                [("kind=\"minor\"", "\(minorFaults)"), ("kind=\"major\"", "\(majorFaults)")])
         metric("perfprobe_samples_total", "counter", "CPU samples taken of the target.", [("", "\(samples)")])
+        metric("perfprobe_process_samples_total", "counter", "CPU samples taken of each process profiled (several with --tree or --match).",
+               processes.map { ("pid=\"\($0.pid)\",name=\"\(Self.escape($0.name))\"", "\($0.samples)") })
         metric("perfprobe_lost_samples_total", "counter", "Samples and records the kernel dropped.", [("", "\(lost)")])
         metric("perfprobe_phase_info", "gauge", "The current load phase (value always 1).", [("phase=\"\(Self.escape(phase))\"", "1")])
         metric("perfprobe_agent_peak_resident_memory_bytes", "gauge", "Peak resident set size of perfprobe itself.", [("", "\(agentResidentBytes)")])

@@ -58,7 +58,7 @@ struct SidecarEndpoints: Sendable {
             residentBytes: (stat?.residentPages ?? 0) * UInt64(Syscalls.pageSize()), threads: stat?.threads ?? 0,
             voluntarySwitches: totals.latest?.voluntaryContextSwitches ?? 0,
             involuntarySwitches: totals.latest?.involuntaryContextSwitches ?? 0,
-            minorFaults: stat?.minorFaults ?? 0, majorFaults: stat?.majorFaults ?? 0, samples: totals.samples, lost: totals.lost,
+            minorFaults: stat?.minorFaults ?? 0, majorFaults: stat?.majorFaults ?? 0, samples: totals.samples, processes: state.processes, lost: totals.lost,
             phase: state.phase, agentResidentBytes: agent.peakRssBytes, agentCPUSeconds: agent.cpuSeconds,
             pushed: pusher.map { $0.sent.load(ordering: .relaxed) }, pushDropped: pusher.map { $0.dropped.load(ordering: .relaxed) }).render()
     }

@@ -26,6 +26,9 @@ final class SidecarState: Sendable {
         var samples = 0
         var lost: UInt64 = 0
         var latest: TelemetryPoint?
+        /// Samples so far by process (with --tree or --match, several), and their names.
+        var processSamples: [ProcessID: Int] = [:]
+        var processNames: [ProcessID: String] = [:]
     }
 
     static let recentSlices = 300
@@ -87,6 +90,8 @@ final class SidecarState: Sendable {
             state.recent.append(Slice(phase: phase, capture: slice))
             if state.recent.count > Self.recentSlices { state.recent.removeFirst(state.recent.count - Self.recentSlices) }
             state.samples += slice.samples
+            for (stack, count) in slice.stacks { state.processSamples[stack.pid, default: 0] += count }
+            state.processNames.merge(slice.processNames) { $1 }
             state.lost = state.lost.addingSaturated(slice.lostRecords).addingSaturated(slice.lostSamples)
             if let point = slice.timeline.last { state.latest = point }
         }
@@ -140,6 +145,13 @@ final class SidecarState: Sendable {
 
     var totals: (samples: Int, lost: UInt64, latest: TelemetryPoint?) {
         inner.withLock { ($0.samples, $0.lost, $0.latest) }
+    }
+
+    /// Samples so far of each process sampled, lowest pid first.
+    var processes: [(pid: ProcessID, name: String, samples: Int)] {
+        inner.withLock { state in
+            state.processSamples.keys.sorted().map { ($0, state.processNames[$0] ?? "", state.processSamples[$0] ?? 0) }
+        }
     }
 
     /// Per phase in order of first appearance, its merged capture with the
