@@ -37,7 +37,7 @@ def perfprobe(pid, prefix):
 def perf_record(pid, prefix):
     out = tempfile.mkdtemp(prefix="bench-threads-perf-")
     start = time.monotonic()
-    result = subprocess.run(prefix + ["perf", "record", "-q", "-g", "-o", out + "/perf.data", "-p", str(pid), "--", "sleep", "2"],
+    result = subprocess.run(prefix + ["perf", "record", "-q", "-F", "99", "-g", "-o", out + "/perf.data", "-p", str(pid), "--", "sleep", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.monotonic() - start
     samples = subprocess.run(["perf", "report", "-i", out + "/perf.data", "--stdio", "--header-only"],
@@ -53,6 +53,7 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[10, 100, 500, 2000])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--chrt", action="store_true", help="start each profiler under chrt -f 1")
+    parser.add_argument("--no-perf", action="store_true", help="perfprobe only (perf record -p takes minutes past 1,000 threads)")
     args = parser.parse_args()
     require_built(PERFPROBE, SAMPLES + "/many_threads")
     prefix = ["chrt", "-f", "1"] if args.chrt else []
@@ -64,10 +65,13 @@ def main():
             assert target.stdout.readline() == b"ready\n"
             time.sleep(0.5)
             rows["perfprobe"].append(perfprobe(target.pid, prefix))
-            rows["perf record"].append(perf_record(target.pid, prefix))
+            if not args.no_perf:
+                rows["perf record"].append(perf_record(target.pid, prefix))
             target.kill()
             target.wait()
         for name, runs in rows.items():
+            if not runs:
+                continue
             median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
             print(f"{count:>7}  {name:<12} {median['wall']:>7.1f} {median.get('attach', float('nan')):>8.2f} {median['samples']:>8.0f} "
                   f"{median['lost']:>6.0f} {median.get('cpu', float('nan')):>11.2f} {median.get('rss', float('nan')):>13.1f}")
