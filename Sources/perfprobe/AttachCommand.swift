@@ -32,14 +32,7 @@ struct AttachCommand: ParsableCommand {
         var options = sampling.profileOptions
         options.tree = tree
         options.match = match
-        let target: ProcessID
-        if let pid {
-            target = ProcessID(pid)
-        } else if let found = ProcessFinder.oldest(named: match!) {
-            target = found
-        } else {
-            throw ValidationError("no process named \(match!)")
-        }
+        let target = try TargetChoice.resolve(pid: pid, match: match)
         let report = try ProfileSession.attach(pid: target, options: options, announce: announcements.say)
         if try output.write(report, started: started, gates: gates, announced: announcements.lines) { throw ExitCode(1) }
     }

@@ -91,14 +91,7 @@ struct SidecarCommand: ParsableCommand {
                 throw ValidationError("--phases \(phases), \(error)")
             }
         }
-        let target: ProcessID
-        if let pid {
-            target = ProcessID(pid)
-        } else if let found = ProcessFinder.oldest(named: match!) {
-            target = found
-        } else {
-            throw ValidationError("no process named \(match!)")
-        }
+        let target = try TargetChoice.resolve(pid: pid, match: match)
         let address = listenAddress!
         let started = Date()
         let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
