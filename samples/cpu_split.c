@@ -5,22 +5,23 @@
 #include "common.h"
 #include <stdlib.h>
 
-/* One heavy+light round is ~10 µs, far below the sampling period: a round
- * near 1 ms phase-locks with a 999 Hz timer and skews the split by several
- * points depending on the machine's speed. */
+/* One heavy+light round is 10-30 µs, far below the sampling period, and its
+ * length varies at random: rounds of one fixed length phase-lock with a
+ * 999 Hz timer whenever the period is close to a multiple of them, which
+ * skews the split by several points on some machines' speeds. */
 HOT void shared_leaf(int units) {
     SPIN((uint64_t)units * 1000);
 }
 
 static int heavy_units = 7;
 
-HOT void heavy_path(void) {
-    shared_leaf(heavy_units);
+HOT void heavy_path(int scale) {
+    shared_leaf(heavy_units * scale);
     sample_sink++;
 }
 
-HOT void light_path(void) {
-    shared_leaf(10 - heavy_units);
+HOT void light_path(int scale) {
+    shared_leaf((10 - heavy_units) * scale);
     sample_sink++;
 }
 
@@ -28,10 +29,13 @@ int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 5;
     if (argc > 2 && atoi(argv[2]) >= 1 && atoi(argv[2]) <= 9) heavy_units = atoi(argv[2]);
     double end = thread_cpu_seconds() + seconds;
+    uint32_t state = 1;
     while (seconds == 0 || thread_cpu_seconds() < end) {
         for (int round = 0; round < 100; round++) { /* the clock is a system call */
-            heavy_path();
-            light_path();
+            state = state * 1103515245u + 12345u;
+            int scale = 1 + (int)(state >> 16) % 3;
+            heavy_path(scale);
+            light_path(scale);
         }
     }
     return 0;

@@ -12,7 +12,7 @@ extension BinaryTests {
     /// cpu_split at HEAVY units of 10 in heavy_path (default 7: 70%), about
     /// 5,000 samples for the ±3-point checks: one standard deviation of a 70%
     /// share is 0.65 points at this count (0.9 at the 2,500 of a 2.5-s run,
-    /// where 12 runs spread 68.5-71.0% and one CI run met 66.9%).
+    /// where one CI run met 66.9% and another 73.5%), so 3 points is 4.6 σ.
     static func cpuSplit(_ heavy: Int = 7, _ extra: [String] = []) throws -> Harness.Outcome {
         try Harness.perfprobe(["run", "--frequency", "999"] + extra + ["--", Harness.samples + "/cpu_split", "5", String(heavy)])
     }
