@@ -47,7 +47,7 @@ def main():
     args = parser.parse_args()
     for path in (PERFPROBE, SERVER):
         if not os.path.exists(path):
-            sys.exit(f"missing {path}: build with `swift build -c release --product perfprobe` and `make -C samples`")
+            sys.exit(f"missing {path}: build with `make demo` (or `swift build -c release --static-swift-stdlib --product perfprobe`) and `make -C samples`")
     scratch = tempfile.mkdtemp(prefix="perfprobe-soak-")
     server = subprocess.Popen([SERVER, str(PORT), "8"])
     time.sleep(0.3)

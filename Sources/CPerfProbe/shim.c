@@ -74,8 +74,10 @@ int CPerfProbe_event_open(const CPerfProbe_EventConfig *config, pid_t pid,
         attr.task = 1;
         attr.sample_id_all = 1;
     }
-    return (int)syscall(SYS_perf_event_open, &attr, pid, cpu, group_fd,
-                        PERF_FLAG_FD_CLOEXEC);
+    unsigned long flags = PERF_FLAG_FD_CLOEXEC;
+    if (config->pid_is_cgroup)
+        flags |= PERF_FLAG_PID_CGROUP;
+    return (int)syscall(SYS_perf_event_open, &attr, pid, cpu, group_fd, flags);
 }
 
 int CPerfProbe_event_enable(int fd) {

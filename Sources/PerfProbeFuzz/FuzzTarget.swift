@@ -39,6 +39,8 @@ enum FuzzTarget: String, CaseIterable {
             _ = KernelSymbols(bytes).lookup(0xffff_ffff_8100_0000)
             _ = KernelSymbols(bytes, covering: [0, 0xffff_ffff_8100_0000, .max]).lookup(0xffff_ffff_8100_0000)
             _ = OnlineCPUs.parse(String(text))
+            _ = CgroupDirectory.mounts(mountinfo: text)
+            _ = CgroupDirectory.unifiedName(procCgroup: text)
         case .perfMap:
             let (entries, _) = PerfMapFile.parseLines(bytes[...])
             _ = PerfMapFile.table(entries).lookup(entries.first?.address ?? 0)

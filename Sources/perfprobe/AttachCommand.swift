@@ -18,12 +18,14 @@ struct AttachCommand: ParsableCommand {
     @Option(help: "Profile every process with this name (its comm, or its command's file name): those running and those started later, until Ctrl-C or --duration. Samples per CPU.")
     var match: String?
 
+    @Option(help: "Profile every process of this cgroup v2 (a container, a systemd unit) and of the cgroups below it: those in it now and those that join, until Ctrl-C or --duration. A directory under a cgroup2 mount, or a path as /proc/PID/cgroup shows it. Samples per CPU; the kernel samples no other process.")
+    var cgroup: String?
+
     @Argument(help: "The process id to profile.")
     var pid: Int32?
 
     func validate() throws {
-        guard (pid == nil) != (match == nil) else { throw ValidationError("give the target with exactly one of PID or --match NAME") }
-        if let pid, pid <= 0 { throw ValidationError("the pid must be a positive number, got \(pid)") }
+        try TargetChoice.validate(pid: pid, match: match, cgroup: cgroup, pidFlag: "PID")
     }
 
     func run() throws {
@@ -32,8 +34,9 @@ struct AttachCommand: ParsableCommand {
         var options = sampling.profileOptions
         options.tree = tree
         options.match = match
-        let target = try TargetChoice.resolve(pid: pid, match: match)
-        let report = try ProfileSession.attach(pid: target, options: options, announce: announcements.say)
+        let target = try TargetChoice.resolve(pid: pid, match: match, cgroup: cgroup)
+        options.cgroup = target.cgroup
+        let report = try ProfileSession.attach(pid: target.pid, options: options, announce: announcements.say)
         if try output.write(report, started: started, gates: gates, announced: announcements.lines) { throw ExitCode(1) }
     }
 }

@@ -8,7 +8,7 @@ struct SidecarCommand: ParsableCommand {
         abstract: "Profile a process beside a load run: continuous sampling, load phases, live endpoints.",
         discussion: """
         Serves /metrics (Prometheus), /debug/pprof/profile?seconds=N (pprof), POST /phase {"name": "..."} and /healthz. \
-        Stops when the process exits (with --match: waits for the next process of that name instead), on Ctrl-C/SIGTERM, \
+        Stops when the process exits (with --match or --cgroup: waits for the next process of that name or cgroup instead), on Ctrl-C/SIGTERM, \
         after --duration, or when the load command given after -- exits; \
         then writes the overall report, one per phase under phases/NAME/, phases.json and windows.json. \
         With a load command, the exit status is the load command's.
@@ -28,6 +28,9 @@ struct SidecarCommand: ParsableCommand {
     @Flag(help: "Profile the target's descendants too: those alive at attach and those it starts (pre-fork servers).")
     var tree = false
 
+    @Option(help: "Profile every process of this cgroup v2 (a container, a systemd unit) and of the cgroups below it, those in it now and those that join: a directory under a cgroup2 mount, or a path as /proc/PID/cgroup shows it. The kernel samples no other process.")
+    var cgroup: String?
+
     @Option(help: "Where the endpoints listen, IPv4 HOST:PORT or localhost:PORT (port 0: any free one). Other than loopback needs --token-file.")
     var listen = "127.0.0.1:0"
 
@@ -46,16 +49,8 @@ struct SidecarCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "A load command to run (after --); profiling lasts as long as it does.")
     var loadCommand: [String] = []
 
-    private var attachOptions: ProfileOptions {
-        var options = sampling.profileOptions
-        options.tree = tree
-        options.match = match
-        return options
-    }
-
     func validate() throws {
-        guard (pid == nil) != (match == nil) else { throw ValidationError("give the target with exactly one of --pid PID or --match NAME") }
-        if let pid, pid <= 0 { throw ValidationError("the pid must be a positive number, got \(pid)") }
+        try TargetChoice.validate(pid: pid, match: match, cgroup: cgroup, pidFlag: "--pid PID")
         guard window >= 1, window <= 86400 else { throw ValidationError("--window must be 1 to 86400 seconds, got \(window)") }
         guard let address = listenAddress else {
             throw ValidationError("--listen must be an IPv4 address or localhost, a colon and a port 0-65535 (e.g. 127.0.0.1:9090), got \(listen)")
@@ -91,16 +86,21 @@ struct SidecarCommand: ParsableCommand {
                 throw ValidationError("--phases \(phases), \(error)")
             }
         }
-        let target = try TargetChoice.resolve(pid: pid, match: match)
+        let target = try TargetChoice.resolve(pid: pid, match: match, cgroup: cgroup)
         let address = listenAddress!
         let started = Date()
-        let directory = output.output ?? OutputOptions.defaultDirectory(pid: target, started: started)
+        let directory = output.output ?? OutputOptions.defaultDirectory(pid: target.pid, started: started)
         let announcements = Announcements()
+        var options = sampling.profileOptions
+        options.tree = tree
+        options.match = match
+        options.cgroup = target.cgroup
+        let follow = target.cgroup.map(SidecarFollow.cgroup) ?? match.map(SidecarFollow.name)
         let result = try SidecarSession.run(
-            pid: target, options: attachOptions,
+            pid: target.pid, options: options,
             sidecar: SidecarOptions(host: address.host, port: address.port, window: window, schedule: schedule,
                                     loadCommand: loadCommand, pushURL: push, windowsFile: directory + "/windows.jsonl",
-                                    follow: match, token: try tokenFile.map { path in
+                                    follow: follow, token: try tokenFile.map { path in
                                         do { return try BearerToken(file: path) } catch { throw ValidationError("--token-file \(path): \(error)") }
                                     }),
             announce: announcements.say)

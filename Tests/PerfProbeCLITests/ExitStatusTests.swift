@@ -47,7 +47,7 @@ extension BinaryTests {
         Self.expectSetupError(try Harness.perfprobe(["run", "--frequency", "abc", "--", "true"]), mentioning: "abc")
         Self.expectSetupError(try Harness.perfprobe(["run", "--frequency", "0", "--", "true"]), mentioning: "--frequency")
         Self.expectSetupError(try Harness.perfprobe(["attach", "--duration", "-1", "1"]), mentioning: "--duration")
-        Self.expectSetupError(try Harness.perfprobe(["attach"]), mentioning: "exactly one of PID or --match NAME")
+        Self.expectSetupError(try Harness.perfprobe(["attach"]), mentioning: "exactly one of PID, --match NAME or --cgroup PATH")
         Self.expectSetupError(try Harness.perfprobe(["attach", "--match", "no-such-process-name"]), mentioning: "no process named no-such-process-name")
     }
 

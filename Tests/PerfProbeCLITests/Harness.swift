@@ -229,6 +229,37 @@ enum Harness {
         process.waitUntilExit()
     }
 
+    /// A writable cgroup2 mount of this machine, for the tests that make a
+    /// cgroup of their own; nil when there is none.
+    static let cgroup2Mount: String? = {
+        let text = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ").map(String.init)
+            guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields[dash + 1] == "cgroup2",
+                  access(fields[4], W_OK) == 0 else { return nil }
+            return fields[4]
+        }.first
+    }()
+
+    /// A new cgroup under `cgroup2Mount` holding `processes`; removed by
+    /// `removeCgroup` once they have exited.
+    static func makeCgroup(holding processes: [Process]) throws -> String {
+        let path = try #require(cgroup2Mount) + "/perfprobe-test-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        for process in processes { try moveToCgroup(process, path) }
+        return path
+    }
+
+    static func moveToCgroup(_ process: Process, _ cgroup: String) throws {
+        try String(process.processIdentifier).write(toFile: cgroup + "/cgroup.procs", atomically: false, encoding: .utf8)
+    }
+
+    /// Stops `processes` and removes the cgroup they were in.
+    static func removeCgroup(_ path: String, after processes: [Process]) {
+        for process in processes { stop(process) }
+        rmdir(path)
+    }
+
     /// Inclusive sample counts of `function` in the report's stacks.
     static func inclusive(_ report: ProfileReport, _ function: String) -> Int {
         report.hotspots.first { $0.function == function }?.totalSamples ?? 0

@@ -317,7 +317,7 @@ extension BinaryTests {
     }
 
     @Test func badInvocationsAreSetupErrors() throws {
-        ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar"]), mentioning: "exactly one of --pid PID or --match NAME")
+        ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar"]), mentioning: "exactly one of --pid PID, --match NAME or --cgroup PATH")
         ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar", "--pid", "999999"]), mentioning: "no process with pid 999999")
         ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar", "--pid", "1", "--listen", "localhost"]), mentioning: "--listen")
         ExitStatusTests.expectSetupError(try Harness.perfprobe(["sidecar", "--match", "no-such-process-name"]), mentioning: "no process named")

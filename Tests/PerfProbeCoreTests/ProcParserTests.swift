@@ -72,4 +72,22 @@ import Testing
         #expect(OnlineCPUs.parse("0-2147483647,3") == [3])
         #expect(OnlineCPUs.parse("-1-4") == [] && OnlineCPUs.parse("5-2") == [])
     }
+
+    /// cgroup2 mounts from mountinfo: this machine's hybrid layout (v1
+    /// controllers, v2 at /sys/fs/cgroup/unified), a pure-v2 mount with
+    /// optional fields, and a namespaced one whose mount point has a space.
+    @Test func cgroup2MountsFromMountinfo() throws {
+        let mounts = CgroupDirectory.mounts(mountinfo: Substring(try FixtureFiles.text("mountinfo.txt")))
+        #expect(mounts == [CgroupDirectory.Mount(point: "/sys/fs/cgroup/unified", root: "/"),
+                           CgroupDirectory.Mount(point: "/sys/fs/cgroup", root: "/"),
+                           CgroupDirectory.Mount(point: "/mnt/my cgroups", root: "/kubepods/pod1")])
+    }
+
+    /// The unified hierarchy's line of /proc/PID/cgroup, beside v1 lines.
+    @Test func unifiedCgroupOfAProcess() throws {
+        #expect(CgroupDirectory.unifiedName(procCgroup: Substring(try FixtureFiles.text("cgroup.txt"))) == "/")
+        #expect(CgroupDirectory.unifiedName(procCgroup: "1:cpu:/a\n0::/system.slice/nginx.service\n") == "/system.slice/nginx.service")
+        #expect(CgroupDirectory.unifiedName(procCgroup: "4:memory:/x\n") == nil)
+        #expect(CgroupDirectory.unifiedName(procCgroup: "0::relative\n") == nil)
+    }
 }

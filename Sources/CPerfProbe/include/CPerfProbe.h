@@ -34,6 +34,9 @@ typedef struct CPerfProbe_EventConfig {
     bool exclude_callchain_user;
     /// mmap/mmap2/comm/comm_exec/task records, each with a sample_id trailer.
     bool side_band;
+    /// The pid argument is an fd of a cgroup v2 directory: per-CPU events
+    /// then count only that cgroup's tasks (PERF_FLAG_PID_CGROUP).
+    bool pid_is_cgroup;
 } CPerfProbe_EventConfig;
 
 /// perf_event_open(2) has no glibc wrapper. Returns an fd, or -1 and errno.

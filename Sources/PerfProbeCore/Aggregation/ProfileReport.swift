@@ -27,6 +27,13 @@ public struct ProfileReport: Codable, Sendable {
         public var unwind: String
         /// Bytes of user stack copied per sample (0 with frame pointers).
         public var stackSizeBytes: UInt32
+        /// What the events were opened on: "threads" (each followed thread,
+        /// inherited by those it creates), "every_task" (per CPU, the
+        /// target's records kept) or "cgroup" (per CPU, the kernel samples
+        /// only `cgroup`'s tasks). Absent from older reports.
+        public var events: String?
+        /// The cgroup v2 path sampling was restricted to, with "cgroup".
+        public var cgroup: String?
     }
 
     /// How complete the stacks are: what a reader should trust.
@@ -56,6 +63,10 @@ public struct ProfileReport: Codable, Sendable {
         public var lostRecords: UInt64
         public var lostSamples: UInt64
         public var throttleEvents: Int
+        /// Sampling per CPU over every task: samples of other processes the
+        /// kernel took and the agent discarded (what sampling cost the rest
+        /// of the machine). Absent otherwise.
+        public var otherProcesses: Int?
     }
 
     public struct CPUUsage: Codable, Sendable {

@@ -16,6 +16,11 @@ public enum SummaryText {
         if let attach = report.attachSeconds {
             out += String(printf: "attaching took %.2f s (from perfprobe's start until sampling ran)\n", attach)
         }
+        if let others = samples.otherProcesses, others > 0 {
+            out += "sampled per CPU over every task: \(others) samples of other processes were taken and discarded\n"
+        } else if let cgroup = report.sampling.cgroup {
+            out += "sampled per CPU, only the tasks of cgroup \(SymbolName.sanitized(cgroup))\n"
+        }
         if let utilisation = report.cpu.utilisationPercent {
             out += String(printf: "CPU %.1f%% of one core (task-clock) · main process user %.1f%%, system %.1f%%\n",
                           utilisation, report.cpu.userPercent, report.cpu.systemPercent)

@@ -13,6 +13,9 @@ public struct Capture: Sendable {
     public var lostSamples: UInt64 = 0
     /// PERF_RECORD_THROTTLE events: the kernel lowered the sampling rate.
     public var throttles = 0
+    /// Sampling per CPU over every task: samples of processes not followed,
+    /// which the kernel took (stack copy included) and the agent discarded.
+    public var otherProcessSamples = 0
     /// What the report should say about what could not be seen (once each).
     public var notes: [String] = []
     public var timeline: [TelemetryPoint] = []
@@ -46,6 +49,7 @@ public struct Capture: Sendable {
         lostRecords += later.lostRecords
         lostSamples += later.lostSamples
         throttles += later.throttles
+        otherProcessSamples += later.otherProcessSamples
         timeline = Self.bounded(timeline + later.timeline, capacity: timelineCapacity)
         if let points = later.memoryTimeline { memoryTimeline = Self.bounded((memoryTimeline ?? []) + points, capacity: timelineCapacity) }
         // Module lists only grow: the longer one holds every index either uses.

@@ -44,9 +44,16 @@ struct EventSpec: Sendable {
         self.name = name
     }
 
-    /// Opens the event on `tid` (every task: -1) and `cpu`.
-    func open(tid: ThreadID, cpu: Int32) throws(Errno) -> Int32 {
-        try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu)
+    /// Opens the event on `tasks` and `cpu`.
+    func open(_ tasks: PerfEventGroup.Tasks, cpu: Int32) throws(Errno) -> Int32 {
+        var config = config
+        switch tasks {
+        case .thread(let tid): return try Syscalls.perfEventOpen(config, pid: tid.rawValue, cpu: cpu)
+        case .every: return try Syscalls.perfEventOpen(config, pid: -1, cpu: cpu)
+        case .cgroup(let directory):
+            config.pid_is_cgroup = true
+            return try Syscalls.perfEventOpen(config, pid: directory, cpu: cpu)
+        }
     }
 
     /// The error to report when opening fails.

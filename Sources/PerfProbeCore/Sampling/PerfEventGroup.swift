@@ -41,13 +41,31 @@ struct PerfEventGroup: ~Copyable {
     private let cpus: [Int32]
     private(set) var threads: Set<ThreadID> = []
 
-    /// Opens `specs` for `scope`. `dataPages` (a power of two) sizes each ring.
-    /// `everyTask`: the events sample every task of each CPU (tid -1), and no thread is followed.
-    init(scope: SamplingScope, specs: [EventSpec], cpus: [Int32], dataPages: Int, everyTask: Bool = false) throws(SamplingError) {
+    /// What one set of events (one per spec and CPU) samples.
+    enum Tasks: CustomStringConvertible {
+        /// One thread, and with `inherit` the threads and processes it creates.
+        case thread(ThreadID)
+        /// Every task of each CPU; no thread is followed.
+        case every
+        /// The tasks of the cgroup v2 directory open as this fd (and of the
+        /// cgroups below it), filtered by the kernel.
+        case cgroup(Int32)
+
+        var description: String {
+            switch self {
+            case .thread(let tid): "thread \(tid)"
+            case .every: "every task"
+            case .cgroup: "the cgroup's tasks"
+            }
+        }
+    }
+
+    /// Opens `specs` on `tasks`. `dataPages` (a power of two) sizes each ring.
+    init(_ tasks: Tasks, specs: [EventSpec], cpus: [Int32], dataPages: Int) throws(SamplingError) {
         self.specs = specs
         self.cpus = cpus
         fds = Array(repeating: [], count: specs.count)
-        try openThread(ThreadID(everyTask ? -1 : scope.pid.rawValue), dataPages: dataPages, pageSize: Syscalls.pageSize())
+        try open(tasks, dataPages: dataPages, pageSize: Syscalls.pageSize())
     }
 
     deinit {
@@ -67,7 +85,7 @@ struct PerfEventGroup: ~Copyable {
         var opened: [ThreadID] = []
         for tid in tids where !threads.contains(tid) {
             do throws(SamplingError) {
-                try openThread(tid, dataPages: 0, pageSize: Syscalls.pageSize())
+                try open(.thread(tid), dataPages: 0, pageSize: Syscalls.pageSize())
                 opened.append(tid)
             } catch .targetGone {
                 continue
@@ -78,14 +96,14 @@ struct PerfEventGroup: ~Copyable {
         return opened
     }
 
-    private mutating func openThread(_ tid: ThreadID, dataPages: Int, pageSize: Int) throws(SamplingError) {
+    private mutating func open(_ tasks: Tasks, dataPages: Int, pageSize: Int) throws(SamplingError) {
         for (index, cpu) in cpus.enumerated() {
             for (specIndex, spec) in specs.enumerated() {
                 let fd: Int32
                 do {
-                    fd = try spec.open(tid: tid, cpu: cpu)
+                    fd = try spec.open(tasks, cpu: cpu)
                 } catch {
-                    if error == .noSuchProcess { throw .targetGone(ProcessID(tid.rawValue)) }
+                    if error == .noSuchProcess, case .thread(let tid) = tasks { throw .targetGone(ProcessID(tid.rawValue)) }
                     throw spec.failure(error)
                 }
                 fds[specIndex].append(owned.adopt(fd))
@@ -94,14 +112,14 @@ struct PerfEventGroup: ~Copyable {
                     do {
                         try Syscalls.perfEventSetOutput(fd, ringFD: rings[index].fd)
                     } catch {
-                        throw .system("redirecting \(spec.name) of thread \(tid) to the CPU \(cpu) ring", error)
+                        throw .system("redirecting \(spec.name) of \(tasks) to the CPU \(cpu) ring", error)
                     }
                 } else {
                     try mapRing(fd, cpu: cpu, dataPages: dataPages, pageSize: pageSize)
                 }
             }
         }
-        threads.insert(tid)
+        if case .thread(let tid) = tasks { threads.insert(tid) }
     }
 
     private mutating func mapRing(_ fd: Int32, cpu: Int32, dataPages: Int, pageSize: Int) throws(SamplingError) {

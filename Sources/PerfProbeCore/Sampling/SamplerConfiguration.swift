@@ -18,6 +18,12 @@ public struct SamplerConfiguration: Sendable {
     public var tree = false
     /// Attached per CPU: every process of this name too, present and future.
     public var match: String?
+    /// Attached per CPU: the kernel samples only the tasks of this cgroup
+    /// (and of those below it), so other processes cost nothing.
+    public var cgroup: CgroupDirectory?
+    /// With `cgroup`: every process in it is followed (`--cgroup`), not only
+    /// the target and those the options above select.
+    public var wholeCgroup = false
 
     public init(scope: SamplingScope, event: SamplingEvent = .cpuClock, frequency: Int = 99, includeKernel: Bool = true,
                 unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, telemetryIntervalNanoseconds: UInt64 = 100_000_000,

@@ -41,8 +41,7 @@ struct SamplingLoop: ~Copyable {
                                         includeKernel: configuration.includeKernel, layout: configuration.layout,
                                         scope: configuration.scope, perCPU: configuration.perCPU,
                                         ringBytes: configuration.ringPages * Syscalls.pageSize())]
-        events = try PerfEventGroup(scope: configuration.scope, specs: specs, cpus: OnlineCPUs.read(),
-                                    dataPages: configuration.ringPages, everyTask: configuration.perCPU)
+        events = try Self.openEvents(configuration, specs: specs)
         parser = PerfRecordParser(layout: configuration.layout)
         parser.layouts = events.layoutsByID
         counters = CounterGroup(scope: configuration.scope)
@@ -59,6 +58,25 @@ struct SamplingLoop: ~Copyable {
         sliceStart = start
     }
 
+    private static func openEvents(_ configuration: SamplerConfiguration, specs: [EventSpec]) throws(SamplingError) -> PerfEventGroup {
+        let cpus = OnlineCPUs.read()
+        guard configuration.perCPU else {
+            return try PerfEventGroup(.thread(ThreadID(configuration.scope.pid.rawValue)), specs: specs, cpus: cpus,
+                                      dataPages: configuration.ringPages)
+        }
+        guard let cgroup = configuration.cgroup else {
+            return try PerfEventGroup(.every, specs: specs, cpus: cpus, dataPages: configuration.ringPages)
+        }
+        // The kernel holds the cgroup once the events are open.
+        let directory: FileDescriptor
+        do {
+            directory = FileDescriptor(try Syscalls.openDirectory(cgroup.path))
+        } catch {
+            throw .system("opening cgroup \(cgroup)", error)
+        }
+        return try PerfEventGroup(.cgroup(directory.raw), specs: specs, cpus: cpus, dataPages: configuration.ringPages)
+    }
+
     /// Completes setup for an attached process: its other threads, then
     /// what the consumers read of it (mappings, names, probes). (Separate
     /// from init: Swift cannot throw out of an init that has already
@@ -72,8 +90,10 @@ struct SamplingLoop: ~Copyable {
         }
         var others = configuration.tree ? ProcessSelection.descendants(of: pid) : []
         if let name = configuration.match { others.formUnion(ProcessFinder.all(named: name)) }
+        if configuration.wholeCgroup, let cgroup = configuration.cgroup { others.formUnion(cgroup.processes) }
         others.remove(pid)
-        selection = ProcessSelection(others.union([pid]), tree: configuration.tree, name: configuration.match)
+        selection = ProcessSelection(others.union([pid]), tree: configuration.tree, name: configuration.match,
+                                     everyProcess: configuration.wholeCgroup)
         for consumer in consumers { try consumer.attached(to: pid) }
         for child in others.sorted() {
             for consumer in consumers { consumer.joined(child) }
@@ -132,6 +152,9 @@ struct SamplingLoop: ~Copyable {
             .sorted { ($0.element.time ?? 0, $0.offset) < ($1.element.time ?? 0, $1.offset) }.map(\.element)
         pendingRecords = []
         for record in perf where selection?.admits(record) ?? true {
+            for newcomer in selection?.takeNewcomers() ?? [] {
+                for consumer in consumers { consumer.joined(newcomer) }
+            }
             applyOwned(&owned, before: record.time ?? 0)
             for consumer in consumers { consumer.consume(record) }
             if telemetry.readIfDue() { telemetryRead = true }
@@ -188,6 +211,7 @@ struct SamplingLoop: ~Copyable {
         var slice = Capture()
         slice.startNanoseconds = sliceStart
         for consumer in consumers { consumer.slice(into: &slice) }
+        slice.otherProcessSamples = selection?.takeDiscarded() ?? 0
         slice.counters = counters.read()
         slice.notes = notes.all + slice.notes.filter { !notes.all.contains($0) }
         slice.endNanoseconds = Syscalls.monotonicNanoseconds()
@@ -202,6 +226,7 @@ struct SamplingLoop: ~Copyable {
         var capture = Capture()
         capture.startNanoseconds = sliceStart
         for consumer in consumers { consumer.finish(into: &capture) }
+        capture.otherProcessSamples = selection?.takeDiscarded() ?? 0
         capture.counters = counters.read()
         capture.notes = notes.all + capture.notes.filter { !notes.all.contains($0) }
         capture.endNanoseconds = Syscalls.monotonicNanoseconds()

@@ -24,6 +24,8 @@ public struct ProfileOptions: Sendable {
     public var tree = false
     /// attach: every process of this name, present and future (--match).
     public var match: String?
+    /// attach, sidecar: every process of this cgroup v2, present and future (--cgroup).
+    public var cgroup: CgroupDirectory?
 
     /// From this many threads an attach samples per CPU: one inheriting
     /// event per thread costs the kernel tens of ms each on a VM (100
@@ -44,6 +46,10 @@ public struct ProfileOptions: Sendable {
         self.heap = heap
         self.heapSampleBytes = heapSampleBytes
     }
+
+    /// The processes followed come and go (--match, --cgroup): the first one's
+    /// exit does not end profiling.
+    public var followsSeveral: Bool { match != nil || cgroup != nil }
 
     func configuration(for scope: SamplingScope) -> SamplerConfiguration {
         SamplerConfiguration(scope: scope, event: event, frequency: frequency, includeKernel: includeKernel,

@@ -98,10 +98,10 @@ public enum ProfileSession {
                               announce: @escaping @Sendable (String) -> Void = { _ in }) throws(SessionError) -> ProfileReport {
         let latch = StopLatch()
         let startedAt = Date()
-        let treeBefore = options.tree ? nil : ProcessTreeUsage.read(pid)
+        let treeBefore = options.tree || options.followsSeveral ? nil : ProcessTreeUsage.read(pid)
         let (sampler, configuration, stat, _) = try startAttached(pid: pid, options: options, announce: announce) {
-            // With --match the processes of that name come and go.
-            if options.match == nil { latch.signal(.targetExited) }
+            // With --match or --cgroup the processes followed come and go.
+            if !options.followsSeveral { latch.signal(.targetExited) }
         }
         let attachSeconds = ProcessStat.secondsSinceOwnStart()
         Syscalls.startThread(named: "perfprobe-signal") {
@@ -157,12 +157,10 @@ extension ProfileSession {
         if sidecar { configuration.boundForSidecar() }
         configuration.tree = options.tree
         configuration.match = options.match
-        configuration.perCPU = options.tree || options.match != nil || stat.threads >= ProfileOptions.perCPUThreads
-        if configuration.perCPU {
-            let why = options.tree ? "--tree" : options.match != nil ? "--match"
-                : "\(stat.threads) threads (per-thread events from \(ProfileOptions.perCPUThreads))"
-            announce("sampling per CPU for \(why): every process on the machine is sampled and only the target's records are kept; counters (task-clock, context switches) are not opened")
-        }
+        configuration.cgroup = options.cgroup
+        configuration.wholeCgroup = options.cgroup != nil
+        configuration.perCPU = options.followsSeveral || options.tree || stat.threads >= ProfileOptions.perCPUThreads
+        if configuration.perCPU { announce(perCPU(&configuration, pid: pid, threads: stat.threads)) }
         let probes = options.heap ? try heapProbes(pid: pid, options: options, announce: announce) : nil
         do {
             let sampler = try Sampler.start(configuration, consumers: SamplingPipeline.consumers(for: configuration, heapProbes: probes),
@@ -175,6 +173,27 @@ extension ProfileSession {
             if case .targetGone = error { throw .noSuchProcess(pid.rawValue) }
             throw .sampling(error)
         }
+    }
+
+    /// Restricts per-CPU sampling to the target's own cgroup when that
+    /// holds only processes it follows (so the kernel samples no other
+    /// process), and says how it samples.
+    static func perCPU(_ configuration: inout SamplerConfiguration, pid: ProcessID, threads: Int) -> String {
+        let counters = "counters (task-clock, context switches) are not opened"
+        if let cgroup = configuration.cgroup {
+            return "sampling per CPU the tasks of cgroup \(cgroup) (the kernel filters): every process in it, those there now and those that join; \(counters)"
+        }
+        let why = configuration.tree ? "--tree" : configuration.match != nil ? "--match"
+            : "\(threads) threads (per-thread events from \(ProfileOptions.perCPUThreads))"
+        // --match takes processes wherever they start.
+        if configuration.match == nil, let own = CgroupDirectory.of(pid), !own.isRoot {
+            let followed = configuration.tree ? ProcessSelection.descendants(of: pid).union([pid]) : [pid]
+            if Set(own.processes).isSubset(of: followed) {
+                configuration.cgroup = own
+                return "sampling per CPU for \(why), only the tasks of its cgroup \(own) (the kernel filters: no other process is sampled); \(counters)"
+            }
+        }
+        return "sampling per CPU for \(why): every process on the machine is sampled and only the target's records are kept; \(counters)"
     }
 
     /// The allocator probes of an attached process, announced; nil (growth

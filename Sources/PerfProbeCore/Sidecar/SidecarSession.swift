@@ -13,14 +13,14 @@ public struct SidecarOptions: Sendable {
     public var pushURL: String?
     /// Where each window's summary is appended as a JSON line as it closes.
     public var windowsFile: String?
-    /// With `--match`: the name of the process to attach to again when the
-    /// one followed exits (the sidecar then runs until it is stopped).
-    public var follow: String?
+    /// With `--match` or `--cgroup`: what to attach to again when the
+    /// process followed exits (the sidecar then runs until it is stopped).
+    public var follow: SidecarFollow?
     /// With a token, every endpoint but /healthz wants `Authorization: Bearer TOKEN`.
     public var token: BearerToken?
 
     public init(host: String = "127.0.0.1", port: Int = 0, window: Double = 10, schedule: PhaseSchedule? = nil,
-                loadCommand: [String] = [], pushURL: String? = nil, windowsFile: String? = nil, follow: String? = nil,
+                loadCommand: [String] = [], pushURL: String? = nil, windowsFile: String? = nil, follow: SidecarFollow? = nil,
                 token: BearerToken? = nil) {
         self.follow = follow
         self.token = token
@@ -60,7 +60,7 @@ public enum SidecarSession {
                 pid: pid, options: options, sidecar: true, announce: announce
             ) {
                 exited.set()
-                // Without --match the sidecar ends with its process.
+                // Without --match or --cgroup the sidecar ends with its process.
                 if sidecar.follow == nil { latch.signal(.targetExited) }
             }
             following.attach(.init(pid: pid, sampler: sampler, configuration: configuration, tracesAllocations: tracesAllocations, exited: exited))
@@ -115,15 +115,15 @@ public enum SidecarSession {
             if let follow = sidecar.follow {
                 if let gone = following.current, gone.exited.isSet, let last = following.finish() {
                     state.add(last)
-                    announce("pid \(gone.pid) exited; waiting for the next process named \(follow)")
+                    announce("pid \(gone.pid) exited; waiting for the next \(follow)")
                 }
-                if following.current == nil, let next = ProcessFinder.oldest(named: follow), !refused.contains(next) {
+                if following.current == nil, let next = follow.next, !refused.contains(next) {
                     do {
                         _ = try attach(next)
-                        announce("attached again: pid \(next) (\(follow))")
+                        announce("attached again: pid \(next), the next \(follow)")
                     } catch {
                         refused.insert(next)
-                        announce("cannot attach to pid \(next) (\(follow)): \(error)")
+                        announce("cannot attach to pid \(next), the next \(follow): \(error)")
                     }
                 }
             }

@@ -399,6 +399,10 @@ extension Syscalls {
         try valueOrErrno { Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
     }
 
+    static func openDirectory(_ path: String) throws(Errno) -> Int32 {
+        try valueOrErrno { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    }
+
     static func openUntrusted(_ path: String) throws(Errno) -> Int32 {
         try valueOrErrno { Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) }
     }
