@@ -73,6 +73,7 @@ bench:
 	python3 scripts/bench-threaded-server.py
 	python3 scripts/bench-threads.py
 	python3 scripts/bench-bystander.py
+	python3 scripts/bench-offcpu.py
 
 clean:
 	$(MAKE) -C samples clean

@@ -17,44 +17,14 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 
-from benchkit import PERFPROBE, ROOT, require_built
+from benchkit import PERFPROBE, ROOT, require_built, run
 
 FIXED_WORK = {"fp": os.path.join(ROOT, "samples/build/fixed_work"),
               "dwarf": os.path.join(ROOT, "samples/build/fixed_work_nofp")}
-
-
-def run(command, scratch, agent_report=None):
-    """Runs `command`; returns the target's own figures and the command's
-    (and, for perfprobe, its own CPU and peak RSS from its report)."""
-    start = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=scratch)
-    output = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.monotonic() - start
-    if status != 0:
-        sys.exit(f"failed ({status}): {' '.join(command)}")
-    target = next(json.loads(line) for line in output.splitlines() if line.startswith('{"wall_seconds"'))
-    figures = {
-        "target_wall": target["wall_seconds"],
-        "target_cpu": target["cpu_seconds"],
-        "command_wall": wall,
-        "command_cpu": usage.ru_utime + usage.ru_stime,
-    }
-    if agent_report:
-        with open(os.path.join(scratch, agent_report)) as f:
-            report = json.load(f)
-        figures["agent_cpu"] = report["agent"]["cpu_seconds"]
-        figures["agent_peak_rss_mib"] = report["agent"]["peak_rss_bytes"] / 1048576
-        figures["samples"] = report["samples"]["total"]
-    return figures
 
 
 def main():

@@ -33,6 +33,9 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Track memory growth (RSS, anonymous memory), sample allocations by stack (run: a preloaded probe; attach: uprobes on the allocator) and write test-performance-memory-results.json.")
     var heap = false
 
+    @Flag(help: "Also record where threads wait: every switch-out with its kernel and user stack, every switch-in; writes offcpu.folded, offcpu.pb.gz, offcpu.svg and wall.folded, and blocked time by reason (sleep, lock, io, poll, page_fault, preempted, other).")
+    var offCPU = false
+
     @Option(help: "With run --heap: mean bytes between sampled allocations.")
     var heapSampleBytes: Int = 512 * 1024
 
@@ -71,6 +74,7 @@ struct SamplingOptions: ParsableArguments {
         options.heapWindow = heapWindow
         options.heapArmOnGrowth = heapArmOnGrowth
         options.allocatorFiles = allocator
+        options.offCPU = offCPU
         return options
     }
 

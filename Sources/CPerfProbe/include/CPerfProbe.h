@@ -37,6 +37,9 @@ typedef struct CPerfProbe_EventConfig {
     /// The pid argument is an fd of a cgroup v2 directory: per-CPU events
     /// then count only that cgroup's tasks (PERF_FLAG_PID_CGROUP).
     bool pid_is_cgroup;
+    /// PERF_RECORD_SWITCH (or _CPU_WIDE) records as the task leaves and
+    /// regains a CPU.
+    bool context_switch;
 } CPerfProbe_EventConfig;
 
 /// perf_event_open(2) has no glibc wrapper. Returns an fd, or -1 and errno.

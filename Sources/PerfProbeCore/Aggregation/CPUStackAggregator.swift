@@ -18,7 +18,7 @@ final class CPUStackAggregator: RecordConsumer {
 
     func consume(_ record: PerfRecord) {
         switch record {
-        case .sample(let sample):
+        case .sample(let sample) where !sample.switchOut:
             samples += 1
             let started = Syscalls.monotonicNanoseconds()
             let stack = walker.unwind(sample)

@@ -14,13 +14,14 @@ public struct Profile: Codable, Sendable {
 
     public var totalSamples: Int { stacks.reduce(0) { $0 + $1.count } }
 
-    /// Symbolizes every unique frame of `capture` once and merges frames
-    /// that name the same function.
-    public static func build(from capture: Capture, symbolizer: inout Symbolizer) -> Profile {
-        var functions: [SymbolizedFrame] = []
-        var functionIndex: [SymbolizedFrame: Int] = [:]
-        var frameIndex: [Frame: Int] = [:]
-        func index(of frame: Frame) -> Int {
+    /// Functions by name and module, each unique frame symbolized once:
+    /// frames that name the same function share an index.
+    struct FunctionTable {
+        private(set) var functions: [SymbolizedFrame] = []
+        private var functionIndex: [SymbolizedFrame: Int] = [:]
+        private var frameIndex: [Frame: Int] = [:]
+
+        mutating func index(of frame: Frame, symbolizer: inout Symbolizer) -> Int {
             if let known = frameIndex[frame] { return known }
             let symbol = symbolizer.symbolize(frame)
             let index: Int
@@ -34,9 +35,15 @@ public struct Profile: Codable, Sendable {
             frameIndex[frame] = index
             return index
         }
+    }
+
+    /// Symbolizes every unique frame of `capture` once and merges frames
+    /// that name the same function.
+    public static func build(from capture: Capture, symbolizer: inout Symbolizer) -> Profile {
+        var table = FunctionTable()
         var merged: [Stack: Int] = [:]
         for (key, count) in capture.stacks {
-            let stack = Stack(pid: key.pid, tid: key.tid, frames: key.frames.map(index(of:)), count: 0)
+            let stack = Stack(pid: key.pid, tid: key.tid, frames: key.frames.map { table.index(of: $0, symbolizer: &symbolizer) }, count: 0)
             merged[stack, default: 0] += count
         }
         let stacks = merged.map { stack, count in
@@ -44,6 +51,6 @@ public struct Profile: Codable, Sendable {
             stack.count = count
             return stack
         }.sorted { ($0.count, $1.frames.count) > ($1.count, $0.frames.count) }
-        return Profile(functions: functions, stacks: stacks)
+        return Profile(functions: table.functions, stacks: stacks)
     }
 }

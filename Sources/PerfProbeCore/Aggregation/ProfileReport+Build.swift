@@ -61,6 +61,12 @@ extension ProfileReport {
             systemPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuSystemPercent } / Double(measured.count))
 
         let hotspots = Hotspot.rank(profile)
+        let offCPU = capture.offCPU.map {
+            OffCPUReport.build($0, cpuSamples: byThread,
+                               name: { tid, pid in SymbolName.sanitized(capture.threadNames[tid] ?? capture.processNames[pid] ?? "?") },
+                               start: capture.startNanoseconds, end: capture.endNanoseconds, frequency: configuration.frequency,
+                               symbolizer: &symbolizer)
+        }
         var notes = capture.notes
         if let unseen = unsampledCPU(taskClockNanoseconds: taskClock, samples: capture.samples, configuration: configuration) {
             notes.append(unseen)
@@ -86,6 +92,7 @@ extension ProfileReport {
                 HeapReport.build($0, duration: duration, ended: target.outcome.state != TargetOutcome.running.state,
                                  name: { symbolizer.symbolize($0) })
             },
+            offCpu: offCPU,
             agent: AgentUsage.measure(),
             unreadableModules: symbolizer.unreadableModules, profile: profile,
             modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs), gates: nil,

@@ -118,6 +118,9 @@ public struct ProfileReport: Codable, Sendable {
     public var memory: MemoryReport?
     /// With `run --heap`: sampled allocations by stack.
     public var heap: HeapReport?
+    /// With --off-cpu: where threads waited, by stack and reason. (Spelt
+    /// so that snake_case keys decode back: `off_cpu`.)
+    public var offCpu: OffCPUReport? = nil
     /// What profiling cost: perfprobe's own CPU time and peak memory.
     public var agent: AgentUsage
     /// Modules that could not be read for symbols, with the reason.
@@ -130,6 +133,15 @@ public struct ProfileReport: Codable, Sendable {
     /// What perfprobe could not see, and why (a perf map refused, a target
     /// the kernel would not sample, threads too short-lived to be sampled).
     public var notes: [String]? = nil
+}
+
+extension ProfileReport {
+    /// Each thread's name, from the CPU threads and the off-CPU ones.
+    public var threadNames: [ThreadID: String] {
+        var names = Dictionary(threads.map { ($0.tid, $0.name) }, uniquingKeysWith: { first, _ in first })
+        for thread in offCpu?.threads ?? [] where names[thread.tid] == nil { names[thread.tid] = thread.name }
+        return names
+    }
 }
 
 public struct MemoryReport: Codable, Sendable {

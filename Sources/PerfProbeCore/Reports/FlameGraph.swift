@@ -37,22 +37,35 @@ struct FlameGraph {
 
     let root: Node
     let title: String
+    /// What a node's value counts ("samples", "µs blocked").
+    let unit: String
+    /// Off-CPU time: cool colours, so it is never mistaken for CPU time.
+    let offCPU: Bool
 
-    init(_ report: ProfileReport, title: String) {
+    /// `stacks`: frames leaf first, as indices into `functions`.
+    init(stacks: [(tid: ThreadID, frames: [Int], weight: Int)], functions: [SymbolizedFrame], threadNames: [ThreadID: String],
+         title: String, unit: String = "samples", offCPU: Bool = false) {
         let root = Node(name: "all", module: "", kernel: false)
-        let names = Dictionary(report.threads.map { ($0.tid, $0.name) }, uniquingKeysWith: { first, _ in first })
-        for stack in report.profile.stacks {
-            root.value += stack.count
-            var node = root.child(names[stack.tid] ?? "?", module: "thread", kernel: false)
-            node.value += stack.count
+        for stack in stacks {
+            root.value += stack.weight
+            var node = root.child(threadNames[stack.tid] ?? "?", module: "thread", kernel: false)
+            node.value += stack.weight
             for index in stack.frames.reversed() {
-                let frame = report.profile.functions[index]
+                let frame = functions[index]
                 node = node.child(frame.function, module: frame.module, kernel: frame.kernel)
-                node.value += stack.count
+                node.value += stack.weight
             }
         }
         self.root = root
         self.title = title
+        self.unit = unit
+        self.offCPU = offCPU
+    }
+
+    /// The CPU samples of `report`.
+    init(_ report: ProfileReport, title: String) {
+        self.init(stacks: report.profile.stacks.map { ($0.tid, $0.frames, $0.count) }, functions: report.profile.functions,
+                  threadNames: report.threadNames, title: title)
     }
 
     /// Marks every node with its path's share in `baseline`.
@@ -104,14 +117,14 @@ struct FlameGraph {
         """
         for (node, depth, x) in rows {
             let share = Double(node.value) * 100 / total
-            var detail = "\(node.name)\(node.module.isEmpty || node.module == "thread" ? "" : " [\(node.module)]") — \(node.value) samples, \(String(printf: "%.2f", share))%"
+            var detail = "\(node.name)\(node.module.isEmpty || node.module == "thread" ? "" : " [\(node.module)]") — \(node.value) \(unit), \(String(printf: "%.2f", share))%"
             let fill: String
             if let base = node.baseShare {
                 let change = share - base
                 detail += String(printf: " (%+.2f points: %.2f%% before)", change, base)
                 fill = Self.diffColour(change, maxChange: maxChange)
             } else {
-                fill = Self.colour(node)
+                fill = offCPU ? Self.coolColour(node) : Self.colour(node)
             }
             let rectX = Self.margin + x / total * (Self.width - 2 * Self.margin)
             let rectWidth = Double(node.value) / total * (Self.width - 2 * Self.margin)
@@ -126,6 +139,14 @@ struct FlameGraph {
         }
         out += "</g>\n<script><![CDATA[\n" + Self.script + "\n]]></script>\n</svg>\n"
         return out
+    }
+
+    /// Blues from the name for off-CPU time; kernel frames violet.
+    static func coolColour(_ node: Node) -> String {
+        if node.module == "thread" || node.module.isEmpty { return "rgb(220,220,220)" }
+        let hash = node.name.utf8.reduce(UInt32(2166136261)) { ($0 ^ UInt32($1)) &* 16777619 }
+        if node.kernel { return "rgb(\(150 + Int(hash % 40)),\(110 + Int(hash / 40 % 40)),\(210 + Int(hash / 1600 % 40)))" }
+        return "rgb(\(50 + Int(hash % 60)),\(110 + Int(hash / 60 % 100)),\(200 + Int(hash / 6000 % 50)))"
     }
 
     /// Warm colours from the name, so a function keeps its colour; kernel frames orange.

@@ -45,6 +45,10 @@ public struct HTMLReportFormat: ReportFormat {
                 + leaks(memory))
         }
         if let heap = report.heap { page += section("Allocations by stack", allocations(heap)) }
+        if let offCPU = report.offCpu {
+            page += section("Off-CPU: where threads waited", offCPUThreads(offCPU) + offCPUStacks(offCPU)
+                + (OffCPUFlameGraphFormat.svg(report, standalone: false) ?? ""))
+        }
         page += section("Optimization opportunities", list(cpu.optimizationOpportunities + (memory?.optimizationOpportunities ?? []),
                                                           empty: "None: no rule's threshold was reached."))
         page += section("Counters", table(["counter", "value"], report.counters.map { counter in
@@ -93,6 +97,30 @@ public struct HTMLReportFormat: ReportFormat {
              MemoryResultsFormat.bytes(stack.growthBytesPerSecond) + "/s", String(printf: "%.0f", stack.allocationsPerSecond),
              escape(MemoryResultsFormat.chain(stack.functions, depth: 6))]
         })
+    }
+
+    /// Per thread: its life in the window, on CPU and blocked by reason, in %.
+    private func offCPUThreads(_ offCPU: OffCPUReport) -> String {
+        let numbers = ["life s", "on CPU %", "blocked %"] + OffCPUReport.reasons.map { "\($0) %" } + ["longest wait s"]
+        return table(numbers + ["tid", "thread"], offCPU.threads.prefix(30).map { thread in
+            let life = max(thread.lifetimeSeconds, 1e-9)
+            return [String(printf: "%.2f", thread.lifetimeSeconds), percent(thread.onCpuSeconds * 100 / life),
+                    percent(thread.blockedSeconds * 100 / life)]
+                + OffCPUReport.reasons.map { percent((thread.blockedByReason[$0] ?? 0) * 100 / life) }
+                + [String(printf: "%.3f", thread.longestSeconds), "\(thread.tid)", escape(thread.name)]
+        }, numeric: numbers.count + 1)
+    }
+
+    /// The stacks threads waited in longest: user frames innermost first,
+    /// after the kernel function nearest the wait.
+    private func offCPUStacks(_ offCPU: OffCPUReport) -> String {
+        table(["blocked s", "switches", "reason", "tid", "stack (innermost first)"], offCPU.stacks.prefix(20).map { stack in
+            let frames = stack.frames.map { offCPU.functions[$0] }
+            let user = frames.filter { !$0.kernel }.prefix(6).map(\.function)
+            let kernel = frames.first { $0.kernel && !$0.function.contains("schedule") }.map { [$0.function + " [k]"] } ?? []
+            return [String(printf: "%.3f", stack.blockedSeconds), "\(stack.switches)", escape(stack.reason), "\(stack.tid)",
+                    escape((kernel + user).joined(separator: " ← "))]
+        }, numeric: 2)
     }
 
     /// A line chart of `points` (seconds, value) as inline SVG.

@@ -13,7 +13,7 @@ public struct PprofCPUFormat: ReportFormat {
         let interval = Int64(1e9 / Double(max(report.sampling.frequencyHz, 1)))
         var builder = PprofBuilder(report: report, sampleTypes: [("samples", "count"), ("cpu", "nanoseconds")],
                                    period: ("cpu", "nanoseconds", interval))
-        let names = Dictionary(report.threads.map { ($0.tid, $0.name) }, uniquingKeysWith: { first, _ in first })
+        let names = report.threadNames
         for stack in report.profile.stacks {
             let locations = stack.frames.map { index in
                 let frame = report.profile.functions[index]

@@ -30,6 +30,10 @@ public enum ReportFormats {
         FlameGraphFormat(),
         PprofCPUFormat(),
         PprofHeapFormat(),
+        OffCPUFoldedFormat(),
+        WallFoldedFormat(),
+        OffCPUFlameGraphFormat(),
+        PprofOffCPUFormat(),
         HTMLReportFormat(),
     ]
 

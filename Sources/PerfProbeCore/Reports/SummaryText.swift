@@ -87,6 +87,7 @@ public enum SummaryText {
         for thread in report.threadHotspots {
             out += "\nthread \(thread.name) (tid \(thread.tid)):\n" + table(thread.hotspots, samples: nil, top: top)
         }
+        if let offCPU = report.offCpu { out += Self.offCPU(offCPU, top: top) }
         if !report.unreadableModules.isEmpty {
             out += "\nno symbols for: " + report.unreadableModules.keys.sorted().map(SymbolName.sanitized).joined(separator: ", ") + "\n"
         }
@@ -94,6 +95,34 @@ public enum SummaryText {
         out += String(printf: "\nperfprobe itself: %.2f s CPU, %.1f MiB peak RSS\n", report.agent.cpuSeconds,
                       Double(report.agent.peakRssBytes) / 1_048_576)
         if let outputDirectory { out += "report: \(outputDirectory)\n" }
+        return out
+    }
+
+    /// Per thread, its life split into on-CPU and blocked time by reason;
+    /// then the functions threads blocked in most.
+    static func offCPU(_ offCPU: OffCPUReport, top: Int) -> String {
+        var out = "\noff-CPU (\(offCPU.switchOuts) switches"
+        if offCPU.withoutStack > 0 { out += ", \(offCPU.withoutStack) without a stack (their samples lost)" }
+        if offCPU.startedBlocked > 0 { out += ", \(offCPU.startedBlocked) already blocked at the start" }
+        if offCPU.openAtEnd > 0 { out += ", \(offCPU.openAtEnd) still blocked at the end" }
+        out += "):\n"
+        for thread in offCPU.threads.prefix(top) {
+            let life = max(thread.lifetimeSeconds, 1e-9)
+            let reasons = OffCPUReport.reasons.compactMap { reason -> String? in
+                guard let seconds = thread.blockedByReason[reason], seconds * 100 / life >= 0.5 else { return nil }
+                return String(printf: "%@ %.0f%%", reason, seconds * 100 / life)
+            }
+            out += String(printf: "  %-16@ tid %d: on CPU %.0f%%, blocked %.0f%%%@ of %.2f s; longest wait %.3f s\n",
+                          thread.name, thread.tid.rawValue, thread.onCpuSeconds * 100 / life, thread.blockedSeconds * 100 / life,
+                          reasons.isEmpty ? "" : " (" + reasons.joined(separator: ", ") + ")", thread.lifetimeSeconds, thread.longestSeconds)
+        }
+        if !offCPU.blockers.isEmpty {
+            out += "blocked in:\n   BLOCKED%  SECONDS  REASON      FUNCTION  [MODULE]\n"
+            for blocker in offCPU.blockers.prefix(10) {
+                out += String(printf: "    %6.2f  %7.3f  %-10@  %@  [%@]\n", blocker.percent, blocker.blockedSeconds, blocker.reason,
+                              blocker.function, blocker.module)
+            }
+        }
         return out
     }
 

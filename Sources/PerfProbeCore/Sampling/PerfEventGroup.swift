@@ -74,6 +74,11 @@ struct PerfEventGroup: ~Copyable {
 
     var ringFDs: [Int32] { rings.map(\.fd) }
 
+    /// The ids of the events opened for spec `index`.
+    func ids(ofSpec index: Int) -> Set<UInt64> {
+        Set(specOfID.filter { $0.value == index }.keys)
+    }
+
     /// The sample layout of each event whose layout is not the first spec's.
     var layoutsByID: [UInt64: SampleLayout] {
         specOfID.filter { specs[$0.value].layout != specs[0].layout }.mapValues { specs[$0].layout }

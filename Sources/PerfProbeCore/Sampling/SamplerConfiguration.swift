@@ -21,6 +21,9 @@ public struct SamplerConfiguration: Sendable {
     /// Attached per CPU: the kernel samples only the tasks of this cgroup
     /// (and of those below it), so other processes cost nothing.
     public var cgroup: CgroupDirectory?
+    /// Record every switch-out and switch-in of the followed threads, with
+    /// the stack that blocked (`--off-cpu`).
+    public var offCPU = false
     /// With `cgroup`: every process in it is followed (`--cgroup`), not only
     /// the target and those the options above select.
     public var wholeCgroup = false

@@ -37,13 +37,16 @@ struct SamplingLoop: ~Copyable {
         let notes = NoteBook()
         let telemetry = TelemetryReader(configuration, start: start)
         let consumers = try makeConsumers(notes, start)
-        let specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
+        let ringBytes = configuration.ringPages * Syscalls.pageSize()
+        var specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
                                         includeKernel: configuration.includeKernel, layout: configuration.layout,
-                                        scope: configuration.scope, perCPU: configuration.perCPU,
-                                        ringBytes: configuration.ringPages * Syscalls.pageSize())]
+                                        scope: configuration.scope, perCPU: configuration.perCPU, ringBytes: ringBytes)]
+        if configuration.offCPU {
+            specs.append(.switches(layout: configuration.layout, scope: configuration.scope, perCPU: configuration.perCPU, ringBytes: ringBytes))
+        }
         events = try Self.openEvents(configuration, specs: specs)
         parser = PerfRecordParser(layout: configuration.layout)
-        parser.layouts = events.layoutsByID
+        Self.describeEvents(events, to: &parser)
         counters = CounterGroup(scope: configuration.scope)
         // Counters count per task: per CPU they would count every process.
         if configuration.perCPU {
@@ -56,6 +59,12 @@ struct SamplingLoop: ~Copyable {
         self.consumers = [telemetry] + consumers
         drainedByClock = consumers.contains { $0.ownsRing }
         sliceStart = start
+    }
+
+    /// What the parser must know of the events to tell their samples apart.
+    private static func describeEvents(_ events: borrowing PerfEventGroup, to parser: inout PerfRecordParser) {
+        parser.layouts = events.layoutsByID
+        parser.switchIDs = events.ids(ofSpec: 1)
     }
 
     private static func openEvents(_ configuration: SamplerConfiguration, specs: [EventSpec]) throws(SamplingError) -> PerfEventGroup {
@@ -111,7 +120,7 @@ struct SamplingLoop: ~Copyable {
             let fresh = listed.filter { !events.threads.contains($0) && !inherited.contains($0) }
             if fresh.isEmpty { return }
             for tid in try events.follow(fresh) { counters.add(thread: tid) }
-            parser.layouts = events.layoutsByID
+            Self.describeEvents(events, to: &parser)
             let records = events.drain().flatMap(parser.parse)
             for case .fork(_, _, let tid, _, _) in records { inherited.insert(tid) }
             pendingRecords += records

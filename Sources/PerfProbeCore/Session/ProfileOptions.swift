@@ -24,6 +24,8 @@ public struct ProfileOptions: Sendable {
     public var tree = false
     /// attach: every process of this name, present and future (--match).
     public var match: String?
+    /// Where threads wait (--off-cpu).
+    public var offCPU = false
     /// attach, sidecar: every process of this cgroup v2, present and future (--cgroup).
     public var cgroup: CgroupDirectory?
 
@@ -52,7 +54,9 @@ public struct ProfileOptions: Sendable {
     public var followsSeveral: Bool { match != nil || cgroup != nil }
 
     func configuration(for scope: SamplingScope) -> SamplerConfiguration {
-        SamplerConfiguration(scope: scope, event: event, frequency: frequency, includeKernel: includeKernel,
-                             unwind: unwind, stackSize: stackSize, trackMemory: heap)
+        var configuration = SamplerConfiguration(scope: scope, event: event, frequency: frequency, includeKernel: includeKernel,
+                                                 unwind: unwind, stackSize: stackSize, trackMemory: heap)
+        configuration.offCPU = offCPU
+        return configuration
     }
 }

@@ -1,6 +1,6 @@
 /// The consumers a sampling run's records go to, in the order each record
 /// visits them: the stack walker first (a mapping is known before the
-/// samples that need it), the task names, the CPU stacks, the heap path the
+/// samples that need it), the task names, the CPU stacks, the off-CPU intervals, the heap path the
 /// configuration chose, the JIT maps. Made on the sampling thread.
 enum SamplingPipeline {
     typealias Factory = @Sendable (NoteBook, UInt64) throws(SamplingError) -> [any RecordConsumer]
@@ -12,6 +12,7 @@ enum SamplingPipeline {
         { notes, start throws(SamplingError) in
             let walker = try StackWalker(mode: configuration.unwind)
             var consumers: [any RecordConsumer] = [walker, TaskNames(), CPUStackAggregator(walker: walker)]
+            if configuration.offCPU { consumers.append(OffCPUAggregator(walker: walker)) }
             if let channel = heapChannel {
                 consumers.append(try HeapProbeReader(channel: channel, walker: walker, notes: notes, start: start))
             }

@@ -19,6 +19,8 @@ struct MetricsText {
     var phase: String
     var agentResidentBytes: UInt64
     var agentCPUSeconds: Double
+    /// With --off-cpu: seconds the target's threads were blocked, by reason.
+    var blockedSeconds: [String: Double]?
     /// With --push: windows delivered, and dropped (queue full or failed).
     var pushed: Int?
     var pushDropped: Int?
@@ -41,6 +43,10 @@ struct MetricsText {
                [("kind=\"voluntary\"", "\(voluntarySwitches)"), ("kind=\"involuntary\"", "\(involuntarySwitches)")])
         metric("perfprobe_target_page_faults_total", "counter", "Page faults of the target process, by kind.",
                [("kind=\"minor\"", "\(minorFaults)"), ("kind=\"major\"", "\(majorFaults)")])
+        if let blockedSeconds {
+            metric("perfprobe_target_blocked_seconds_total", "counter", "Time the target's threads spent off the CPU (--off-cpu), by reason.",
+                   OffCPUReport.reasons.map { ("reason=\"\($0)\"", "\(blockedSeconds[$0] ?? 0)") })
+        }
         metric("perfprobe_samples_total", "counter", "CPU samples taken of the target.", [("", "\(samples)")])
         metric("perfprobe_process_samples_total", "counter", "CPU samples taken of each process profiled (several with --tree or --match).",
                processes.map { ("pid=\"\($0.pid)\",name=\"\(Self.escape($0.name))\"", "\($0.samples)") })

@@ -3,7 +3,8 @@ import Synchronization
 
 /// The sidecar's HTTP endpoints: `/healthz`, `/metrics` (Prometheus),
 /// `POST /phase`, `/debug/pprof/profile?seconds=N` (as Go's net/http/pprof
-/// serves it). Each runs on its request's own thread.
+/// serves it), with --off-cpu `/debug/pprof/offcpu?seconds=N`, with --heap
+/// `/debug/pprof/heap`. Each runs on its request's own thread.
 struct SidecarEndpoints: Sendable {
     let following: SidecarTarget
     let state: SidecarState
@@ -36,13 +37,18 @@ struct SidecarEndpoints: Sendable {
         case ("POST", "/phase"):
             return setPhase(request.body)
         case ("GET", "/debug/pprof/profile"):
-            return profile(seconds: request.query["seconds"], client: client)
+            return profile(seconds: request.query["seconds"], client: client, as: PprofCPUFormat())
+        case ("GET", "/debug/pprof/offcpu"):
+            guard configuration.offCPU else {
+                return HTTPResponse(status: 404, text: "off-CPU time is not recorded: start the sidecar with --off-cpu\n")
+            }
+            return profile(seconds: request.query["seconds"], client: client, as: PprofOffCPUFormat())
         case ("GET", "/debug/pprof/heap"):
             return heap()
-        case (_, "/healthz"), (_, "/metrics"), (_, "/phase"), (_, "/debug/pprof/profile"), (_, "/debug/pprof/heap"):
+        case (_, "/healthz"), (_, "/metrics"), (_, "/phase"), (_, "/debug/pprof/profile"), (_, "/debug/pprof/offcpu"), (_, "/debug/pprof/heap"):
             return HTTPResponse(status: 405, text: "method not allowed\n")
         default:
-            return HTTPResponse(status: 404, text: "not found: /healthz, /metrics, POST /phase, /debug/pprof/profile?seconds=N, /debug/pprof/heap\n")
+            return HTTPResponse(status: 404, text: "not found: /healthz, /metrics, POST /phase, /debug/pprof/profile?seconds=N, /debug/pprof/offcpu?seconds=N, /debug/pprof/heap\n")
         }
     }
 
@@ -60,6 +66,7 @@ struct SidecarEndpoints: Sendable {
             involuntarySwitches: totals.latest?.involuntaryContextSwitches ?? 0,
             minorFaults: stat?.minorFaults ?? 0, majorFaults: stat?.majorFaults ?? 0, samples: totals.samples, processes: state.processes, lost: totals.lost,
             phase: state.phase, agentResidentBytes: agent.peakRssBytes, agentCPUSeconds: agent.cpuSeconds,
+            blockedSeconds: configuration.offCPU ? state.blockedSeconds : nil,
             pushed: pusher.map { $0.sent.load(ordering: .relaxed) }, pushDropped: pusher.map { $0.dropped.load(ordering: .relaxed) }).render()
     }
 
@@ -93,8 +100,8 @@ struct SidecarEndpoints: Sendable {
         return HTTPResponse(status: 200, contentType: "application/octet-stream", body: Array(data))
     }
 
-    /// The CPU profile of the next `seconds` (30 by default), as pprof.
-    private func profile(seconds text: String?, client: borrowing Socket) -> HTTPResponse {
+    /// The CPU (or off-CPU) profile of the next `seconds` (30 by default), as pprof.
+    private func profile(seconds text: String?, client: borrowing Socket, as format: some ReportFormat) -> HTTPResponse {
         guard let seconds = Int(text ?? "30"), (1...Self.maxProfileSeconds).contains(seconds) else {
             return HTTPResponse(status: 400, text: "seconds must be 1 to \(Self.maxProfileSeconds)\n")
         }
@@ -116,7 +123,7 @@ struct SidecarEndpoints: Sendable {
         }
         guard let capture = state.merged(since: from) else { return HTTPResponse(status: 503, text: "sampling has stopped\n") }
         let report = symbolizer.report(capture, target: target, configuration: configuration)
-        guard let data = try? PprofCPUFormat().render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }
+        guard let data = try? format.render(report) else { return HTTPResponse(status: 503, text: "cannot encode\n") }
         return HTTPResponse(status: 200, contentType: "application/octet-stream", body: Array(data))
     }
 }

@@ -29,6 +29,8 @@ final class SidecarState: Sendable {
         /// Samples so far by process (with --tree or --match, several), and their names.
         var processSamples: [ProcessID: Int] = [:]
         var processNames: [ProcessID: String] = [:]
+        /// With --off-cpu: blocked seconds so far by reason.
+        var blockedSeconds: [String: Double] = [:]
     }
 
     static let recentSlices = 300
@@ -59,7 +61,10 @@ final class SidecarState: Sendable {
     /// Files a slice under the current phase, soon: `settle` waits for it.
     func add(_ slice: Capture) {
         let phase = self.phase
-        filing.async { self.file(self.symbolizer.mergeByFunction(slice), under: phase) }
+        filing.async {
+            let merged = self.symbolizer.mergeByFunction(slice)
+            self.file(merged.capture, blocked: merged.blockedSeconds, under: phase)
+        }
     }
 
     /// Waits for the slices added so far to be filed.
@@ -67,7 +72,7 @@ final class SidecarState: Sendable {
         filing.sync {}
     }
 
-    private func file(_ slice: Capture, under phase: String) {
+    private func file(_ slice: Capture, blocked: [String: Double], under phase: String) {
         inner.withLock { state in
             // A phase named before anything was sampled under the previous one leaves no empty trace.
             if state.totals[phase] == nil && slice.samples == 0 && slice.durationSeconds < 0.05 { return }
@@ -92,6 +97,7 @@ final class SidecarState: Sendable {
             state.samples += slice.samples
             for (stack, count) in slice.stacks { state.processSamples[stack.pid, default: 0] += count }
             state.processNames.merge(slice.processNames) { $1 }
+            state.blockedSeconds.merge(blocked, uniquingKeysWith: +)
             state.lost = state.lost.addingSaturated(slice.lostRecords).addingSaturated(slice.lostSamples)
             if let point = slice.timeline.last { state.latest = point }
         }
@@ -145,6 +151,11 @@ final class SidecarState: Sendable {
 
     var totals: (samples: Int, lost: UInt64, latest: TelemetryPoint?) {
         inner.withLock { ($0.samples, $0.lost, $0.latest) }
+    }
+
+    /// With --off-cpu: seconds blocked so far, by reason.
+    var blockedSeconds: [String: Double] {
+        inner.withLock { $0.blockedSeconds }
     }
 
     /// Samples so far of each process sampled, lowest pid first.

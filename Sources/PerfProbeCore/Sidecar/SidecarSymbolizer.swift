@@ -13,25 +13,37 @@ final class SidecarSymbolizer: Sendable {
         symbolizer = Locked(Symbolizer(modules: [], demangle: demangle, wholeKernelTable: true))
     }
 
-    /// `slice` with every frame moved to the start of its function.
-    func mergeByFunction(_ slice: Capture) -> Capture {
+    /// `slice` with every frame (CPU and off-CPU) moved to the start of its
+    /// function, and with --off-cpu its blocked seconds by reason.
+    func mergeByFunction(_ slice: Capture) -> (capture: Capture, blockedSeconds: [String: Double]) {
         var merged = slice
-        let stacks = slice.stacks
-        merged.stacks = symbolizer.withLock { symbolizer in
+        var blocked: [String: Double] = [:]
+        symbolizer.withLock { symbolizer in
             symbolizer.update(modules: slice.modules, perfMaps: slice.perfMaps)
             // New frames' symbols are read in one pass per module.
-            let fresh = Set(stacks.keys.flatMap(\.frames)).filter { !symbolizer.knowsStart(of: $0) }
+            let offCPUFrames = slice.offCPU?.blocked.keys.flatMap(\.stack.frames) ?? []
+            let fresh = Set(slice.stacks.keys.flatMap(\.frames) + offCPUFrames).filter { !symbolizer.knowsStart(of: $0) }
             symbolizer.prepare(fresh)
-            var byFunction: [StackKey: Int] = [:]
-            byFunction.reserveCapacity(stacks.count)
-            for (key, count) in stacks {
+            func byFunction(_ key: StackKey) -> StackKey {
                 var key = key
                 key.frames = key.frames.map { symbolizer.functionStart($0) }
-                byFunction[key, default: 0] += count
+                return key
             }
-            return byFunction
+            var stacks: [StackKey: Int] = [:]
+            stacks.reserveCapacity(slice.stacks.count)
+            for (key, count) in slice.stacks { stacks[byFunction(key), default: 0] += count }
+            merged.stacks = stacks
+            guard var offCPU = slice.offCPU else { return }
+            var intervals: [OffCPUCapture.Key: OffCPUCapture.Figures] = [:]
+            for (key, figures) in offCPU.blocked {
+                let kernel = key.stack.frames.prefix { $0.module == Frame.kernel }.map { symbolizer.symbolize($0).function }
+                blocked[OffCPUReport.reason(kernelFunctions: kernel, preempted: key.preempted), default: 0] += Double(figures.nanoseconds) / 1e9
+                intervals[OffCPUCapture.Key(stack: byFunction(key.stack), preempted: key.preempted), default: .init()].absorb(figures)
+            }
+            offCPU.blocked = intervals
+            merged.offCPU = offCPU
         }
-        return merged
+        return (merged, blocked)
     }
 
     func report(_ capture: Capture, target: ProfileReport.Target, configuration: SamplerConfiguration,

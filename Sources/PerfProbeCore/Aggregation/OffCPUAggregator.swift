@@ -1,0 +1,84 @@
+/// `--off-cpu`: the intervals the followed threads spend off the CPU. A
+/// context-switch sample opens one (its stack, walked like a CPU sample's,
+/// is where the thread blocked), the switch-out record says whether the
+/// thread was preempted, and the thread's next switch-in closes it. Blocked
+/// time is summed per (stack, preempted); intervals still open at the end are
+/// closed then and counted. A slice takes what was summed since the last.
+final class OffCPUAggregator: RecordConsumer {
+    private struct Open {
+        var pid: ProcessID
+        var start: UInt64
+        var stack: StackKey?
+        var preempted = false
+    }
+
+    private let walker: StackWalker
+    private var open: [ThreadID: Open] = [:]
+    private var part = OffCPUCapture()
+    /// The first record's time: a thread whose first record is a switch-in
+    /// was blocked since before it.
+    private var firstTime: UInt64?
+
+    init(walker: StackWalker) {
+        self.walker = walker
+    }
+
+    func consume(_ record: PerfRecord) {
+        if firstTime == nil, let time = record.time, time > 0 { firstTime = time }
+        switch record {
+        case .sample(let sample) where sample.switchOut:
+            let stack = walker.unwind(sample)
+            var frames: [Frame] = []
+            frames.reserveCapacity(stack.kernel.count + stack.user.count)
+            for address in stack.kernel { frames.append(Frame(module: Frame.kernel, address: address)) }
+            frames += walker.frames(stack.user, in: sample.pid)
+            open[sample.tid] = Open(pid: sample.pid, start: sample.time, stack: StackKey(pid: sample.pid, tid: sample.tid, frames: frames))
+            part.switchOuts += 1
+        case .contextSwitch(let pid, let tid, let time, true, let preempted):
+            // The sample comes first; without it (lost) the interval has no stack.
+            if open[tid].map({ $0.start > time || time - $0.start > 1_000_000 }) ?? true {
+                open[tid] = Open(pid: pid, start: time)
+                part.withoutStack += 1
+            }
+            open[tid]?.preempted = preempted
+        case .contextSwitch(let pid, let tid, let time, false, _):
+            if let interval = open.removeValue(forKey: tid) {
+                close(interval, tid: tid, at: time)
+            } else if part.lifetimes[tid]?.born == nil, let since = firstTime, time > since {
+                // Blocked when profiling began: from then, its stack unseen.
+                // (A thread born since runs first without leaving a CPU.)
+                part.startedBlocked += 1
+                close(Open(pid: pid, start: since), tid: tid, at: time)
+            }
+        case .fork(let pid, _, let tid, _, let time):
+            part.lifetimes[tid, default: .init(pid: pid)].born = time
+        case .exit(let pid, _, let tid, _, let time):
+            part.lifetimes[tid, default: .init(pid: pid)].died = time
+            if let interval = open.removeValue(forKey: tid) { close(interval, tid: tid, at: time) }
+        default:
+            break
+        }
+    }
+
+    private func close(_ interval: Open, tid: ThreadID, at end: UInt64) {
+        guard end >= interval.start else { return }
+        let key = OffCPUCapture.Key(stack: interval.stack ?? StackKey(pid: interval.pid, tid: tid, frames: []), preempted: interval.preempted)
+        part.blocked[key, default: .init()].add(end - interval.start)
+        if part.lifetimes[tid] == nil { part.lifetimes[tid] = .init(pid: interval.pid) }
+    }
+
+    func slice(into capture: inout Capture) {
+        capture.offCPU = part
+        part = OffCPUCapture()
+    }
+
+    func finish(into capture: inout Capture) {
+        let end = Syscalls.monotonicNanoseconds()
+        for (tid, interval) in open {
+            close(interval, tid: tid, at: end)
+            part.openAtEnd += 1
+        }
+        open = [:]
+        slice(into: &capture)
+    }
+}

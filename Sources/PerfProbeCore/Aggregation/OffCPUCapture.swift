@@ -1,0 +1,66 @@
+/// What `--off-cpu` gathered: blocked time per (stack, preempted), and when
+/// threads were born and died inside the window (their lifetimes).
+public struct OffCPUCapture: CapturePart {
+    public struct Key: Hashable, Sendable {
+        /// Kernel frames first (where it blocked), then user frames; empty
+        /// when the stack was not seen (lost, or blocked before profiling).
+        public var stack: StackKey
+        /// Switched out while still runnable.
+        public var preempted: Bool
+    }
+
+    public struct Figures: Sendable {
+        public var nanoseconds: UInt64 = 0
+        public var intervals = 0
+        public var longest: UInt64 = 0
+
+        mutating func add(_ duration: UInt64) {
+            nanoseconds = nanoseconds &+ duration
+            intervals += 1
+            longest = max(longest, duration)
+        }
+
+        mutating func absorb(_ other: Figures) {
+            nanoseconds = nanoseconds &+ other.nanoseconds
+            intervals += other.intervals
+            longest = max(longest, other.longest)
+        }
+    }
+
+    public struct Lifetime: Sendable {
+        public var pid: ProcessID
+        /// CLOCK_MONOTONIC ns of its fork and exit records, when inside the window.
+        public var born: UInt64?
+        public var died: UInt64?
+    }
+
+    public var blocked: [Key: Figures] = [:]
+    public var lifetimes: [ThreadID: Lifetime] = [:]
+    /// Switch-out samples taken.
+    public var switchOuts = 0
+    /// Intervals whose switch-out sample was lost: no stack.
+    public var withoutStack = 0
+    /// Intervals that began before profiling did (stack unseen).
+    public var startedBlocked = 0
+    /// Intervals still open when profiling ended, closed then.
+    public var openAtEnd = 0
+
+    public mutating func absorb(_ later: OffCPUCapture) {
+        blocked.merge(later.blocked) { var first = $0; first.absorb($1); return first }
+        lifetimes.merge(later.lifetimes) { first, second in
+            Lifetime(pid: second.pid, born: first.born ?? second.born, died: second.died ?? first.died)
+        }
+        switchOuts += later.switchOuts
+        withoutStack += later.withoutStack
+        startedBlocked += later.startedBlocked
+        openAtEnd += later.openAtEnd
+    }
+}
+
+extension Capture {
+    /// With --off-cpu: blocked time by stack.
+    public var offCPU: OffCPUCapture? {
+        get { self[OffCPUCapture.self] }
+        set { self[OffCPUCapture.self] = newValue }
+    }
+}

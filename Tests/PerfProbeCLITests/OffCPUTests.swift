@@ -1,0 +1,110 @@
+import Foundation
+import PerfProbeCore
+import Testing
+
+/// --off-cpu against samples/offcpu, whose threads time their own waits:
+/// the sleeper in nanosleep, the waiter on a mutex the holder keeps 80% of
+/// the time, the reader on a pipe fed every 10 ms.
+extension BinaryTests {
+@Suite struct OffCPUTests {
+    /// One thread's own account: its tid, its life and the seconds spent in its blocking call.
+    struct Truth: Decodable {
+        var tid: Int32
+        var life: Double
+        var blocked: Double
+    }
+
+    /// The thread, the function it waits in, and why.
+    static let waits = [("sleeper", "sleepy_wait", "sleep"), ("waiter", "lock_waiter", "lock"), ("reader", "pipe_reader", "io")]
+
+    /// The program's last line of output: its threads' truths.
+    static func truths(_ output: String) throws -> [String: Truth] {
+        let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("{") }, "offcpu printed no truth: \(output)")
+        return try JSONDecoder().decode([String: Truth].self, from: Data(line.utf8))
+    }
+
+    /// Each waiting thread's blocked share in its function is the program's
+    /// own within 5 points, under the right reason; every thread's on-CPU
+    /// and blocked time add up to its life within 5%.
+    static func expectWaits(_ report: ProfileReport, _ truths: [String: Truth]) throws {
+        let offCPU = try #require(report.offCpu, "no off_cpu in the report")
+        for (name, function, reason) in Self.waits {
+            let truth = try #require(truths[name])
+            let thread = try #require(offCPU.threads.first { $0.tid.rawValue == truth.tid }, "\(name) not in \(offCPU.threads)")
+            #expect(thread.name == name)
+            let measured = offCPU.blockedSeconds(of: thread.tid, in: function) * 100 / thread.lifetimeSeconds
+            let own = truth.blocked * 100 / truth.life
+            #expect(abs(measured - own) <= 5, "\(name): \(measured)% blocked in \(function), by its own clock \(own)%")
+            let main = thread.blockedByReason.max { $0.value < $1.value }?.key
+            #expect(main == reason, "\(name): \(thread.blockedByReason)")
+        }
+        for thread in offCPU.threads where truths.values.contains(where: { $0.tid == thread.tid.rawValue }) {
+            let total = (thread.onCpuSeconds + thread.blockedSeconds) / thread.lifetimeSeconds
+            #expect(abs(total - 1) <= 0.05, "\(thread.name): on CPU \(thread.onCpuSeconds) s + blocked \(thread.blockedSeconds) s of \(thread.lifetimeSeconds) s")
+        }
+    }
+
+    @Test func runFindsWhereEachThreadWaits() throws {
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--frequency", "999", "--", Harness.samples + "/offcpu", "3"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        try Self.expectWaits(report, try Self.truths(outcome.stdout))
+        #expect(outcome.stderr.contains("off-CPU ("), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("lock_waiter  [offcpu]"), "\(outcome.stderr)")
+        // The CPU profile is still the CPU's: the holder burns in holder_burn.
+        #expect(report.hotspots.prefix(3).contains { $0.function == "burn" }, "\(report.hotspots.prefix(5))")
+
+        // offcpu.folded: thread first, microseconds; the waiter's lines are in lock_waiter.
+        let folded = try String(contentsOfFile: outcome.directory + "/offcpu.folded", encoding: .utf8)
+        let waiterLines = folded.split(separator: "\n").filter { $0.hasPrefix("waiter;") }
+        let inLock = waiterLines.filter { $0.contains(";lock_waiter;") }.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+        let waiter = try #require(report.offCpu?.threads.first { $0.name == "waiter" })
+        #expect(abs(Double(inLock.reduce(0, +)) / 1e6 - report.offCpu!.blockedSeconds(of: waiter.tid, in: "lock_waiter")) < 0.01)
+        // wall.folded: a thread's lines add up to its life.
+        let wall = try String(contentsOfFile: outcome.directory + "/wall.folded", encoding: .utf8)
+        let sleeperMicroseconds = wall.split(separator: "\n").filter { $0.hasPrefix("sleeper;") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        let sleeper = try #require(report.offCpu?.threads.first { $0.name == "sleeper" })
+        #expect(abs(Double(sleeperMicroseconds) / 1e6 / sleeper.lifetimeSeconds - 1) <= 0.05, "\(sleeperMicroseconds) µs of \(sleeper)")
+        #expect(wall.contains(";[off-CPU: lock] "))
+
+        // The real pprof names the waiting functions; the flame graph is XML.
+        let top = try ReportFormatTests.pprof(["-top", outcome.directory + "/offcpu.pb.gz"])
+        #expect(top.contains("Type: off_cpu"), "\(top)")
+        for (_, function, _) in Self.waits { #expect(ReportFormatTests.topRow(top, function) != nil, "\(function) in \(top)") }
+        let tagged = try ReportFormatTests.pprof(["-top", "-tagfocus=reason=lock", outcome.directory + "/offcpu.pb.gz"])
+        #expect(ReportFormatTests.topRow(tagged, "lock_waiter") != nil && ReportFormatTests.topRow(tagged, "sleepy_wait") == nil, "\(tagged)")
+        let svg = try #require(try ReportFormatTests.Titles.read(outcome.directory + "/offcpu.svg"), "offcpu.svg is not well-formed XML")
+        #expect(svg.titles.contains { $0.hasPrefix("lock_waiter [offcpu] — ") && $0.contains("µs blocked") })
+
+        // report.html's Off-CPU section, in a real browser.
+        let dom = try ReportFormatTests.chromium(["--dump-dom", "file://" + outcome.directory + "/report.html"])
+        #expect(dom.contains("Off-CPU: where threads waited") && dom.contains("<td>waiter</td>"), "\(dom.prefix(2000))")
+        #expect(dom.contains("data-name=\"lock_waiter\""), "the off-CPU flame graph's script did not run")
+    }
+
+    @Test func attachFindsWhereEachThreadWaits() throws {
+        let (target, output) = try Harness.launchWhenReady(Harness.samples + "/offcpu", ["5"])
+        defer { Harness.stop(target) }
+        let outcome = try Harness.perfprobe(["attach", "--off-cpu", "--frequency", "999", "--duration", "3", String(target.processIdentifier)])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        target.waitUntilExit()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let report = try outcome.report
+        let offCPU = try #require(report.offCpu)
+        // Threads were already waiting when the attach began.
+        #expect(offCPU.startedBlocked >= 1 && offCPU.startedBlocked <= 5, "\(offCPU.startedBlocked)")
+        try Self.expectWaits(report, try Self.truths(printed))
+    }
+
+    /// Without --off-cpu there is no off-CPU part and no off-CPU file.
+    @Test func offCPUOnlyWhenAsked() throws {
+        let outcome = try Harness.perfprobe(["run", "--", Harness.samples + "/offcpu", "0.3"])
+        #expect(outcome.status == 0)
+        #expect(try outcome.report.offCpu == nil)
+        for file in ["offcpu.folded", "wall.folded", "offcpu.svg", "offcpu.pb.gz"] {
+            #expect(!FileManager.default.fileExists(atPath: outcome.directory + "/" + file), "\(file)")
+        }
+    }
+}
+}
