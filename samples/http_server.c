@@ -1,7 +1,9 @@
 /* Ground truth for load runs: an HTTP/1.1 server (keep-alive) on 127.0.0.1
  * with THREADS worker threads. GET /hash spends ~200 µs of CPU in
  * hash_handler (the known hot handler); GET /static answers at once from
- * static_handler. Anything else is 404.
+ * static_handler; GET /locked spends ~200 µs of CPU in locked_handler holding
+ * one mutex all workers share (under concurrent load, workers wait on it).
+ * Anything else is 404.
  * Usage: http_server PORT [THREADS] */
 #include "common.h"
 #include <arpa/inet.h>
@@ -18,6 +20,16 @@ static int listener;
 HOT int hash_handler(char *body, size_t size) {
     SPIN(200000);
     return snprintf(body, size, "hash %llu\n", (unsigned long long)(sample_sink % 1000003));
+}
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+HOT int locked_handler(char *body, size_t size) {
+    pthread_mutex_lock(&shared_lock);
+    SPIN(200000);
+    uint64_t value = sample_sink;
+    pthread_mutex_unlock(&shared_lock);
+    return snprintf(body, size, "locked %llu\n", (unsigned long long)(value % 1000003));
 }
 
 HOT int static_handler(char *body, size_t size) {
@@ -38,6 +50,7 @@ static void serve(int fd) {
             int length, status = 200;
             if (strncmp(request, "GET /hash", 9) == 0) length = hash_handler(body, sizeof(body));
             else if (strncmp(request, "GET /static", 11) == 0) length = static_handler(body, sizeof(body));
+            else if (strncmp(request, "GET /locked", 11) == 0) length = locked_handler(body, sizeof(body));
             else { status = 404; length = snprintf(body, sizeof(body), "not found\n"); }
             char response[256];
             int total = snprintf(response, sizeof(response),

@@ -92,9 +92,52 @@ extension BinaryTests {
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let report = try outcome.report
         let offCPU = try #require(report.offCpu)
-        // Threads were already waiting when the attach began.
-        #expect(offCPU.startedBlocked >= 1 && offCPU.startedBlocked <= 5, "\(offCPU.startedBlocked)")
+        // Threads were already waiting when the attach began (of six, the
+        // holder alone is always on a CPU), the main thread throughout, in
+        // pthread_join: its whole window is lock, though no stack was seen.
+        #expect(offCPU.startedBlocked >= 1 && offCPU.startedBlocked <= 6, "\(offCPU.startedBlocked)")
+        let main = try #require(offCPU.threads.first { $0.tid.rawValue == target.processIdentifier }, "\(offCPU.threads)")
+        #expect(abs(main.blockedSeconds / main.lifetimeSeconds - 1) <= 0.02 && main.blockedByReason["lock"] == main.blockedSeconds, "\(main)")
         try Self.expectWaits(report, try Self.truths(printed))
+    }
+
+    /// `sidecar --off-cpu` beside wrk: the sample server idle (GET /static,
+    /// one connection), then stressed on GET /locked (16 connections, eight
+    /// workers sharing one mutex). Waiting on the lock is the workers' main
+    /// reason in stress and not in idle; /metrics counts blocked seconds by
+    /// reason and /debug/pprof/offcpu serves the waits as pprof.
+    @Test func sidecarSeesLockContentionUnderLoad() throws {
+        let port = String(Int.random(in: 20_000...29_999))
+        let server = try Harness.launch("http_server", [port, "8"])
+        defer { Harness.stop(server) }
+        try Harness.waitUntilListening(Int(port)!)
+        let metrics = Harness.scratch(), offcpu = Harness.scratch()
+        let script = """
+        phase() { curl -sf -X POST -d "{\\"name\\": \\"$1\\"}" "$PERFPROBE_SIDECAR_URL/phase" >/dev/null || exit 10; }
+        phase idle
+        wrk -t1 -c1 -d3s http://127.0.0.1:\(port)/static >/dev/null || exit 11
+        phase stress
+        curl -sf -o \(offcpu) "$PERFPROBE_SIDECAR_URL/debug/pprof/offcpu?seconds=2" &
+        wrk -t2 -c16 -d3s http://127.0.0.1:\(port)/locked >/dev/null || exit 12
+        wait $! || exit 13
+        curl -sf -o \(metrics) "$PERFPROBE_SIDECAR_URL/metrics" || exit 14
+        """
+        let outcome = try Harness.perfprobe(["sidecar", "--off-cpu", "--pid", String(server.processIdentifier), "--", "/bin/sh", "-c", script])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        func reasons(_ phase: String) throws -> [String: Double] {
+            let report = try JSONReportFormat.decode(Data(contentsOf: URL(fileURLWithPath: outcome.directory + "/phases/\(phase)/report.json")))
+            let offCPU = try #require(report.offCpu, "no off_cpu in phase \(phase)")
+            return offCPU.threads.reduce(into: [:]) { total, thread in total.merge(thread.blockedByReason, uniquingKeysWith: +) }
+        }
+        let stress = try reasons("stress"), idle = try reasons("idle")
+        #expect(stress.max { $0.value < $1.value }?.key == "lock", "stress: \(stress)")
+        #expect(idle.max { $0.value < $1.value }?.key != "lock" && (idle["lock"] ?? 0) < 0.1, "idle: \(idle)")
+        #expect(FileManager.default.fileExists(atPath: outcome.directory + "/phases/stress/offcpu.folded"))
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        let lock = text.split(separator: "\n").first { $0.hasPrefix("perfprobe_target_blocked_seconds_total{reason=\"lock\"} ") }
+        #expect((lock?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 1, "\(text)")
+        let top = try ReportFormatTests.pprof(["-top", offcpu])
+        #expect(ReportFormatTests.topRow(top, "locked_handler") != nil, "\(top)")
     }
 
     /// Without --off-cpu there is no off-CPU part and no off-CPU file.

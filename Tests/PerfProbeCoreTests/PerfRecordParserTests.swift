@@ -153,7 +153,7 @@ struct RecordBytes {
 
     /// Why a thread waited, from the kernel frames nearest schedule() first.
     @Test func offCPUReasonsFromKernelStacks() {
-        let reason = OffCPUReport.reason
+        let reason: ([String], Bool) -> String = OffCPUReport.reason
         #expect(reason(["__schedule", "schedule", "do_nanosleep", "hrtimer_nanosleep", "__x64_sys_clock_nanosleep"], false) == "sleep")
         #expect(reason(["__schedule", "schedule", "futex_do_wait", "__futex_wait", "futex_wait", "do_futex"], false) == "lock")
         #expect(reason(["schedule", "anon_pipe_read", "vfs_read", "ksys_read"], false) == "io")

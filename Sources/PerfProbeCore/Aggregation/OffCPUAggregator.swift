@@ -1,15 +1,19 @@
 /// `--off-cpu`: the intervals the followed threads spend off the CPU. A
 /// context-switch sample opens one (its stack, walked like a CPU sample's,
 /// is where the thread blocked), the switch-out record says whether the
-/// thread was preempted, and the thread's next switch-in closes it. Blocked
-/// time is summed per (stack, preempted); intervals still open at the end are
-/// closed then and counted. A slice takes what was summed since the last.
+/// thread was preempted, and the thread's next switch-in closes it. Threads
+/// asleep at attach open one from then (their stack unseen; /proc names the
+/// kernel function they sleep in). Blocked time is summed per (stack,
+/// preempted); intervals still open at the end are closed then and counted.
+/// A slice takes what was summed since the last, open intervals' time up to
+/// the cut included, so that each slice holds the waiting done during it.
 final class OffCPUAggregator: RecordConsumer {
     private struct Open {
         var pid: ProcessID
         var start: UInt64
         var stack: StackKey?
         var preempted = false
+        var waitChannel: String?
     }
 
     private let walker: StackWalker
@@ -21,6 +25,24 @@ final class OffCPUAggregator: RecordConsumer {
 
     init(walker: StackWalker) {
         self.walker = walker
+    }
+
+    func attached(to pid: ProcessID) throws(SamplingError) {
+        joined(pid)
+    }
+
+    /// Its threads asleep now are waiting since before profiling began.
+    func joined(_ pid: ProcessID) {
+        let now = Syscalls.monotonicNanoseconds()
+        for name in Syscalls.listDirectory("/proc/\(pid)/task") {
+            guard let raw = Int32(name), open[ThreadID(raw)] == nil,
+                  let stat = (try? Syscalls.readFile("/proc/\(pid)/task/\(raw)/stat")).flatMap({ ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }),
+                  stat.state == "S" || stat.state == "D" else { continue }
+            let channel = (try? Syscalls.readFile("/proc/\(pid)/task/\(raw)/wchan"))
+                .map { SymbolName.sanitized(String(decoding: $0.prefix(128), as: UTF8.self)) }
+            open[ThreadID(raw)] = Open(pid: pid, start: now, waitChannel: channel?.isEmpty == false && channel != "0" ? channel : nil)
+            part.startedBlocked += 1
+        }
     }
 
     func consume(_ record: PerfRecord) {
@@ -45,10 +67,11 @@ final class OffCPUAggregator: RecordConsumer {
             if let interval = open.removeValue(forKey: tid) {
                 close(interval, tid: tid, at: time)
             } else if part.lifetimes[tid]?.born == nil, let since = firstTime, time > since {
-                // Blocked when profiling began: from then, its stack unseen.
-                // (A thread born since runs first without leaving a CPU.)
+                // Not asleep when profiling began, yet back on a CPU without
+                // leaving one: it was waiting to run. (A thread born since
+                // runs first without leaving a CPU.)
                 part.startedBlocked += 1
-                close(Open(pid: pid, start: since), tid: tid, at: time)
+                close(Open(pid: pid, start: since, preempted: true), tid: tid, at: time)
             }
         case .fork(let pid, _, let tid, _, let time):
             part.lifetimes[tid, default: .init(pid: pid)].born = time
@@ -60,14 +83,26 @@ final class OffCPUAggregator: RecordConsumer {
         }
     }
 
-    private func close(_ interval: Open, tid: ThreadID, at end: UInt64) {
+    /// Charges `interval` up to `end`; `ended`: it ends there (else it
+    /// goes on into the next slice).
+    private func close(_ interval: Open, tid: ThreadID, at end: UInt64, ended: Bool = true) {
         guard end >= interval.start else { return }
-        let key = OffCPUCapture.Key(stack: interval.stack ?? StackKey(pid: interval.pid, tid: tid, frames: []), preempted: interval.preempted)
-        part.blocked[key, default: .init()].add(end - interval.start)
+        let key = OffCPUCapture.Key(stack: interval.stack ?? StackKey(pid: interval.pid, tid: tid, frames: []), preempted: interval.preempted,
+                                    waitChannel: interval.waitChannel)
+        part.blocked[key, default: .init()].add(end - interval.start, ended: ended)
         if part.lifetimes[tid] == nil { part.lifetimes[tid] = .init(pid: interval.pid) }
     }
 
     func slice(into capture: inout Capture) {
+        let now = Syscalls.monotonicNanoseconds()
+        for (tid, interval) in open where now > interval.start {
+            close(interval, tid: tid, at: now, ended: false)
+            open[tid]?.start = now
+        }
+        take(into: &capture)
+    }
+
+    private func take(into capture: inout Capture) {
         capture.offCPU = part
         part = OffCPUCapture()
     }
@@ -79,6 +114,6 @@ final class OffCPUAggregator: RecordConsumer {
             part.openAtEnd += 1
         }
         open = [:]
-        slice(into: &capture)
+        take(into: &capture)
     }
 }

@@ -7,6 +7,9 @@ public struct OffCPUCapture: CapturePart {
         public var stack: StackKey
         /// Switched out while still runnable.
         public var preempted: Bool
+        /// Asleep when profiling began (stack unseen): the kernel function
+        /// it slept in, as /proc's wchan names it.
+        public var waitChannel: String? = nil
     }
 
     public struct Figures: Sendable {
@@ -14,9 +17,11 @@ public struct OffCPUCapture: CapturePart {
         public var intervals = 0
         public var longest: UInt64 = 0
 
-        mutating func add(_ duration: UInt64) {
+        /// `ended`: the interval ends here (a part cut at a slice boundary
+        /// adds its time, not an interval).
+        mutating func add(_ duration: UInt64, ended: Bool = true) {
             nanoseconds = nanoseconds &+ duration
-            intervals += 1
+            if ended { intervals += 1 }
             longest = max(longest, duration)
         }
 

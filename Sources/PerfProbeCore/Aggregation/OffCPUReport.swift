@@ -71,6 +71,7 @@ public struct OffCPUReport: Codable, Sendable {
                 return "page_fault"
             }
             if function.contains("poll") || function.contains("select") { return "poll" }
+            if function.contains("accept") { return "io" }
             if ["pipe_read", "pipe_write", "vfs_read", "vfs_write", "ksys_read", "ksys_write", "sock_recvmsg", "sock_sendmsg",
                 "unix_stream_read_generic", "tcp_recvmsg", "__sys_recvfrom", "__sys_sendto", "do_iter_readv_writev",
                 "wait_on_page_bit", "folio_wait_bit_common", "io_schedule"].contains(function)
@@ -80,6 +81,13 @@ public struct OffCPUReport: Codable, Sendable {
             }
         }
         return "other"
+    }
+
+    /// The reason of the intervals of `key`, whose kernel frames (leaf
+    /// first) are named `kernelFunctions`: an unseen stack goes by where the
+    /// thread slept when profiling began.
+    static func reason(of key: OffCPUCapture.Key, kernelFunctions: [String]) -> String {
+        reason(kernelFunctions: kernelFunctions.isEmpty ? key.waitChannel.map { [$0] } ?? [] : kernelFunctions, preempted: key.preempted)
     }
 
     /// The C and C++ runtime: where a thread enters the kernel, not why.
@@ -96,13 +104,14 @@ public struct OffCPUReport: Codable, Sendable {
         for (key, figures) in part.blocked {
             let frames = key.stack.frames.map { table.index(of: $0, symbolizer: &symbolizer) }
             let named = frames.map { table.functions[$0] }
-            let reason = Self.reason(kernelFunctions: named.prefix { $0.kernel }.map(\.function), preempted: key.preempted)
+            let reason = Self.reason(of: key, kernelFunctions: named.prefix { $0.kernel }.map(\.function))
             let seconds = Double(figures.nanoseconds) / 1e9
             stacks.append(Stack(pid: key.stack.pid, tid: key.stack.tid, frames: frames, reason: reason, blockedSeconds: seconds,
                                 switches: figures.intervals, longestSeconds: Double(figures.longest) / 1e9))
             let user = named.filter { !$0.kernel }
             let blamed = user.first { !isRuntimeLibrary($0.module) } ?? user.first ?? named.first
-            let function = blamed?.function ?? "[stack not seen]", module = blamed?.module ?? ""
+            let unseen = key.waitChannel.map { "[asleep in \($0) since before profiling]" } ?? "[stack not seen]"
+            let function = blamed?.function ?? unseen, module = blamed?.module ?? ""
             blockers[function + "\u{1}" + module + "\u{1}" + reason, default: (Blocker(function: function, module: module, reason: reason,
                                                                                         blockedSeconds: 0, percent: 0), 0)].1 += seconds
         }

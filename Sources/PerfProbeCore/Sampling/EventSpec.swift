@@ -53,7 +53,7 @@ struct EventSpec: Sendable {
                          samplingEvent: nil, name: "context-switches")
     }
 
-    static let maximumSwitchStack: UInt32 = 16384
+    static let maximumSwitchStack: UInt32 = 8192
 
     private init(config: CPerfProbe_EventConfig, layout: SampleLayout, stackSize: UInt32, ringBytes: Int,
                  samplingEvent: SamplingEvent?, name: String) {

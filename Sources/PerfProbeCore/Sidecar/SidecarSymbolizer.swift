@@ -37,8 +37,10 @@ final class SidecarSymbolizer: Sendable {
             var intervals: [OffCPUCapture.Key: OffCPUCapture.Figures] = [:]
             for (key, figures) in offCPU.blocked {
                 let kernel = key.stack.frames.prefix { $0.module == Frame.kernel }.map { symbolizer.symbolize($0).function }
-                blocked[OffCPUReport.reason(kernelFunctions: kernel, preempted: key.preempted), default: 0] += Double(figures.nanoseconds) / 1e9
-                intervals[OffCPUCapture.Key(stack: byFunction(key.stack), preempted: key.preempted), default: .init()].absorb(figures)
+                blocked[OffCPUReport.reason(of: key, kernelFunctions: kernel), default: 0] += Double(figures.nanoseconds) / 1e9
+                var merged = key
+                merged.stack = byFunction(key.stack)
+                intervals[merged, default: .init()].absorb(figures)
             }
             offCPU.blocked = intervals
             merged.offCPU = offCPU
