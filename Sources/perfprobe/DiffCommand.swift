@@ -41,6 +41,16 @@ struct DiffCommand: ParsableCommand {
                           change.baseTotalPercent, change.newTotalPercent, change.totalPointsChange,
                           change.selfSecondsChange, change.function, change.module)
         }
+        if let reasons = comparison.blockedByReason, let blockers = comparison.blockers {
+            let total = { (side: KeyPath<ProfileComparison.BlockedChange, Double>) in reasons.reduce(0) { $0 + $1[keyPath: side] } }
+            out += String(printf: "\noff-CPU: blocked %.3f s → %.3f s · ", total(\.baseSeconds), total(\.newSeconds))
+            out += reasons.map { String(printf: "%@ %.3f → %.3f s", $0.reason, $0.baseSeconds, $0.newSeconds) }.joined(separator: " · ") + "\n"
+            out += "  BLOCKED s  before → after (Δ)     REASON      FUNCTION  [MODULE]\n"
+            for change in blockers.prefix(top) {
+                out += String(printf: "  %8.3f → %8.3f (%+8.3f)     %-10@  %@  [%@]\n", change.baseSeconds, change.newSeconds, change.secondsChange,
+                              change.reason, change.function ?? "", change.module ?? "")
+            }
+        }
         let svg = output ?? new + "/diff.svg"
         do {
             try FileSystem.replace(svg, with: Array(FlameGraphFormat.difference(base: before, new: after)))

@@ -140,6 +140,26 @@ extension BinaryTests {
         #expect(ReportFormatTests.topRow(top, "locked_handler") != nil, "\(top)")
     }
 
+    /// `diff` of a 1-s and a 2.5-s run: the sleeper sleeps 1.5 s more in
+    /// sleepy_wait; `report` writes the off-CPU files again from report.json.
+    @Test func diffAndReportReadOffCPUTime() throws {
+        let short = try Harness.perfprobe(["run", "--off-cpu", "--", Harness.samples + "/offcpu", "1"])
+        let long = try Harness.perfprobe(["run", "--off-cpu", "--", Harness.samples + "/offcpu", "2.5"])
+        #expect(short.status == 0 && long.status == 0)
+        let diff = try Harness.perfprobe(["diff", short.directory, long.directory])
+        #expect(diff.status == 0, "\(diff.stderr)")
+        let line = try #require(diff.stdout.split(separator: "\n").first { $0.hasSuffix("sleepy_wait  [offcpu]") && $0.contains(" sleep ") }, "\(diff.stdout)")
+        let change = try #require(line.split(separator: "(").last?.split(separator: ")").first.flatMap { Double($0.trimmingCharacters(in: .whitespaces)) })
+        #expect(abs(change - 1.5) <= 0.15, "\(line)")
+        #expect(diff.stdout.contains("off-CPU: blocked "), "\(diff.stdout)")
+        // The harness writes it elsewhere (--output): the files come from report.json alone.
+        let again = try Harness.perfprobe(["report", "--format", "offcpu-folded", "offcpu-flamegraph", "--", long.directory])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try String(contentsOfFile: again.directory + "/offcpu.folded", encoding: .utf8)
+            == String(contentsOfFile: long.directory + "/offcpu.folded", encoding: .utf8))
+        #expect(FileManager.default.fileExists(atPath: again.directory + "/offcpu.svg"))
+    }
+
     /// Without --off-cpu there is no off-CPU part and no off-CPU file.
     @Test func offCPUOnlyWhenAsked() throws {
         let outcome = try Harness.perfprobe(["run", "--", Harness.samples + "/offcpu", "0.3"])

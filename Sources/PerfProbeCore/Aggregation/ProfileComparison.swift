@@ -23,6 +23,23 @@ public struct ProfileComparison: Codable, Sendable {
         public var impact: Double { max(abs(selfSecondsChange), abs(totalSecondsChange)) }
     }
 
+    /// A blocked time before and after: of a reason, or of a function
+    /// threads blocked in (`OffCPUReport.Blocker`).
+    public struct BlockedChange: Codable, Sendable {
+        public var function: String?
+        public var module: String?
+        public var reason: String
+        public var baseSeconds: Double
+        public var newSeconds: Double
+
+        public var secondsChange: Double { newSeconds - baseSeconds }
+    }
+
+    /// With --off-cpu in both runs: blocked seconds by reason, and by
+    /// function (biggest change first).
+    public var blockedByReason: [BlockedChange]?
+    public var blockers: [BlockedChange]?
+
     /// The target's CPU time: task-clock where counted, else samples × interval.
     public var baseCPUSeconds: Double
     public var newCPUSeconds: Double
@@ -56,6 +73,19 @@ public struct ProfileComparison: Codable, Sendable {
         }.sorted { ($0.impact, $1.function) > ($1.impact, $0.function) }
         baseCPUSeconds = Self.cpuSeconds(base)
         newCPUSeconds = Self.cpuSeconds(new)
+        if let before = base.offCpu, let after = new.offCpu {
+            let reasons = { (report: OffCPUReport) in report.threads.reduce(into: [String: Double]()) { $0.merge($1.blockedByReason, uniquingKeysWith: +) } }
+            let old = reasons(before), now = reasons(after)
+            blockedByReason = OffCPUReport.reasons.filter { old[$0] != nil || now[$0] != nil }.map {
+                BlockedChange(function: nil, module: nil, reason: $0, baseSeconds: old[$0] ?? 0, newSeconds: now[$0] ?? 0)
+            }
+            let key = { (blocker: OffCPUReport.Blocker) in [blocker.function, blocker.module, blocker.reason] }
+            let oldBlockers = Dictionary(before.blockers.map { (key($0), $0.blockedSeconds) }, uniquingKeysWith: +)
+            let newBlockers = Dictionary(after.blockers.map { (key($0), $0.blockedSeconds) }, uniquingKeysWith: +)
+            blockers = Set(oldBlockers.keys).union(newBlockers.keys).map { key in
+                BlockedChange(function: key[0], module: key[1], reason: key[2], baseSeconds: oldBlockers[key] ?? 0, newSeconds: newBlockers[key] ?? 0)
+            }.sorted { (abs($0.secondsChange), $1.function ?? "") > (abs($1.secondsChange), $0.function ?? "") }
+        }
     }
 
     static func cpuSeconds(_ report: ProfileReport) -> Double {
