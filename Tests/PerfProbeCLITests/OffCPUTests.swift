@@ -51,6 +51,13 @@ extension BinaryTests {
         try Self.expectWaits(report, try Self.truths(outcome.stdout))
         #expect(outcome.stderr.contains("off-CPU ("), "\(outcome.stderr)")
         #expect(outcome.stderr.contains("lock_waiter  [offcpu]"), "\(outcome.stderr)")
+        // The CPU results file names the waiter's lock, where it waits and
+        // the holder's hot function; sleeping is no bottleneck.
+        let results = try CPUProfileTests.cpuResults(outcome.directory)
+        let lock = try #require(results.bottlenecks.first { $0.hasPrefix("waiter (tid ") && $0.contains(" waits (lock) ") }, "\(results.bottlenecks)")
+        #expect(lock.contains("in lock_waiter [offcpu] ← run [offcpu]") && lock.contains("busiest in burn [offcpu]"), "\(lock)")
+        #expect(!results.bottlenecks.contains { $0.hasPrefix("sleeper ") }, "\(results.bottlenecks)")
+        #expect(results.optimizationOpportunities.contains { $0.hasPrefix("waiter (tid ") && $0.contains("lock contention") })
         // The CPU profile is still the CPU's: the holder burns in holder_burn.
         #expect(report.hotspots.prefix(3).contains { $0.function == "burn" }, "\(report.hotspots.prefix(5))")
 

@@ -82,17 +82,18 @@ public struct CPUResultsFormat: ReportFormat {
                             inclusivePercentage: hotspot.totalPercent, callCount: nil,
                             optimizationPotential: hotspot.selfPercent >= 20 ? "high" : hotspot.selfPercent >= 5 ? "medium" : "low")
         }
+        let waits = OptimizationRules.offCPU(report)
         let bottlenecks = report.hotspots.filter { $0.selfPercent >= bottleneckPercent }.map {
             String(printf: "%@ [%@]: %.1f%% of the samples in the function itself, %.1f%% with its callees",
                    $0.function, $0.module, $0.selfPercent, $0.totalPercent)
-        }
+        } + waits.bottlenecks
         let usage = report.timeline.dropFirst().map { $0.cpuUserPercent + $0.cpuSystemPercent }
         let mean = usage.isEmpty ? 0 : usage.reduce(0, +) / Double(usage.count)
         let variance = usage.isEmpty ? 0 : usage.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(usage.count)
         return Results(
             success: !report.target.outcome.failed && (report.gates ?? []).isEmpty,
             cpuUsage: Results.Usage(min: usage.min() ?? 0, max: usage.max() ?? 0, average: mean, variance: variance),
-            hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: OptimizationRules.cpu(report), samples: samples,
+            hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: OptimizationRules.cpu(report) + waits.opportunities, samples: samples,
             callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls",
             failedGates: (report.gates ?? []).map(\.message))
     }

@@ -62,4 +62,44 @@ enum OptimizationRules {
         }
         return found
     }
+
+    /// A thread waiting for one reason this share of its life is a bottleneck.
+    static let blockedPercent = 20.0
+    /// Below this life a thread's shares are not evidence.
+    static let blockedMinimumSeconds = 0.5
+    /// Waits that call for a change (sleeping and idle polling are chosen).
+    static let advice = [
+        "lock": "lock contention: shorten or split the critical section, or take the lock less often",
+        "io": "waiting on I/O: overlap it with work, batch it, or cache what it reads",
+        "page_fault": "waiting for pages: warm or lock the data, or give the process more memory",
+        "preempted": "runnable but preempted: the machine has fewer free CPUs than the process has busy threads",
+    ]
+
+    /// The off-CPU bottlenecks (a thread waiting for one reason at least
+    /// `blockedPercent` of its life) and what to do about each, citing the
+    /// thread, its share, the stack it waited in and, for a lock, the hottest
+    /// function of the process's other threads (a likely holder).
+    static func offCPU(_ report: ProfileReport) -> (bottlenecks: [String], opportunities: [String]) {
+        guard let offCPU = report.offCpu else { return ([], []) }
+        var bottlenecks: [String] = [], opportunities: [String] = []
+        for thread in offCPU.threads where thread.lifetimeSeconds >= blockedMinimumSeconds {
+            for (reason, seconds) in thread.blockedByReason.sorted(by: { $0.value > $1.value }) {
+                let percent = seconds * 100 / thread.lifetimeSeconds
+                guard percent >= blockedPercent, let advice = advice[reason] else { continue }
+                let stack = offCPU.stacks.first { $0.tid == thread.tid && $0.reason == reason }
+                let chain = (stack?.frames ?? []).map { offCPU.functions[$0] }.filter { !$0.kernel && !OffCPUReport.isRuntimeLibrary($0.module) }
+                    .prefix(3).map { "\($0.function) [\($0.module)]" }
+                var line = String(printf: "%@ (tid %d) waits (%@) %.1f%% of its %.2f s (≥ %.0f%%), in %@", thread.name, thread.tid.rawValue,
+                                  reason, percent, thread.lifetimeSeconds, blockedPercent, chain.isEmpty ? "a stack not seen" : chain.joined(separator: " ← "))
+                if reason == "lock",
+                   let holder = Hotspot.rank(report.profile, where: { $0.pid == thread.pid && $0.tid != thread.tid }).first {
+                    line += String(printf: "; meanwhile the process's other threads are busiest in %@ [%@] (%.1f%% of their samples), a likely holder",
+                                   holder.function, holder.module, holder.selfPercent)
+                }
+                bottlenecks.append(line)
+                opportunities.append(String(printf: "%@ (tid %d) spends %.1f%% of its life %@.", thread.name, thread.tid.rawValue, percent, advice))
+            }
+        }
+        return (bottlenecks, opportunities)
+    }
 }
