@@ -36,6 +36,10 @@ def main():
         "perfprobe --off-cpu": [PERFPROBE, "run", "--off-cpu", "--output", "pp", "--"] + target,
         "perf record -e cs -c1 dwarf": ["perf", "record", "-q", "-e", "context-switches", "-c", "1", "--call-graph", "dwarf",
                                         "-o", "perf.data", "--"] + target,
+        # What perfprobe opens: CPU samples (a per-task timer, started and
+        # stopped at every switch) beside the switches, and switch records.
+        "perf record cs + cpu-clock": ["perf", "record", "-q", "--switch-events", "-e", "context-switches/period=1/",
+                                       "-e", "cpu-clock/freq=99/", "--call-graph", "dwarf", "-o", "perf2.data", "--"] + target,
     }
     results = {mode: [] for mode in modes}
     lost = []

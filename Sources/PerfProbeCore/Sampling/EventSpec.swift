@@ -43,6 +43,10 @@ struct EventSpec: Sendable {
         config.config = UInt64(PERF_COUNT_SW_CONTEXT_SWITCHES.rawValue)
         config.sample_period_or_frequency = 1
         config.context_switch = true
+        // The DWARF walk of the stack copy is the user stack: the kernel's
+        // frame-pointer walk of it would cost every switch (perf's dwarf
+        // mode leaves it out too).
+        config.exclude_callchain_user = layout.userStackSize > 0
         config.inherit = !perCPU
         if case .launched = scope {
             config.disabled = true
