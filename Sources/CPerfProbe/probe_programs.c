@@ -399,6 +399,42 @@ int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log,
     return (int)bpf_call(BPF_PROG_LOAD, &attr);
 }
 
+// --off-cpu's switch filter, run at each switch-out sample of the
+// context-switches event before the kernel copies any stack: settings[1]
+// counts them; it keeps one in settings[0] (0 or 1: all) and drops the rest.
+static void build_switch_filter(program *p, int settings_fd) {
+    counter(p, settings_fd, 1);
+    int keep_missing_counter = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    mov_imm(p, BPF_REG_7, 1);
+    INSN(.code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_0, .src_reg = BPF_REG_7, .imm = BPF_ADD | BPF_FETCH);
+    counter(p, settings_fd, 0);
+    int keep_missing = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    load64(p, BPF_REG_6, BPF_REG_0, 0);
+    int keep_all = jump_if_imm(p, BPF_JLE, BPF_REG_6, 1);
+    INSN(.code = BPF_ALU64 | BPF_MOD | BPF_X, .dst_reg = BPF_REG_7, .src_reg = BPF_REG_6);
+    int keep = jump_if_imm(p, BPF_JEQ, BPF_REG_7, 0);
+    exit_zero(p);
+    land(p, keep_missing_counter);
+    land(p, keep_missing);
+    land(p, keep_all);
+    land(p, keep);
+    mov_imm(p, BPF_REG_0, 1);
+    INSN(.code = BPF_JMP | BPF_EXIT);
+}
+
+int CPerfProbe_switch_filter_program(int settings_fd) {
+    static _Thread_local program p;
+    memset(&p, 0, sizeof p);
+    build_switch_filter(&p, settings_fd);
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.prog_type = BPF_PROG_TYPE_PERF_EVENT;
+    attr.insns = (uint64_t)(uintptr_t)p.insns;
+    attr.insn_cnt = (uint32_t)p.count;
+    attr.license = (uint64_t)(uintptr_t)"GPL";
+    return (int)bpf_call(BPF_PROG_LOAD, &attr);
+}
+
 uint64_t CPerfProbe_load_acquire_u64(const void *address) {
     return __atomic_load_n((const uint64_t *)address, __ATOMIC_ACQUIRE);
 }

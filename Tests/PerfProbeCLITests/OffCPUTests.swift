@@ -167,6 +167,28 @@ extension BinaryTests {
         #expect(FileManager.default.fileExists(atPath: again.directory + "/offcpu.svg"))
     }
 
+    /// A switch storm (two threads bouncing a byte on one CPU, ~40,000
+    /// switches a second): the filter keeps about 2,000 stacks a second,
+    /// every interval is still timed from the switch records, and each
+    /// thread's on-CPU and blocked time still add up to its life.
+    @Test func switchStormIsBoundedAndStillTimed() throws {
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/usr/bin/taskset", "-c", "1", Harness.samples + "/switch_storm", "40000", "22"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try outcome.report
+        let offCPU = try #require(report.offCpu)
+        let seconds = report.durationSeconds
+        #expect(offCPU.switchOuts <= Int(2000 * seconds * 1.5) + 3000, "\(offCPU.switchOuts) stacks in \(seconds) s")
+        #expect(offCPU.withoutStack >= offCPU.switchOuts, "\(offCPU.withoutStack) timed without a stack")
+        #expect(report.samples.lostRecords == 0)
+        let storm = offCPU.threads.filter { $0.name == "switch_storm" && $0.lifetimeSeconds > 1 }
+        #expect(storm.count == 2, "\(offCPU.threads)")
+        for thread in storm {
+            let total = (thread.onCpuSeconds + thread.blockedSeconds) / thread.lifetimeSeconds
+            #expect(abs(total - 1) <= 0.15, "\(thread)")
+            #expect(thread.switches > 30_000, "\(thread.switches) switches")
+        }
+    }
+
     /// Without --off-cpu there is no off-CPU part and no off-CPU file.
     @Test func offCPUOnlyWhenAsked() throws {
         let outcome = try Harness.perfprobe(["run", "--", Harness.samples + "/offcpu", "0.3"])

@@ -121,6 +121,10 @@ typedef struct CPerfProbe_ProbeProgramSpec {
 /// Loads the program `spec` describes. Returns its fd, or -1 and errno,
 /// the verifier's complaint in `log` when there is room for it.
 int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log, size_t log_size);
+/// --off-cpu's filter of switch-out samples (BPF_PROG_TYPE_PERF_EVENT):
+/// keeps one in settings[0] of an array map (0 or 1: every one), counting
+/// them in settings[1]. Returns its fd, or -1 and errno.
+int CPerfProbe_switch_filter_program(int settings_fd);
 /// BPF_MAP_CREATE: an array of `entries` u64 (zeros), a ring buffer of
 /// `bytes` (a power of two, a multiple of the page size). Returns the fd,
 /// or -1 and errno.

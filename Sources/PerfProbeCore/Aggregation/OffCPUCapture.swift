@@ -43,7 +43,7 @@ public struct OffCPUCapture: CapturePart {
     public var lifetimes: [ThreadID: Lifetime] = [:]
     /// Switch-out samples taken.
     public var switchOuts = 0
-    /// Intervals whose switch-out sample was lost: no stack.
+    /// Intervals timed without a stack (filtered in a storm, or lost).
     public var withoutStack = 0
     /// Intervals that began before profiling did (stack unseen).
     public var startedBlocked = 0

@@ -53,7 +53,9 @@ public struct OffCPUReport: Codable, Sendable {
     public var blockers: [Blocker]
     /// Switch-out samples taken.
     public var switchOuts: Int
-    /// Intervals whose switch-out sample was lost (no stack).
+    /// Intervals timed without a stack: the switch filter (`SwitchFilter`)
+    /// kept another's in a storm, or the sample was lost. Their time is
+    /// spread over their thread's sampled stacks.
     public var withoutStack: Int
     /// Intervals already under way when profiling began (stack unseen).
     public var startedBlocked: Int
@@ -101,7 +103,7 @@ public struct OffCPUReport: Codable, Sendable {
         var table = Profile.FunctionTable()
         var stacks: [Stack] = []
         var blockers: [String: (Blocker, Double)] = [:]
-        for (key, figures) in part.blocked {
+        for (key, figures) in Self.spreadingUnsampled(part.blocked) {
             let frames = key.stack.frames.map { table.index(of: $0, symbolizer: &symbolizer) }
             let named = frames.map { table.functions[$0] }
             let reason = Self.reason(of: key, kernelFunctions: named.prefix { $0.kernel }.map(\.function))
@@ -151,6 +153,33 @@ public struct OffCPUReport: Codable, Sendable {
                 return blocker
             }.sorted { ($0.blockedSeconds, $1.function) > ($1.blockedSeconds, $0.function) },
             switchOuts: part.switchOuts, withoutStack: part.withoutStack, startedBlocked: part.startedBlocked, openAtEnd: part.openAtEnd)
+    }
+
+    /// Intervals timed without a stack (the switch filter kept another's, or
+    /// the sample was lost) take the shape of the same thread's sampled
+    /// intervals of the same kind (preempted or not): their time and count
+    /// are spread over those stacks in proportion to the stacks' time. Kept
+    /// as they are when the thread has no such stack.
+    static func spreadingUnsampled(_ blocked: [OffCPUCapture.Key: OffCPUCapture.Figures]) -> [OffCPUCapture.Key: OffCPUCapture.Figures] {
+        var result = blocked
+        let sampled = Dictionary(grouping: blocked.filter { !$0.key.stack.frames.isEmpty }) { ThreadKind(tid: $0.key.stack.tid, preempted: $0.key.preempted) }
+        for (key, figures) in blocked where key.stack.frames.isEmpty && key.waitChannel == nil {
+            guard let peers = sampled[ThreadKind(tid: key.stack.tid, preempted: key.preempted)] else { continue }
+            let total = Double(peers.reduce(UInt64(0)) { $0 &+ $1.value.nanoseconds })
+            guard total > 0 else { continue }
+            result[key] = nil
+            for (peer, own) in peers {
+                let share = Double(own.nanoseconds) / total
+                result[peer]?.nanoseconds &+= UInt64(exactly: (Double(figures.nanoseconds) * share).rounded()) ?? 0
+                result[peer]?.intervals += Int(exactly: (Double(figures.intervals) * share).rounded()) ?? 0
+            }
+        }
+        return result
+    }
+
+    private struct ThreadKind: Hashable {
+        var tid: ThreadID
+        var preempted: Bool
     }
 
     /// Blocked seconds of `tid` in stacks that contain `function`.

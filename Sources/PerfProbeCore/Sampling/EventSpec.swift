@@ -10,6 +10,8 @@ struct EventSpec: Sendable {
     var samplingEvent: SamplingEvent?
     /// Names the event in errors.
     var name: String
+    /// A BPF program to attach to each of its events (`SwitchFilter`).
+    var filter: Int32?
 
     /// The CPU sampling event.
     static func sampling(_ event: SamplingEvent, frequency: Int, includeKernel: Bool, layout: SampleLayout,
@@ -37,7 +39,7 @@ struct EventSpec: Sendable {
     /// storm must not copy 64 KiB per switch) — and PERF_RECORD_SWITCH
     /// records as threads leave and regain a CPU. Its samples' IP is in
     /// schedule(), so the kernel part is never excluded.
-    static func switches(layout: SampleLayout, scope: SamplingScope, perCPU: Bool, ringBytes: Int) -> EventSpec {
+    static func switches(layout: SampleLayout, scope: SamplingScope, perCPU: Bool, ringBytes: Int, filter: Int32?) -> EventSpec {
         var config = CPerfProbe_EventConfig()
         config.type = UInt32(PERF_TYPE_SOFTWARE.rawValue)
         config.config = UInt64(PERF_COUNT_SW_CONTEXT_SWITCHES.rawValue)
@@ -53,8 +55,10 @@ struct EventSpec: Sendable {
             config.enable_on_exec = true
         }
         let stack = layout.userStackSize == 0 ? layout : .userStack(min(layout.userStackSize, maximumSwitchStack))
-        return EventSpec(config: config, layout: stack, stackSize: stack.userStackSize, ringBytes: ringBytes,
-                         samplingEvent: nil, name: "context-switches")
+        var spec = EventSpec(config: config, layout: stack, stackSize: stack.userStackSize, ringBytes: ringBytes,
+                             samplingEvent: nil, name: "context-switches")
+        spec.filter = filter
+        return spec
     }
 
     static let maximumSwitchStack: UInt32 = 8192

@@ -112,6 +112,13 @@ struct PerfEventGroup: ~Copyable {
                     throw spec.failure(error)
                 }
                 fds[specIndex].append(owned.adopt(fd))
+                if let program = spec.filter {
+                    do {
+                        try Syscalls.perfEventSetBPF(fd, program: program)
+                    } catch {
+                        throw .system("attaching the filter of \(spec.name)", error)
+                    }
+                }
                 if let id = try? Syscalls.perfEventID(fd) { specOfID[id] = specIndex }
                 if index < rings.count {
                     do {

@@ -26,6 +26,8 @@ struct SamplingLoop: ~Copyable {
     /// Some consumer owns a ring of its own, which wakes no one.
     private let drainedByClock: Bool
     private var sliceStart: UInt64
+    /// --off-cpu: bounds the switch-out stacks taken per second.
+    private var switchFilter: SwitchFilter?
 
     /// `consumers` are made on this thread, after the telemetry reader and
     /// before the events open, with the session's notes and start time.
@@ -41,9 +43,17 @@ struct SamplingLoop: ~Copyable {
         var specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
                                         includeKernel: configuration.includeKernel, layout: configuration.layout,
                                         scope: configuration.scope, perCPU: configuration.perCPU, ringBytes: ringBytes)]
+        var filter: SwitchFilter? = nil
         if configuration.offCPU {
-            specs.append(.switches(layout: configuration.layout, scope: configuration.scope, perCPU: configuration.perCPU, ringBytes: ringBytes))
+            do {
+                filter = try SwitchFilter()
+            } catch {
+                notes.note("every switch-out's stack is taken, however many a second: the BPF filter that bounds them could not be loaded (\(error))")
+            }
+            specs.append(.switches(layout: configuration.layout, scope: configuration.scope, perCPU: configuration.perCPU, ringBytes: ringBytes,
+                                   filter: filter?.program))
         }
+        switchFilter = filter
         events = try Self.openEvents(configuration, specs: specs)
         parser = PerfRecordParser(layout: configuration.layout)
         Self.describeEvents(events, to: &parser)
@@ -139,6 +149,7 @@ struct SamplingLoop: ~Copyable {
         if telemetry.readIfDue() { telemetryRead = true }
         if telemetryRead {
             telemetryRead = false
+            switchFilter?.adapt()
             for consumer in consumers { consumer.tick(telemetry) }
             checkCutOff()
         }

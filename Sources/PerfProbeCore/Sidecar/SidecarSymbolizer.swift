@@ -35,7 +35,7 @@ final class SidecarSymbolizer: Sendable {
             merged.stacks = stacks
             guard var offCPU = slice.offCPU else { return }
             var intervals: [OffCPUCapture.Key: OffCPUCapture.Figures] = [:]
-            for (key, figures) in offCPU.blocked {
+            for (key, figures) in OffCPUReport.spreadingUnsampled(offCPU.blocked) {
                 let kernel = key.stack.frames.prefix { $0.module == Frame.kernel }.map { symbolizer.symbolize($0).function }
                 blocked[OffCPUReport.reason(of: key, kernelFunctions: kernel), default: 0] += Double(figures.nanoseconds) / 1e9
                 var merged = key

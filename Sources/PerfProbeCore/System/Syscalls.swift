@@ -79,6 +79,10 @@ enum Syscalls {
         throw BPFRefusal(errno: code, verifier: text.split(separator: "\n").suffix(2).joined(separator: "; "))
     }
 
+    static func switchFilterProgram(settings: Int32) throws(Errno) -> Int32 {
+        try valueOrErrno { CPerfProbe_switch_filter_program(settings) }
+    }
+
     static func bpfArrayCreate(entries: UInt32) throws(Errno) -> Int32 {
         try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bpf_array_create(entries) }
     }
