@@ -101,7 +101,7 @@ public enum SummaryText {
     /// Per thread, its life split into on-CPU and blocked time by reason;
     /// then the functions threads blocked in most.
     static func offCPU(_ offCPU: OffCPUReport, top: Int) -> String {
-        var out = "\noff-CPU (\(offCPU.switchOuts) switches"
+        var out = "\noff-CPU (\(offCPU.switchOuts) switch-outs with their stacks"
         if offCPU.withoutStack > 0 { out += ", \(offCPU.withoutStack) timed without a stack (a storm's sampled stacks stand for them)" }
         if offCPU.startedBlocked > 0 { out += ", \(offCPU.startedBlocked) already blocked at the start" }
         if offCPU.openAtEnd > 0 { out += ", \(offCPU.openAtEnd) still blocked at the end" }
