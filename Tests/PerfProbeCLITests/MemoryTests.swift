@@ -352,9 +352,11 @@ extension BinaryTests {
     /// allocated, and seen), forked and exec'd children (fork_exec fails
     /// unless both succeed; the 64 KiB block each allocates is seen in its
     /// own stack: the probe went with them), and a crash stays a crash.
+    /// Every allocation is sampled (a 4-KiB mean sampled none of a slow
+    /// machine's few hundred exceptions once: 12–24 records a run).
     @Test func probeLeavesTargetsBehaviourAlone() throws {
         let run = { (sample: String, arguments: [String]) in
-            try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "4096", "--", Harness.samples + "/" + sample] + arguments)
+            try Harness.perfprobe(["run", "--heap", "--heap-sample-bytes", "1", "--", Harness.samples + "/" + sample] + arguments)
         }
         let shapes = try run("shapes", ["1"])
         #expect(shapes.status == 0, "\(shapes.stderr)")
