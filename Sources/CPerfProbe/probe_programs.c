@@ -373,6 +373,25 @@ int CPerfProbe_bpf_array_get(int map_fd, uint32_t key, uint64_t *value) {
     return (int)bpf_call(BPF_MAP_LOOKUP_ELEM, &attr);
 }
 
+/// BPF_PROG_LOAD of `p` as a program of `type`; the verifier's complaint in
+/// `log` when there is room for it. Returns its fd, or -1 and errno.
+static int load_program(const program *p, uint32_t type, char *log, size_t log_size) {
+    if (p->overflow) {
+        errno = E2BIG;
+        return -1;
+    }
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.prog_type = type;
+    attr.insns = (uint64_t)(uintptr_t)p->insns;
+    attr.insn_cnt = (uint32_t)p->count;
+    attr.license = (uint64_t)(uintptr_t)"GPL";
+    attr.log_buf = (uint64_t)(uintptr_t)log;
+    attr.log_size = (uint32_t)log_size;
+    attr.log_level = log_size > 0 ? 1 : 0;
+    return (int)bpf_call(BPF_PROG_LOAD, &attr);
+}
+
 int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log, size_t log_size) {
     static _Thread_local program p;
     memset(&p, 0, sizeof p);
@@ -383,20 +402,7 @@ int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log,
     }
     if (spec->kind == CPERFPROBE_PROBE_RETURN) build_return(&p, spec);
     else build_entry(&p, spec);
-    if (p.overflow) {
-        errno = E2BIG;
-        return -1;
-    }
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.prog_type = BPF_PROG_TYPE_KPROBE;
-    attr.insns = (uint64_t)(uintptr_t)p.insns;
-    attr.insn_cnt = (uint32_t)p.count;
-    attr.license = (uint64_t)(uintptr_t)"GPL";
-    attr.log_buf = (uint64_t)(uintptr_t)log;
-    attr.log_size = (uint32_t)log_size;
-    attr.log_level = log_size > 0 ? 1 : 0;
-    return (int)bpf_call(BPF_PROG_LOAD, &attr);
+    return load_program(&p, BPF_PROG_TYPE_KPROBE, log, log_size);
 }
 
 // --off-cpu's switch filter, run at each switch-out sample of the
@@ -426,13 +432,7 @@ int CPerfProbe_switch_filter_program(int settings_fd) {
     static _Thread_local program p;
     memset(&p, 0, sizeof p);
     build_switch_filter(&p, settings_fd);
-    union bpf_attr attr;
-    memset(&attr, 0, sizeof attr);
-    attr.prog_type = BPF_PROG_TYPE_PERF_EVENT;
-    attr.insns = (uint64_t)(uintptr_t)p.insns;
-    attr.insn_cnt = (uint32_t)p.count;
-    attr.license = (uint64_t)(uintptr_t)"GPL";
-    return (int)bpf_call(BPF_PROG_LOAD, &attr);
+    return load_program(&p, BPF_PROG_TYPE_PERF_EVENT, NULL, 0);
 }
 
 uint64_t CPerfProbe_load_acquire_u64(const void *address) {

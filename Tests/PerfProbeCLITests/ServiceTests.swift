@@ -99,20 +99,29 @@ extension BinaryTests {
         defer { try? FileManager.default.removeItem(atPath: copy) }
         let first = try Self.launch(copy), second = try Self.launch(copy)
         defer { Harness.stop(first); Harness.stop(second) }
+        try Self.expectSidecarSplits(["--match", name], of: [first, second], named: name, samples: 300)
+    }
+
+    /// `sidecar TARGET --frequency 499` for 3 s: exactly `processes`
+    /// profiled, each with cpu_split's 70/30 over more than `samples`, each
+    /// with its own samples on /metrics; returns the metrics text.
+    @discardableResult
+    static func expectSidecarSplits(_ target: [String], of processes: [Process], named name: String, samples: Int) throws -> String {
         let metrics = Harness.scratch()
         let script = "sleep 3; curl -sf -o \(metrics) \"$PERFPROBE_SIDECAR_URL/metrics\""
-        let outcome = try Harness.perfprobe(["sidecar", "--match", name, "--frequency", "499", "--", "/bin/sh", "-c", script])
+        let outcome = try Harness.perfprobe(["sidecar"] + target + ["--frequency", "499", "--", "/bin/sh", "-c", script])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let report = try outcome.report
         let splits = Self.splits(report)
-        #expect(Set(splits.keys) == [first.processIdentifier, second.processIdentifier], "\(report.processes)")
+        #expect(Set(splits.keys) == Set(processes.map(\.processIdentifier)), "\(report.processes)")
         for (pid, split) in splits {
-            #expect(split.samples > 300 && abs(split.share - 70) <= 6, "pid \(pid): \(split)")
+            #expect(split.samples > samples && abs(split.share - 70) <= 6, "pid \(pid): \(split)")
         }
         let text = try String(contentsOfFile: metrics, encoding: .utf8)
-        for process in [first, second] {
+        for process in processes {
             #expect(text.contains("perfprobe_process_samples_total{pid=\"\(process.processIdentifier)\",name=\"\(name)\"}"), "\(text)")
         }
+        return text
     }
 
     /// `attach --cgroup`: a cpu_split in a cgroup of its own at the start,
@@ -180,20 +189,7 @@ extension BinaryTests {
         let outside = try Harness.launch("cpu_split", ["0"])
         let cgroup = try Harness.makeCgroup(holding: [first, second])
         defer { Harness.removeCgroup(cgroup, after: [first, second, outside]) }
-        let metrics = Harness.scratch()
-        let script = "sleep 3; curl -sf -o \(metrics) \"$PERFPROBE_SIDECAR_URL/metrics\""
-        let outcome = try Harness.perfprobe(["sidecar", "--cgroup", cgroup, "--frequency", "499", "--", "/bin/sh", "-c", script])
-        #expect(outcome.status == 0, "\(outcome.stderr)")
-        let report = try outcome.report
-        let splits = Self.splits(report)
-        #expect(Set(splits.keys) == [first.processIdentifier, second.processIdentifier], "\(report.processes)")
-        for (pid, split) in splits {
-            #expect(split.samples > 250 && abs(split.share - 70) <= 6, "pid \(pid): \(split)")
-        }
-        let text = try String(contentsOfFile: metrics, encoding: .utf8)
-        for process in [first, second] {
-            #expect(text.contains("perfprobe_process_samples_total{pid=\"\(process.processIdentifier)\",name=\"cpu_split\"}"), "\(text)")
-        }
+        let text = try Self.expectSidecarSplits(["--cgroup", cgroup], of: [first, second], named: "cpu_split", samples: 250)
         #expect(!text.contains("pid=\"\(outside.processIdentifier)\""))
     }
 
