@@ -4,15 +4,16 @@ SWIFT ?= swift
 
 .PHONY: deps demo test fuzz sanitize bench clean
 
-# The Swift runtime linked in: on a machine saturated by the target (500
-# busy threads on 2 cores) loading its eleven shared libraries took 1.4-1.8 s
-# before main could raise the agent's priority; linked in, 0.03-0.4 s.
-RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib --product perfprobe
+# The agent; the `perfprobe` command beside it is the launcher that probes/
+# builds. The Swift runtime linked in: on a machine saturated by the target
+# (500 busy threads on 2 cores) loading its eleven shared libraries took
+# 1.4-1.8 s before main could raise the agent's priority; linked in, 0.03-0.4 s.
+RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib --product perfprobe-agent
 
 deps:
 	scripts/install-deps.sh
 
-# Builds perfprobe and profiles the bundled 70/30 sample. The product alone:
+# Builds perfprobe (agent and launcher) and profiles the bundled 70/30 sample. The product alone:
 # the fuzz target reaches into PerfProbeCore's internals (@testable), which a
 # release build of PerfProbeCore does not open.
 demo: deps

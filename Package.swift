@@ -5,7 +5,8 @@ let package = Package(
     name: "perfprobe",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "perfprobe", targets: ["perfprobe"]),
+        // Run through the `perfprobe` launcher (probes/launcher), built beside it.
+        .executable(name: "perfprobe-agent", targets: ["perfprobe"]),
         .library(name: "PerfProbeCore", targets: ["PerfProbeCore"]),
     ],
     dependencies: [

@@ -4,9 +4,10 @@ with N threads, each wanting 10% of a core (past 20 threads they saturate two
 cores), profiled for 2 s by `perfprobe attach --duration 2` and by `perf record
 -p PID -g -- sleep 2`, interleaved, RUNS times each; medians of wall time from
 the profiler's start to its exit, samples, lost records, and perfprobe's own
-CPU and peak RSS (its report.json). Since perfprobe's own loading happens
-before it can raise its priority, each profiler is also run under
-`chrt -f 1` (`--chrt`)."""
+CPU and peak RSS (its report.json). perf record raises no priority of
+its own (without `--realtime`) and perfprobe raises its priority in its
+launcher; `--chrt` starts each under `chrt -f 1` to compare them both
+real-time."""
 import argparse
 import json
 import os

@@ -14,9 +14,6 @@ struct PerfProbe: ParsableCommand {
     /// ArgumentParser exits 64 on usage errors; perfprobe's contract is 2,
     /// with one line on stderr, for every usage or setup error.
     static func main() {
-        // Before anything else: on saturated CPUs even parsing the options
-        // waits for a turn. (A refusal is said once sampling runs.)
-        if ["attach", "sidecar"].contains(CommandLine.arguments.dropFirst().first) { AgentPriority.raise() }
         do {
             var command = try parseAsRoot()
             try command.run()

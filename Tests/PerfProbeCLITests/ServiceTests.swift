@@ -209,26 +209,25 @@ extension BinaryTests {
     }
 
     /// many_threads: 500 threads that want 10% of a core each, 50 cores'
-    /// worth on two. Attached per CPU (at real-time priority, raised first
-    /// thing in main) the agent neither waits for a turn nor pays per
-    /// thread: sampling starts within a second, lasts the duration, loses
-    /// nothing, and sees two busy cores, all in slice_work of threads named
-    /// worker-N. perfprobe starts under `chrt -f 1`, as the README advises
-    /// on saturated CPUs: its own loading happens before main can raise its
-    /// priority (with the Swift runtime linked in, 0.02–1.5 s here without
-    /// chrt, depending on the moment; 1.4–1.8 s more with it as shared
-    /// libraries).
+    /// worth on two. Attached per CPU, at real-time priority from before the
+    /// agent loads (the `perfprobe` launcher raises it, then executes the
+    /// agent), the agent neither waits for a turn nor pays per thread:
+    /// sampling starts at once, lasts the duration, loses nothing, and sees
+    /// two busy cores, all in slice_work of threads named worker-N.
     @Test func manyThreadsAttachPromptlyAndCompletely() throws {
         let (target, _) = try Harness.launchWhenReady(Harness.samples + "/many_threads", ["500", "20"])
         defer { Harness.stop(target) }
-        let outcome = try Harness.perfprobe(["attach", "--duration", "2", String(target.processIdentifier)], as: ["/usr/bin/chrt", "-f", "1"])
+        let started = Date()
+        let outcome = try Harness.perfprobe(["attach", "--duration", "2", String(target.processIdentifier)])
+        let wall = Date().timeIntervalSince(started)
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stderr.contains("sampling per CPU for 501 threads"), "\(outcome.stderr)")
+        // The budget: a 2-s attach ends within 3 s of wall time
+        // (2.17-2.32 s here, attaching 0.02-0.06 s of it).
+        #expect(wall < 3, "\(wall) s from start to exit")
         let report = try outcome.report
         let attach = try #require(report.attachSeconds)
-        // The budget: a 2-s attach ends within 3 s of wall time, which
-        // leaves attaching under a second (0.45–0.56 s here under chrt).
-        #expect(attach < 1.0, "attaching took \(attach) s")
+        #expect(attach < 0.5, "attaching took \(attach) s")
         #expect(abs(report.durationSeconds - 2) < 0.3, "\(report.durationSeconds) s")
         #expect(report.samples.lostRecords == 0 && report.samples.lostSamples == 0)
         let expected = 2 * report.durationSeconds * 99

@@ -139,21 +139,14 @@ enum Syscalls {
 
     static func exit(_ code: Int32) -> Never { Glibc.exit(code) }
 
-    /// The calling thread's nice value.
-    static func niceValue() -> Int32 { getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) }
+    /// perfprobe's nice value as started, read before any change.
+    static func startupNice() -> Int32 { CPerfProbe_startup_nice() }
 
     /// Makes the calling thread real-time (SCHED_FIFO at the lowest
     /// priority: it runs whenever it is runnable, ahead of every normal
-    /// thread; the kernel's RT throttling still keeps 5% for those). Threads
-    /// it starts inherit it. False when not permitted.
-    static func setRealTime() -> Bool {
-        var parameters = sched_param(sched_priority: 1)
-        return sched_setscheduler(0, SCHED_FIFO, &parameters) == 0
-    }
-
-    /// Sets the calling thread's nice value (threads it starts inherit it);
-    /// false when not permitted.
-    static func setNiceValue(_ nice: Int32) -> Bool { setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice) == 0 }
+    /// thread; the kernel's RT throttling still keeps 5% for those), else
+    /// nice -20. Threads it starts inherit it. False when not permitted.
+    static func raisePriority() -> Bool { CPerfProbe_raise_priority() }
 
     static func currentThreadID() -> ThreadID { ThreadID(CPerfProbe_thread_id()) }
 

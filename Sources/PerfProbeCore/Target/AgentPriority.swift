@@ -4,11 +4,14 @@
 /// 29 s of wall time and lost a thousand records; at nice -20, 2,000 such
 /// threads still left it 4% (37 s, 4,573 records lost). Attaching makes it
 /// real-time at the lowest priority, as `perf record --realtime 1` does
-/// (else nice -20): its few percent of CPU come when it needs them. Commands
-/// it starts get the priority perfprobe was started with.
-public enum AgentPriority {
+/// (else nice -20): its few percent of CPU come when it needs them. For
+/// `attach` and `sidecar` that happens before the agent loads (the
+/// `perfprobe` launcher, probes/launcher) or, run directly, before main
+/// (CPerfProbe's start-up constructor). Commands it starts get the priority
+/// perfprobe was started with.
+enum AgentPriority {
     /// perfprobe's nice value as started, read before any change.
-    static let original: Int32 = Syscalls.niceValue()
+    static var original: Int32 { Syscalls.startupNice() }
 
     /// What to say when `raise` could not.
     static let refusal = "perfprobe could not raise its scheduling priority (SCHED_FIFO or nice -20 need root or CAP_SYS_NICE): on saturated CPUs it may fall behind and lose records"
@@ -16,8 +19,5 @@ public enum AgentPriority {
     /// Raises the calling thread's priority (and so of the threads it starts
     /// from now on); false when not permitted.
     @discardableResult
-    public static func raise() -> Bool {
-        _ = original
-        return Syscalls.setRealTime() || Syscalls.setNiceValue(-20)
-    }
+    static func raise() -> Bool { Syscalls.raisePriority() }
 }

@@ -7,13 +7,18 @@ struct ProcessTelemetry {
     private let pageSize = UInt64(Syscalls.pageSize())
     private var previous: (nanoseconds: UInt64, user: UInt64, system: UInt64)?
     private let threadStatusInterval: UInt64
-    /// The threads' context switches as last read, and when.
-    private var switches: (nanoseconds: UInt64, voluntary: UInt64, involuntary: UInt64)?
+    /// The threads' context switches as last read, and when to read them next.
+    private var switches: (next: UInt64, voluntary: UInt64, involuntary: UInt64)?
+    /// A sweep of every thread's status waits this many times its own
+    /// duration: the kernel formats a whole status file per thread, and
+    /// beside 500 threads a sweep at every reading was most of the sampling
+    /// thread's CPU (and delayed its first records by up to a second).
+    private static let sweepDutyCycle: UInt64 = 50
     /// When smaps_rollup was last read.
     private var lastRollup: UInt64?
 
-    /// `threadStatusInterval`: nanoseconds between readings of the threads'
-    /// context switches (0: every reading).
+    /// `threadStatusInterval`: nanoseconds at least between readings of the
+    /// threads' context switches (0: every reading, unless the sweep is slow).
     init(pid: ProcessID, startNanoseconds: UInt64, threadStatusInterval: UInt64 = 0) {
         self.pid = pid
         self.startNanoseconds = startNanoseconds
@@ -67,16 +72,18 @@ struct ProcessTelemetry {
             point.writeBytes = io?["write_bytes"] ?? last.writeBytes
             return point
         }
-        if switches == nil || now - switches!.nanoseconds >= threadStatusInterval {
+        if switches.map({ now >= $0.next }) ?? true {
             var voluntary: UInt64 = 0
             var involuntary: UInt64 = 0
             for task in Syscalls.listDirectory(base + "/task") {
                 guard let bytes = try? Syscalls.readFile("\(base)/task/\(task)/status") else { continue }
                 let status = KeyValueFile.parse(bytes, keys: ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"])
-                voluntary += status["voluntary_ctxt_switches"] ?? 0
-                involuntary += status["nonvoluntary_ctxt_switches"] ?? 0
+                voluntary &+= status["voluntary_ctxt_switches"] ?? 0
+                involuntary &+= status["nonvoluntary_ctxt_switches"] ?? 0
             }
-            switches = (now, voluntary, involuntary)
+            let end = Syscalls.monotonicNanoseconds()
+            let wait = min(end &- now, UInt64.max / 4 / Self.sweepDutyCycle) * Self.sweepDutyCycle
+            switches = (end &+ max(threadStatusInterval, wait), voluntary, involuntary)
         }
         let io = (try? Syscalls.readFile(base + "/io")).map { KeyValueFile.parse($0, keys: ["read_bytes", "write_bytes"]) }
         let (userPercent, systemPercent) = cpuPercent(now: now, stat: stat)
