@@ -90,11 +90,15 @@ extension BinaryTests {
         #expect(dom.contains("data-name=\"lock_waiter\""), "the off-CPU flame graph's script did not run")
     }
 
-    @Test func attachFindsWhereEachThreadWaits() throws {
+    /// Attached with events on each thread, and (`--tree`) with events on
+    /// each CPU, whose switch records of other processes the agent drops.
+    @Test(arguments: [[], ["--tree"]])
+    func attachFindsWhereEachThreadWaits(_ mode: [String]) throws {
         let (target, output) = try Harness.launchWhenReady(Harness.samples + "/offcpu", ["5"])
         defer { Harness.stop(target) }
-        let outcome = try Harness.perfprobe(["attach", "--off-cpu", "--frequency", "999", "--duration", "3", String(target.processIdentifier)])
+        let outcome = try Harness.perfprobe(["attach", "--off-cpu", "--frequency", "999", "--duration", "3"] + mode + [String(target.processIdentifier)])
         #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("sampling per CPU") == !mode.isEmpty, "\(outcome.stderr)")
         target.waitUntilExit()
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let report = try outcome.report
@@ -165,6 +169,29 @@ extension BinaryTests {
         #expect(try String(contentsOfFile: again.directory + "/offcpu.folded", encoding: .utf8)
             == String(contentsOfFile: long.directory + "/offcpu.folded", encoding: .utf8))
         #expect(FileManager.default.fileExists(atPath: again.directory + "/offcpu.svg"))
+    }
+
+    /// A program whose runtime nobody here wrote: Debian's python3 running
+    /// samples/python/waits.py, whose threads time their own blocking calls
+    /// (time.sleep, a contended threading.Lock, os.read on a pipe). Each
+    /// thread's blocked share under the reason of its call is its own
+    /// within 5 points, and the main thread, joining them, waits on a lock.
+    @Test func pythonThreadsWaitWhereTheyTimeIt() throws {
+        let script = Harness.repository.appendingPathComponent("samples/python/waits.py").path
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/usr/bin/python3", script, "3"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let truths = try Self.truths(outcome.stdout)
+        let offCPU = try #require(try outcome.report.offCpu)
+        for (name, reason) in [("sleeper", "sleep"), ("waiter", "lock"), ("reader", "io")] {
+            let truth = try #require(truths[name])
+            let thread = try #require(offCPU.threads.first { $0.tid.rawValue == truth.tid }, "\(name) not in \(offCPU.threads)")
+            let measured = (thread.blockedByReason[reason] ?? 0) * 100 / thread.lifetimeSeconds
+            let own = truth.blocked * 100 / truth.life
+            #expect(abs(measured - own) <= 5, "\(name): \(measured)% \(reason), by its own clock \(own)% (\(thread.blockedByReason))")
+        }
+        let pid = try outcome.report.target.pid.rawValue
+        let main = try #require(offCPU.threads.first { $0.tid.rawValue == pid })
+        #expect((main.blockedByReason["lock"] ?? 0) >= 0.9 * main.lifetimeSeconds, "\(main)")
     }
 
     /// A switch storm (two threads bouncing a byte on one CPU, ~40,000
