@@ -139,9 +139,15 @@ public struct OffCPUReport: Codable, Sendable {
             guard var thread = threads[stack.tid] else { continue }
             thread.blockedSeconds += stack.blockedSeconds
             thread.blockedByReason[stack.reason, default: 0] += stack.blockedSeconds
-            thread.switches += stack.switches
-            thread.longestSeconds = max(thread.longestSeconds, stack.longestSeconds)
             threads[stack.tid] = thread
+        }
+        // Counted over every interval as timed, those without a stack too:
+        // spreading moves their time, not their length.
+        for (key, figures) in part.blocked {
+            guard var thread = threads[key.stack.tid] else { continue }
+            thread.switches += figures.intervals
+            thread.longestSeconds = max(thread.longestSeconds, Double(figures.longest) / 1e9)
+            threads[key.stack.tid] = thread
         }
         return OffCPUReport(
             functions: table.functions, stacks: stacks,
