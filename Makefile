@@ -5,9 +5,10 @@ SWIFT ?= swift
 .PHONY: deps demo test fuzz sanitize bench clean
 
 # The agent; the `perfprobe` command beside it is the launcher that probes/
-# builds. The Swift runtime linked in: on a machine saturated by the target
-# (500 busy threads on 2 cores) loading its eleven shared libraries took
-# 1.4-1.8 s before main could raise the agent's priority; linked in, 0.03-0.4 s.
+# builds (it raises attach's priority before the agent loads). The Swift
+# runtime linked in: with its shared libraries the agent's loading was
+# 1.4-1.8 s longer beside 500 busy threads (run at normal priority, as
+# perfprobe-agent run directly is until its start-up constructor).
 RELEASE_BUILD = $(SWIFT) build -c release --static-swift-stdlib --product perfprobe-agent
 
 deps:

@@ -30,6 +30,26 @@ extension BinaryTests {
         #expect(try outcome.report.target.outcome.exitCode == 3)
     }
 
+    /// The `perfprobe` launcher copied away from its agent: one line naming
+    /// the agent it looked for, exit 2.
+    @Test func launcherWithoutItsAgent() throws {
+        let directory = URL(fileURLWithPath: Harness.scratch()).resolvingSymlinksInPath().path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let launcher = directory + "/perfprobe"
+        try FileManager.default.copyItem(atPath: Harness.binary, toPath: launcher)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: launcher)
+        process.arguments = ["attach", "1"]
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        let said = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        #expect(said == "perfprobe: cannot run the agent \(directory)/perfprobe-agent: No such file or directory\n", "\(said)")
+    }
+
     @Test func missingPid() throws {
         Self.expectSetupError(try Harness.perfprobe(["attach", "999999"]), mentioning: "no process with pid 999999")
     }

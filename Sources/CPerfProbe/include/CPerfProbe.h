@@ -181,16 +181,17 @@ void CPerfProbe_ring_store_tail(void *control_page, uint64_t tail);
 uint64_t CPerfProbe_ring_data_offset(const void *control_page);
 uint64_t CPerfProbe_ring_data_size(const void *control_page);
 
-/// Forks a child that waits at a gate, then execs `path`. Sampling must be set
-/// up on the child's pid before its first instruction, and fork in a Swift
-/// process is only safe when the child runs nothing but async-signal-safe C.
-/// Returns the pid (or -1 and errno); `*gate_fd` opens the gate, `*status_fd`
-/// reports an exec failure.
 /// perfprobe's nice value as started, read before any change of priority.
 int CPerfProbe_startup_nice(void);
 /// Makes the calling thread real-time at the lowest priority (else nice
 /// -20); threads it starts inherit it. False when not permitted.
 bool CPerfProbe_raise_priority(void);
+
+/// Forks a child that waits at a gate, then execs `path`. Sampling must be set
+/// up on the child's pid before its first instruction, and fork in a Swift
+/// process is only safe when the child runs nothing but async-signal-safe C.
+/// Returns the pid (or -1 and errno); `*gate_fd` opens the gate, `*status_fd`
+/// reports an exec failure.
 pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
                              char *const envp[], int nice, int *gate_fd, int *status_fd);
 /// Lets the gated child exec. Returns 0, or the errno with which exec failed.
