@@ -26,10 +26,11 @@ demo: deps
 # Unit tests against fixtures, integration tests of the binary against samples/;
 # the pprof files are read back with the real pprof (golang-go's go tool pprof),
 # report.html is opened in headless Chromium, the sidecar's endpoints are read
-# with curl and its metrics checked by promtool (Debian's prometheus), and the
-# sample server is driven through load phases by wrk.
+# with curl and its metrics checked by promtool (Debian's prometheus), the
+# sample server is driven through load phases by wrk, and the source lines of
+# Debian's debug-build Python (python3.11-dbg) are checked against addr2line.
 test: deps
-	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	scripts/install-deps.sh chromium curl prometheus wrk python3 python3.11-dbg linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(RELEASE_BUILD)
@@ -76,6 +77,8 @@ bench:
 	python3 scripts/bench-threads.py
 	python3 scripts/bench-bystander.py
 	python3 scripts/bench-offcpu.py
+	scripts/install-deps.sh python3.11-dbg
+	python3 scripts/bench-lines.py
 
 clean:
 	$(MAKE) -C samples clean

@@ -20,12 +20,15 @@ let package = Package(
     targets: [
         // The kernel interfaces Swift cannot call directly: perf_event_open,
         // variadic ioctl, ring-buffer barriers, fork+exec with a start gate;
-        // and zlib's gzip for pprof files.
-        .target(name: "CPerfProbe", linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("z"), .linkedLibrary("dl")]),
+        // zlib's gzip for pprof files, and zstd for debug sections libdw cannot
+        // decompress (elfutils 0.188 reads zlib only).
+        .target(name: "CPerfProbe", linkerSettings: [.linkedLibrary("stdc++"), .linkedLibrary("z"), .linkedLibrary("zstd"), .linkedLibrary("dl")]),
+        // elfutils: libelf for symbol tables, libdw for DWARF line tables and
+        // inline trees (DWARF 4 and 5, zlib-compressed sections).
         .systemLibrary(
             name: "CLibElf",
-            pkgConfig: "libelf",
-            providers: [.apt(["libelf-dev"])]
+            pkgConfig: "libdw",
+            providers: [.apt(["libelf-dev", "libdw-dev"])]
         ),
         .systemLibrary(
             name: "CLibUnwind",

@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 binary=.build-fuzz/debug/perfprobe-fuzz
-targets=(elf perf-records proc perf-map http demangle allocator report heap-message call-frames)
+targets=(elf perf-records proc perf-map http demangle allocator report heap-message call-frames dwarf inline-tree)
 failed=0
 for target in "${targets[@]}"; do
   work=.build-fuzz/corpus/$target findings=.build-fuzz/findings/$target

@@ -5,10 +5,12 @@
 set -euo pipefail
 packages=(
   libelf-dev      # symbol tables (CLibElf)
+  libdw-dev       # source lines and inlined frames (CLibElf)
   libunwind-dev   # DWARF unwinding of sampled user stacks
   pkg-config      # how SwiftPM finds both
   libc6-dbg       # glibc's full symbols, found by build-id
   zlib1g-dev      # gzip for pprof files
+  libzstd-dev     # zstd-compressed debug sections
   make binutils gcc g++  # samples/ and the ELF files the tests build
   golang-go       # samples/go, and the real pprof that reads perfprobe's files
   "$@"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <zlib.h>
+#include <zstd.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -129,6 +130,11 @@ long CPerfProbe_gzip(const void *data, size_t length, void **out) {
     }
     *out = buffer;
     return size;
+}
+
+long CPerfProbe_zstd_decompress(const void *data, size_t length, void *out, size_t capacity) {
+    size_t size = ZSTD_decompress(out, capacity, data, length);
+    return ZSTD_isError(size) ? -1 : (long)size;
 }
 
 int CPerfProbe_listen_tcp(const char *host, int port, int *bound_port) {

@@ -8,7 +8,7 @@ import FoundationEssentials
 /// the test suite runs the committed corpora and crash inputs.
 enum FuzzTarget: String, CaseIterable {
     case elf, perfRecords = "perf-records", proc, perfMap = "perf-map", http, demangle, allocator, report, heapMessage = "heap-message"
-    case callFrames = "call-frames"
+    case callFrames = "call-frames", dwarf, inlineTree = "inline-tree"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -61,6 +61,29 @@ enum FuzzTarget: String, CaseIterable {
             _ = SummaryText.render(report, outputDirectory: nil)
         case .heapMessage:
             bytes.withUnsafeBytes { _ = HeapRecord.parseBatch($0) }
+        case .dwarf:
+            // An ELF image's DWARF through libdw and the walks over it, at addresses its units claim.
+            guard let file = DwarfFile(bytes: bytes), let info = ModuleDebugInfo(file, lines: true) else { return }
+            for start in info.unitStarts.prefix(16) {
+                for offset: UInt64 in [0, 1, 7, 64, 255] {
+                    _ = info.levels(at: start &+ offset)
+                    _ = info.lineStart(at: start &+ offset)
+                }
+            }
+        case .inlineTree:
+            // 9 bytes an entry: start (4), length (2), parent (2, signed), inlined (1).
+            var entries: [InlineTree.Entry] = []
+            var rest = bytes[...]
+            while rest.count >= 9, entries.count < 4096 {
+                let field = Array(rest.prefix(9))
+                rest = rest.dropFirst(9)
+                let start = field[0..<4].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                let length = UInt64(field[4]) << 8 | UInt64(field[5])
+                let parent = Int(Int16(bitPattern: UInt16(field[6]) << 8 | UInt16(field[7])))
+                entries.append(.init(ranges: [start..<start + length], parent: parent, inlined: field[8] & 1 == 1))
+            }
+            let tree = InlineTree(entries)
+            for segment in tree.segments.prefix(512) { _ = tree.chain(at: segment.range.lowerBound) }
         case .callFrames:
             for kind in [CallFrameInformation.Kind.ehFrame, .debugFrame] {
                 let cfi = CallFrameInformation(bytes, kind: kind, address: 0x40_0000)

@@ -30,6 +30,12 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Show linker symbol names as they are (no C++, Rust or Swift demangling).")
     var noDemangle = false
 
+    @Flag(help: "Frames by function only: do not expand the functions inlined at each address (DWARF).")
+    var noInline = false
+
+    @Flag(help: "Read no DWARF line tables: frames without file:line (faster on modules with large debug info).")
+    var noLines = false
+
     @Flag(help: "Track memory growth (RSS, anonymous memory), sample allocations by stack (run: a preloaded probe; attach: uprobes on the allocator) and write test-performance-memory-results.json.")
     var heap = false
 
@@ -68,7 +74,8 @@ struct SamplingOptions: ParsableArguments {
 
     var profileOptions: ProfileOptions {
         var options = ProfileOptions(event: event, frequency: frequency, duration: duration, includeKernel: !noKernel,
-                                     unwind: unwind, stackSize: stackSize, perThread: perThread, demangle: !noDemangle,
+                                     unwind: unwind, stackSize: stackSize, perThread: perThread,
+                                     symbols: SymbolizerSettings(demangle: !noDemangle, inlines: !noInline, lines: !noLines),
                                      heap: heap, heapSampleBytes: heapSampleBytes)
         options.heapFrequency = heapFrequency
         options.heapWindow = heapWindow

@@ -34,7 +34,7 @@ extension BinaryTests {
     @Test func fuzzCorporaAndCrashInputsReplay() throws {
         let replay = Harness.buildDirectory.appendingPathComponent("perfprobe-fuzz").path
         let fuzz = Harness.repository.appendingPathComponent("Fuzz").path
-        for target in ["elf", "perf-records", "proc", "perf-map", "http", "demangle", "allocator", "report", "heap-message", "call-frames"] {
+        for target in ["elf", "perf-records", "proc", "perf-map", "http", "demangle", "allocator", "report", "heap-message", "call-frames", "dwarf", "inline-tree"] {
             let corpus = fuzz + "/corpus/" + target
             let crashes = fuzz + "/crashes/" + target
             let inputs = (try FileManager.default.contentsOfDirectory(atPath: corpus)).count

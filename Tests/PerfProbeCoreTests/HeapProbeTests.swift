@@ -162,13 +162,6 @@ import Testing
     /// one position of the cycle only, and says so.
     @Test(arguments: [false, true])
     func periodicPatternIsEstimatedWithoutBias(sharedCallSite: Bool) {
-        struct SplitMix { var state: UInt64; mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        } }
         // One cycle's entries and returns, made once: the matcher is what is timed.
         let cycle = (0..<51).map { position in
             let size: UInt64 = position == 50 ? 2048 : 64 + 16 * UInt64(position % 49)
@@ -189,7 +182,7 @@ import Testing
             }
             return (leakBytes, churnCalls, matcher)
         }
-        var random = SplitMix(state: 42)
+        var random = SplitMix(seed: 42)
         // One in ten on average: ~600 samples of the leak's position, its
         // estimate's spread ±6% with a shared call site (weights vary), nil
         // without (each of its site's calls is counted).

@@ -52,6 +52,8 @@ import Testing
         "System/Socket.swift": "sockets",
         "System/Zlib.swift": "zlib",
         "System/ElfFile.swift": "libelf",
+        "System/DwarfFile.swift": "libdw (and the libelf handle it reads through)",
+        "System/Zstd.swift": "zstd",
         "Unwinding/UnwindAddressSpace.swift": "libunwind",
         "Symbolization/Demangler.swift": "the Swift and C++ runtimes' demanglers",
         "Heap/HeapRing.swift": "the heap probe's ring (probes/heapprobe)",

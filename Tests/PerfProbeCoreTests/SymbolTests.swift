@@ -226,7 +226,7 @@ struct TemporaryDirectory {
         let size = (try FileManager.default.attributesOfItem(atPath: largest)[.size] as? Int) ?? 0
         #expect(size > 100_000_000)
 
-        var symbolizer = Symbolizer(modules: [Module(path: largest, inode: 1, pid: ProcessID(getpid()))], demangle: false)
+        var symbolizer = Symbolizer(modules: [Module(path: largest, inode: 1, pid: ProcessID(getpid()))], settings: SymbolizerSettings(demangle: false))
         let nm = try TemporaryDirectory().nmAddresses(largest)
         // Aliases (C++ C1/C2 constructors, weak and strong names) share an address.
         let names = Dictionary(grouping: nm, by: \.value).mapValues { Set($0.map(\.key)) }

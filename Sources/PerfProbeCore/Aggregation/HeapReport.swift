@@ -83,7 +83,8 @@ public struct HeapReport: Codable, Sendable {
     }
 
     /// `ended`: the target exited while it was profiled.
-    static func build(_ capture: HeapCapture, duration: Double, ended: Bool, name: (Frame) -> SymbolizedFrame) -> HeapReport {
+    /// `name`: the functions at a frame, inlined ones first.
+    static func build(_ capture: HeapCapture, duration: Double, ended: Bool, name: (Frame) -> [SymbolizedFrame]) -> HeapReport {
         let seconds = max(duration, 0.001)
         let traced = max(capture.tracedSeconds ?? duration, 0.001)
         let stacks = capture.stacks.map { stack -> Stack in
@@ -102,7 +103,7 @@ public struct HeapReport: Codable, Sendable {
             } else {
                 kind = stats.outstandingBytes > 0 ? .retained : .transient
             }
-            let frames = stack.frames.reversed().map(name)
+            let frames = stack.frames.reversed().flatMap { name($0).reversed() }
             return Stack(functions: frames.map(\.function), modules: frames.map(\.module), kind: kind,
                          allocations: stats.allocations, estimatedObjects: stats.estimatedObjects,
                          allocatedBytes: stats.allocatedBytes, allocationBytesPerSecond: Double(stats.allocatedBytes) / traced,

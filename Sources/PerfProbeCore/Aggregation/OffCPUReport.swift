@@ -104,7 +104,7 @@ public struct OffCPUReport: Codable, Sendable {
         var stacks: [Stack] = []
         var blockers: [String: (Blocker, Double)] = [:]
         for (key, figures) in Self.spreadingUnsampled(part.blocked) {
-            let frames = key.stack.frames.map { table.index(of: $0, symbolizer: &symbolizer) }
+            let frames = key.stack.frames.flatMap { table.chain(of: $0, symbolizer: &symbolizer) }
             let named = frames.map { table.functions[$0] }
             let reason = Self.reason(of: key, kernelFunctions: named.prefix { $0.kernel }.map(\.function))
             let seconds = Double(figures.nanoseconds) / 1e9

@@ -16,8 +16,8 @@ extension ProfileReport {
 
     /// Assembles the report of a finished capture.
     public static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
-                             startedAt: Date, perThread: Bool, demangle: Bool) -> ProfileReport {
-        var symbolizer = Symbolizer(modules: capture.modules, perfMaps: capture.perfMaps, demangle: demangle)
+                             startedAt: Date, perThread: Bool, symbols: SymbolizerSettings) -> ProfileReport {
+        var symbolizer = Symbolizer(modules: capture.modules, perfMaps: capture.perfMaps, settings: symbols)
         return build(capture: capture, target: target, configuration: configuration, startedAt: startedAt, perThread: perThread,
                      symbolizer: &symbolizer)
     }
@@ -27,8 +27,9 @@ extension ProfileReport {
     static func build(capture: Capture, target: Target, configuration: SamplerConfiguration,
                       startedAt: Date, perThread: Bool, symbolizer: inout Symbolizer) -> ProfileReport {
         symbolizer.update(modules: capture.modules, perfMaps: capture.perfMaps)
-        // Every frame the report will name, CPU and heap, read in one pass per module.
-        symbolizer.prepare(capture.stacks.keys.flatMap(\.frames) + (capture.heap?.stacks.flatMap(\.frames) ?? []))
+        // Every frame the report will name, CPU, heap and off-CPU, read in one pass per module.
+        symbolizer.prepare(capture.stacks.keys.flatMap(\.frames) + (capture.heap?.stacks.flatMap(\.frames) ?? [])
+                           + (capture.offCPU?.blocked.keys.flatMap(\.stack.frames) ?? []))
         let profile = Profile.build(from: capture, symbolizer: &symbolizer)
         let total = max(profile.totalSamples, 1)
 
@@ -61,6 +62,8 @@ extension ProfileReport {
             systemPercent: measured.isEmpty ? 0 : measured.reduce(0) { $0 + $1.cpuSystemPercent } / Double(measured.count))
 
         let hotspots = Hotspot.rank(profile)
+        var sources = SourceFiles()
+        let hotLines = HotLines.rank(profile) { sources.line($1, of: $0) }
         let offCPU = capture.offCPU.map {
             OffCPUReport.build($0, cpuSamples: byThread,
                                name: { tid, pid in SymbolName.sanitized(capture.threadNames[tid] ?? capture.processNames[pid] ?? "?") },
@@ -85,17 +88,18 @@ extension ProfileReport {
                                   otherProcesses: configuration.perCPU && configuration.cgroup == nil ? capture.otherProcessSamples : nil),
             cpu: cpu, processes: processes, threads: threads,
             hotspots: hotspots, hotspotsByTotal: Hotspot.byTotal(hotspots), threadHotspots: threadHotspots,
+            hotLines: hotLines.isEmpty ? nil : hotLines,
             timeline: capture.timeline, counters: capture.counters,
             stackQuality: StackQuality.measure(capture: capture, profile: profile),
             memory: capture.memoryTimeline.map(MemoryReport.init),
             heap: capture.heap.map {
                 HeapReport.build($0, duration: duration, ended: target.outcome.state != TargetOutcome.running.state,
-                                 name: { symbolizer.symbolize($0) })
+                                 name: { symbolizer.locate($0).levels.map(\.frame) })
             },
             offCpu: offCPU,
             agent: AgentUsage.measure(),
             unreadableModules: symbolizer.unreadableModules, profile: profile,
-            modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs), gates: nil,
+            modules: ReportModule.list(capture.modules, buildIDs: symbolizer.buildIDs, textSegments: symbolizer.textSegments), gates: nil,
             notes: notes.isEmpty ? nil : notes.map(SymbolName.sanitized))
     }
 }

@@ -29,7 +29,9 @@ extension ProfileReport.StackQuality {
         var modulesWithoutSymbols = Set<String>()
         for stack in profile.stacks {
             if let outermost = stack.frames.last, isThreadEntry(profile.functions[outermost]) { rooted += stack.count }
-            for index in stack.frames {
+            // Unwound frames: each location's own function, not the functions inlined into it (always named).
+            let unwound = stack.locations.map { $0.compactMap { profile.locations?[safe: $0]?.lines.last?.function } } ?? stack.frames
+            for index in unwound {
                 frames += stack.count
                 let function = profile.functions[index]
                 if !function.symbolized {

@@ -26,6 +26,16 @@ extension ProfileReport {
         guard durationSeconds >= 0 else {
             throw ReportValidationError(field: "duration_seconds", problem: "is negative")
         }
+        for (l, location) in (profile.locations ?? []).enumerated() {
+            let field = "profile.locations[\(l)]"
+            guard !location.lines.isEmpty else { throw ReportValidationError(field: field + ".lines", problem: "is empty") }
+            if let bad = location.lines.firstIndex(where: { !profile.functions.indices.contains($0.function) }) {
+                throw ReportValidationError(field: field + ".lines[\(bad)].function", problem: "is not an index into profile.functions")
+            }
+            if let bad = location.lines.firstIndex(where: { ($0.line ?? 0) < 0 || ($0.line ?? 0) > Int(Int32.max) }) {
+                throw ReportValidationError(field: field + ".lines[\(bad)].line", problem: "is out of range")
+            }
+        }
         var total = 0
         for (s, stack) in profile.stacks.enumerated() {
             let field = "profile.stacks[\(s)]"
@@ -39,6 +49,16 @@ extension ProfileReport {
             if let bad = stack.frames.firstIndex(where: { !profile.functions.indices.contains($0) }) {
                 throw ReportValidationError(field: field + ".frames[\(bad)]",
                                             problem: "\(stack.frames[bad]) is not an index into profile.functions (\(profile.functions.count))")
+            }
+            if let indices = stack.locations {
+                let locations = profile.locations ?? []
+                if let bad = indices.firstIndex(where: { !locations.indices.contains($0) }) {
+                    throw ReportValidationError(field: field + ".locations[\(bad)]",
+                                                problem: "\(indices[bad]) is not an index into profile.locations (\(locations.count))")
+                }
+                guard indices.flatMap({ locations[$0].lines.map(\.function) }) == stack.frames else {
+                    throw ReportValidationError(field: field + ".frames", problem: "are not the functions of its locations")
+                }
             }
         }
         for (name, list) in [("processes", processes), ("threads", threads)] {
@@ -77,6 +97,9 @@ extension ProfileReport {
             }
         case is String, is Bool, is Int32, is UInt32:
             break
+        case let location as Profile.Location:
+            // Any address is an address (the kernel's are above 2^63).
+            try checkNumbers(in: location.lines, path: path + ".lines")
         default:
             let mirror = Mirror(reflecting: value)
             let isCollection = mirror.displayStyle == .collection
@@ -110,12 +133,25 @@ extension ProfileReport {
         report.profile.functions = profile.functions.map {
             SymbolizedFrame(function: $0.function, module: $0.module, kernel: $0.kernel, symbolized: $0.symbolized)
         }
+        report.profile.locations = profile.locations?.map { location in
+            var location = location
+            location.module = SymbolName.sanitized(location.module)
+            location.lines = location.lines.map { var line = $0; line.file = line.file.map(SymbolName.sanitized); return line }
+            return location
+        }
         func clean(_ hotspots: [Hotspot]) -> [Hotspot] {
             hotspots.map { var h = $0; h.function = SymbolName.sanitized(h.function); h.module = SymbolName.sanitized(h.module); return h }
         }
         report.hotspots = clean(hotspots)
         report.hotspotsByTotal = hotspotsByTotal.map(clean)
         report.threadHotspots = threadHotspots.map { var t = $0; t.name = SymbolName.sanitized(t.name); t.hotspots = clean(t.hotspots); return t }
+        report.hotLines = hotLines?.map { function in
+            var function = function
+            function.function = SymbolName.sanitized(function.function)
+            function.module = SymbolName.sanitized(function.module)
+            function.lines = function.lines.map { var line = $0; line.file = SymbolName.sanitized(line.file); line.text = line.text.map(SymbolName.sanitized); return line }
+            return function
+        }
         report.threads = threads.map { var t = $0; t.name = SymbolName.sanitized(t.name); return t }
         report.processes = processes.map { var t = $0; t.name = SymbolName.sanitized(t.name); return t }
         report.heap?.stacks = heap?.stacks.map {

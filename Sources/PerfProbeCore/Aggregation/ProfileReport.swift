@@ -111,6 +111,9 @@ public struct ProfileReport: Codable, Sendable {
     /// (nil in reports of earlier versions).
     public var hotspotsByTotal: [Hotspot]?
     public var threadHotspots: [ThreadHotspots]
+    /// The hottest source lines of the top functions (nil without DWARF
+    /// lines, and in reports of earlier versions).
+    public var hotLines: [HotLines]? = nil
     public var timeline: [TelemetryPoint]
     public var counters: [CounterReading]
     public var stackQuality: StackQuality

@@ -9,6 +9,8 @@ struct FlameGraph {
         let name: String
         let module: String
         let kernel: Bool
+        /// Inlined into its parent (on some of its stacks): drawn dashed.
+        var inlined = false
         var value = 0
         var children: [Node] = []
         private var index: [String: Int] = [:]
@@ -42,18 +44,21 @@ struct FlameGraph {
     /// Off-CPU time: cool colours, so it is never mistaken for CPU time.
     let offCPU: Bool
 
-    /// `stacks`: frames leaf first, as indices into `functions`.
+    /// `stacks`: frames leaf first, as indices into `functions`; `inlined`,
+    /// where given, says of each stack's frames which were inlined.
     init(stacks: [(tid: ThreadID, frames: [Int], weight: Int)], functions: [SymbolizedFrame], threadNames: [ThreadID: String],
-         title: String, unit: String = "samples", offCPU: Bool = false) {
+         title: String, unit: String = "samples", offCPU: Bool = false, inlined: [[Bool]]? = nil) {
         let root = Node(name: "all", module: "", kernel: false)
-        for stack in stacks {
+        for (number, stack) in stacks.enumerated() {
             root.value += stack.weight
             var node = root.child(threadNames[stack.tid] ?? "?", module: "thread", kernel: false)
             node.value += stack.weight
-            for index in stack.frames.reversed() {
+            let marks = inlined?[safe: number]
+            for (position, index) in stack.frames.enumerated().reversed() {
                 let frame = functions[index]
                 node = node.child(frame.function, module: frame.module, kernel: frame.kernel)
                 node.value += stack.weight
+                if marks?[safe: position] == true { node.inlined = true }
             }
         }
         self.root = root
@@ -65,7 +70,7 @@ struct FlameGraph {
     /// The CPU samples of `report`.
     init(_ report: ProfileReport, title: String) {
         self.init(stacks: report.profile.stacks.map { ($0.tid, $0.frames, $0.count) }, functions: report.profile.functions,
-                  threadNames: report.threadNames, title: title)
+                  threadNames: report.threadNames, title: title, inlined: report.profile.stacks.map(report.profile.inlined))
     }
 
     /// Marks every node with its path's share in `baseline`.
@@ -117,7 +122,7 @@ struct FlameGraph {
         """
         for (node, depth, x) in rows {
             let share = Double(node.value) * 100 / total
-            var detail = "\(node.name)\(node.module.isEmpty || node.module == "thread" ? "" : " [\(node.module)]") — \(node.value) \(unit), \(String(printf: "%.2f", share))%"
+            var detail = "\(node.name)\(node.module.isEmpty || node.module == "thread" ? "" : " [\(node.module)]")\(node.inlined ? " (inlined)" : "") — \(node.value) \(unit), \(String(printf: "%.2f", share))%"
             let fill: String
             if let base = node.baseShare {
                 let change = share - base
@@ -132,7 +137,7 @@ struct FlameGraph {
             out += """
             <g class="f" data-x="\(Int(x))" data-w="\(node.value)" data-d="\(depth)" onclick="zoom(this)" \
             onmouseover="show(this)" onmouseout="show(null)"><title>\(Self.escape(detail))</title>\
-            <rect x="\(Self.fixed(rectX))" y="\(Self.fixed(y))" width="\(Self.fixed(rectWidth))" height="\(Self.fixed(Self.rowHeight - 1))" fill="\(fill)" rx="2"/>\
+            <rect x="\(Self.fixed(rectX))" y="\(Self.fixed(y))" width="\(Self.fixed(rectWidth))" height="\(Self.fixed(Self.rowHeight - 1))" fill="\(fill)" rx="2"\(node.inlined ? Self.inlinedOutline : "")/>\
             <text x="\(Self.fixed(rectX + 3))" y="\(Self.fixed(y + Self.rowHeight - 5))">\(Self.escape(Self.fit(node.name, width: rectWidth)))</text></g>
 
             """
@@ -170,10 +175,21 @@ struct FlameGraph {
         return name.count <= characters ? name : String(name.prefix(characters - 2)) + ".."
     }
 
-    static func fixed(_ value: Double) -> String { String(printf: "%.1f", value) }
+    /// An inlined function's frame: a dashed outline (its colour stays its name's).
+    static let inlinedOutline = " stroke=\"#604020\" stroke-width=\"1\" stroke-dasharray=\"4,2\" class=\"inlined\""
+
+    /// One decimal, as "%.1f" prints it for the coordinates of an SVG
+    /// (tens of thousands per graph: printf is the slow part).
+    static func fixed(_ value: Double) -> String {
+        guard value.isFinite, abs(value) < 1e12 else { return String(printf: "%.1f", value) }
+        let tenths = Int((abs(value) * 10).rounded())
+        return (value < 0 && tenths > 0 ? "-" : "") + "\(tenths / 10).\(tenths % 10)"
+    }
 
     static func escape(_ text: String) -> String {
-        text.replacing("&", with: "&amp;").replacing("<", with: "&lt;")
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 == UInt8(ascii: "\"") })
+        else { return text }
+        return text.replacing("&", with: "&amp;").replacing("<", with: "&lt;")
             .replacing(">", with: "&gt;").replacing("\"", with: "&quot;")
     }
 
@@ -198,7 +214,7 @@ struct FlameGraph {
         t.textContent = fit(g.getAttribute('data-name'), sw);
       });
     }
-    frames.forEach(function (g) { g.setAttribute('data-name', g.querySelector('title').textContent.split(' — ')[0].replace(/ \\[[^\\]]*\\]$/, '')); });
+    frames.forEach(function (g) { g.setAttribute('data-name', g.querySelector('title').textContent.split(' — ')[0].replace(/ \\(inlined\\)$/, '').replace(/ \\[[^\\]]*\\]$/, '')); });
     function zoom(g) { layout(+g.getAttribute('data-x'), +g.getAttribute('data-w'), +g.getAttribute('data-d')); document.getElementById('reset').style.display = ''; }
     function unzoom() { layout(0, total, 0); document.getElementById('reset').style.display = 'none'; }
     function show(g) { document.getElementById('details').textContent = g ? g.querySelector('title').textContent : ' '; }

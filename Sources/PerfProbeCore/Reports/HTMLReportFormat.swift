@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 /// report.html: one self-contained page (no network) — summary, gates,
-/// hotspots, the flame graph, CPU and memory timelines drawn from the /proc
+/// hotspots, the hot functions' hottest source lines, the flame graph, CPU and memory timelines drawn from the /proc
 /// timeline, counters, stack quality, leaks and churn, and the optimization
 /// opportunities of the results files.
 public struct HTMLReportFormat: ReportFormat {
@@ -23,13 +23,14 @@ public struct HTMLReportFormat: ReportFormat {
         h1 { font-size: 22px; } h2 { font-size: 18px; margin-top: 28px; border-bottom: 1px solid #ccc; }
         table { border-collapse: collapse; font-size: 13px; } td, th { padding: 3px 10px; text-align: left; }
         th { background: #eee; } tr:nth-child(even) td { background: #f7f7f7; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-        .bad { color: #b00; font-weight: bold; } .good { color: #070; font-weight: bold; } .note { color: #666; font-size: 13px; }
+        pre.src { margin: 0; font-size: 12px; } .bad { color: #b00; font-weight: bold; } .good { color: #070; font-weight: bold; } .note { color: #666; font-size: 13px; }
         </style></head><body>
         <h1>perfprobe \(escape(report.target.mode)): \(escape(report.target.name)) (pid \(report.target.pid))</h1>
 
         """
         page += summary(report, success: cpu.success && (memory?.success ?? true))
         page += section("Hotspots", hotspots(report))
+        if let hotLines = report.hotLines, !hotLines.isEmpty { page += section("Hot source lines", sourceLines(hotLines)) }
         page += section("Flame graph", FlameGraphFormat.svg(report, standalone: false)
                         + "<p class=\"note\">Hover for details, click a frame to zoom, Search to highlight.</p>")
         let timeline = report.timeline.dropFirst()
@@ -82,6 +83,17 @@ public struct HTMLReportFormat: ReportFormat {
         table(["self %", "total %", "function", "module"], report.hotspots.prefix(25).map { hotspot in
             [percent(hotspot.selfPercent), percent(hotspot.totalPercent), escape(hotspot.function), escape(hotspot.module)]
         }, numeric: 2)
+    }
+
+    /// Each hot function's hottest lines: where in it the samples fell.
+    private func sourceLines(_ hotLines: [HotLines]) -> String {
+        hotLines.map { function in
+            "<h3>\(escape(function.function)) <span class=\"note\">\(escape(function.module))</span></h3>\n"
+                + table(["self %", "samples", "file:line", "source"], function.lines.map { line in
+                    [percent(line.selfPercent), "\(line.selfSamples)", escape("\(line.file):\(line.line)"),
+                     line.text.map { "<pre class=\"src\">\(escape($0))</pre>" } ?? ""]
+                }, numeric: 2)
+        }.joined(separator: "\n") + "<p class=\"note\">Lines from the DWARF line tables of the sampled addresses; an inlined function's lines are its own.</p>"
     }
 
     private func leaks(_ memory: MemoryResultsFormat.Results) -> String {

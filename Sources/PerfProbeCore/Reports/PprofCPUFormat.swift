@@ -2,7 +2,8 @@ import FoundationEssentials
 
 /// cpu.pb.gz: the CPU samples as a pprof profile — sample types
 /// samples/count and cpu/nanoseconds, period one sampling interval, each
-/// sample labelled with its thread.
+/// sample labelled with its thread; locations with addresses, lines and
+/// inlined functions where the report has them.
 public struct PprofCPUFormat: ReportFormat {
     public let fileName = "cpu.pb.gz"
     public let name = "pprof"
@@ -15,7 +16,7 @@ public struct PprofCPUFormat: ReportFormat {
                                    period: ("cpu", "nanoseconds", interval))
         let names = report.threadNames
         for stack in report.profile.stacks {
-            let locations = stack.frames.map { index in
+            let locations = stack.locations.map { $0.map { builder.location($0, of: report.profile) } } ?? stack.frames.map { index in
                 let frame = report.profile.functions[index]
                 return builder.location(function: frame.function, module: frame.module, symbolized: frame.symbolized)
             }

@@ -1,3 +1,4 @@
+import Dispatch
 import FoundationEssentials
 
 /// One output file rendered from a report. Adding a format is one new
@@ -49,16 +50,29 @@ public enum ReportFormats {
     public static func write(_ report: inout ProfileReport, to directory: URL, resultsDirectory: URL? = nil,
                              formats: [any ReportFormat] = all, measuringAgent: Bool = false) throws(OutputError) {
         var files: [(name: String, data: Data, results: Bool)] = []
-        func render(_ format: any ReportFormat) throws(OutputError) -> Data? {
-            do { return try format.render(report) } catch { throw OutputError(path: format.fileName, reason: "cannot render: \(error)") }
+        // The formats are independent: rendered side by side on every CPU
+        // (the target has ended, or runs on; either way the report is wanted soon).
+        func render(_ formats: [any ReportFormat]) throws(OutputError) -> [Data?] {
+            let rendered = Locked([Result<Data?, OutputError>](repeating: .success(nil), count: formats.count))
+            let snapshot = report
+            DispatchQueue.concurrentPerform(iterations: formats.count) { index in
+                let format = formats[index]
+                let result: Result<Data?, OutputError>
+                do { result = .success(try format.render(snapshot)) } catch {
+                    result = .failure(OutputError(path: format.fileName, reason: "cannot render: \(error)"))
+                }
+                rendered.withLock { $0[index] = result }
+            }
+            return try rendered.withLock { $0 }.map { result throws(OutputError) in try result.get() }
         }
-        for format in formats {
-            if let data = try render(format) { files.append((format.fileName, data, format.isResultsFile)) }
+        for (format, data) in zip(formats, try render(formats)) {
+            if let data { files.append((format.fileName, data, format.isResultsFile)) }
         }
         if measuringAgent {
             report.agent = AgentUsage.measure()
-            for format in formats where format.showsAgentUsage {
-                guard let position = files.firstIndex(where: { $0.name == format.fileName }), let data = try render(format) else { continue }
+            let showing = formats.filter(\.showsAgentUsage)
+            for (format, data) in zip(showing, try render(showing)) {
+                guard let position = files.firstIndex(where: { $0.name == format.fileName }), let data else { continue }
                 files[position].data = data
             }
         }

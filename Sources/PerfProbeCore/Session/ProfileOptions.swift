@@ -7,7 +7,8 @@ public struct ProfileOptions: Sendable {
     public var unwind: UnwindMode
     public var stackSize: UInt32
     public var perThread: Bool
-    public var demangle: Bool
+    /// Demangling, inline chains and source lines.
+    public var symbols: SymbolizerSettings
     /// Track memory growth (--heap).
     public var heap: Bool
     /// Mean bytes between sampled allocations for the heap probe.
@@ -36,7 +37,7 @@ public struct ProfileOptions: Sendable {
 
     public init(event: SamplingEvent = .cpuClock, frequency: Int = 99, duration: Double? = nil,
                 includeKernel: Bool = true, unwind: UnwindMode = .auto, stackSize: UInt32 = SamplerConfiguration.defaultStackSize, perThread: Bool = false,
-                demangle: Bool = true, heap: Bool = false, heapSampleBytes: Int = 512 * 1024) {
+                symbols: SymbolizerSettings = SymbolizerSettings(), heap: Bool = false, heapSampleBytes: Int = 512 * 1024) {
         self.event = event
         self.frequency = frequency
         self.duration = duration
@@ -44,7 +45,7 @@ public struct ProfileOptions: Sendable {
         self.unwind = unwind
         self.stackSize = stackSize
         self.perThread = perThread
-        self.demangle = demangle
+        self.symbols = symbols
         self.heap = heap
         self.heapSampleBytes = heapSampleBytes
     }

@@ -87,7 +87,7 @@ public enum ProfileSession {
                                           name: capture.processNames[pid] ?? URL(fileURLWithPath: path).lastPathComponent,
                                           outcome: exit.outcome ?? .running)
         let report = ProfileReport.build(capture: capture, target: target, configuration: configuration,
-                                         startedAt: startedAt, perThread: options.perThread, demangle: options.demangle)
+                                         startedAt: startedAt, perThread: options.perThread, symbols: options.symbols)
         return LaunchedRun(report: report, exit: exit)
     }
 
@@ -120,7 +120,7 @@ public enum ProfileSession {
                                           name: capture.processNames[pid] ?? stat.command,
                                           outcome: reason == .targetExited ? .gone : .running)
         var report = ProfileReport.build(capture: capture, target: target, configuration: configuration,
-                                         startedAt: startedAt, perThread: options.perThread, demangle: options.demangle)
+                                         startedAt: startedAt, perThread: options.perThread, symbols: options.symbols)
         report.attachSeconds = attachSeconds
         return report
     }

@@ -69,7 +69,7 @@ public enum SidecarSession {
         let stat = try attach(pid)
         let configuration = following.current!.configuration
         let start = Syscalls.monotonicNanoseconds()
-        let symbolizer = SidecarSymbolizer(demangle: options.demangle)
+        let symbolizer = SidecarSymbolizer(settings: options.symbols)
         let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase, windowsFile: sidecar.windowsFile,
                                  symbolizer: symbolizer)
         let name = stat.command

@@ -9,12 +9,13 @@ import Synchronization
 final class SidecarSymbolizer: Sendable {
     private let symbolizer: Locked<Symbolizer>
 
-    init(demangle: Bool) {
-        symbolizer = Locked(Symbolizer(modules: [], demangle: demangle, wholeKernelTable: true))
+    init(settings: SymbolizerSettings) {
+        symbolizer = Locked(Symbolizer(modules: [], settings: settings, longLived: true))
     }
 
     /// `slice` with every frame (CPU and off-CPU) moved to the start of its
-    /// function, and with --off-cpu its blocked seconds by reason.
+    /// source line (of its function without DWARF), and with --off-cpu its
+    /// blocked seconds by reason.
     func mergeByFunction(_ slice: Capture) -> (capture: Capture, blockedSeconds: [String: Double]) {
         var merged = slice
         var blocked: [String: Double] = [:]
@@ -26,7 +27,7 @@ final class SidecarSymbolizer: Sendable {
             symbolizer.prepare(fresh)
             func byFunction(_ key: StackKey) -> StackKey {
                 var key = key
-                key.frames = key.frames.map { symbolizer.functionStart($0) }
+                key.frames = key.frames.map { symbolizer.lineStart($0) }
                 return key
             }
             var stacks: [StackKey: Int] = [:]

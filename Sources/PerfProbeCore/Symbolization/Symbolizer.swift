@@ -1,6 +1,9 @@
-/// Resolves frames to function names. A module's file is read once for the
-/// addresses a profile needs (`prepare`), in one pass over its symbol table;
-/// tables are shared by build-id, and each unique frame is looked up once.
+import Dispatch
+
+/// Resolves frames to function names, and with DWARF to inline chains and
+/// source lines. A module's file is read once for the addresses a profile
+/// needs (`prepare`), in one pass over its symbol table; tables and DWARF
+/// are shared by build-id, and each unique frame is looked up once.
 public struct Symbolizer {
     /// What is known of one module's symbols. A class: modules with the same
     /// build-id share one.
@@ -15,14 +18,28 @@ public struct Symbolizer {
         /// The module's own file, whose CFI says where functions no symbol
         /// names begin and end; read the first time such a frame is seen.
         let moduleFile: SharedElfFile?
+        /// Files that may hold the module's DWARF, its own first.
+        let debugPaths: [String]
+        private var debugInfo: ModuleDebugInfo??
         private var cfi: (functions: [CallFrameInformation.FunctionRange], entry: UInt64?)?
 
-        init(table: SymbolTable, segments: [ElfFile.LoadSegment], symbolFile: SharedElfFile?, moduleFile: SharedElfFile? = nil) {
+        init(table: SymbolTable, segments: [ElfFile.LoadSegment], symbolFile: SharedElfFile?, moduleFile: SharedElfFile? = nil,
+             debugPaths: [String] = []) {
             self.table = table
             self.segments = segments
             self.symbolFile = symbolFile
             self.moduleFile = moduleFile
+            self.debugPaths = debugPaths
         }
+
+        /// The module's DWARF, opened the first time a frame needs it.
+        func debugInfo(lines: Bool) -> ModuleDebugInfo? {
+            if debugInfo == nil { debugInfo = .some(ModuleDebugInfo(paths: debugPaths, lines: lines)) }
+            return debugInfo ?? nil
+        }
+
+        /// Lets the DWARF go (opened again if a frame not yet located needs it).
+        func closeDebugInfo() { debugInfo = nil }
 
         /// The FDE range holding `address` (a virtual address) where no
         /// symbol does, and whether it is the entry point's code: a stripped
@@ -76,6 +93,7 @@ public struct Symbolizer {
     private var modules: [Module]
     private var loaded: [Int32: ModuleSymbols?] = [:]
     private var cache: [Frame: SymbolizedFrame] = [:]
+    private var locations: [Frame: SymbolizedLocation] = [:]
     private var starts: [Frame: Frame] = [:]
     /// Symbol tables by build-id: the same library mapped from two paths
     /// (two containers, a copy) is read once.
@@ -84,23 +102,29 @@ public struct Symbolizer {
     public private(set) var unreadableModules: [String: String] = [:]
     /// GNU build-ids (hex) of the module files read, by path.
     public private(set) var buildIDs: [String: String] = [:]
-    private let demangle: Bool
+    /// The executable segment of each module file read, by path: pprof's mapping.
+    private(set) var textSegments: [String: ElfFile.LoadSegment] = [:]
+    private let settings: SymbolizerSettings
+    private var demangle: Bool { settings.demangle }
     private var perfMaps: [ProcessID: PerfMap]
     /// Kernel symbols read for the addresses `prepare` was given, and those
     /// addresses; nil when the whole table is used.
     private var kernelSymbols: (table: KernelSymbols, covered: Set<UInt64>)?
-    private let wholeKernelTable: Bool
+    private let longLived: Bool
 
     /// `perfMaps`: JIT symbol files read while their processes ran.
-    /// `demangle: false` keeps linker names (`_ZN3Foo3barEv`).
-    /// `wholeKernelTable`: keep every kernel symbol (read once per process),
-    /// for a symbolizer that outlives many reports (the sidecar's); else
-    /// `prepare` reads only the kernel symbols its frames need.
-    public init(modules: [Module], perfMaps: [ProcessID: PerfMap] = [:], demangle: Bool = true, wholeKernelTable: Bool = false) {
+    /// `settings`: demangling (off keeps linker names, `_ZN3Foo3barEv`),
+    /// inline chains and source lines. `longLived`: a symbolizer that
+    /// outlives many reports (the sidecar's) keeps every kernel symbol
+    /// (read once per process) and each module's DWARF open; else `prepare`
+    /// reads only the kernel symbols its frames need, and a module's DWARF
+    /// only while it locates that module's frames.
+    public init(modules: [Module], perfMaps: [ProcessID: PerfMap] = [:], settings: SymbolizerSettings = SymbolizerSettings(),
+                longLived: Bool = false) {
         self.modules = modules
         self.perfMaps = perfMaps
-        self.demangle = demangle
-        self.wholeKernelTable = wholeKernelTable
+        self.settings = settings
+        self.longLived = longLived
     }
 
     /// Takes in the modules a sampler found since: its module list only grows,
@@ -114,6 +138,7 @@ public struct Symbolizer {
             let stale = Set(self.modules.indices.filter { self.modules[$0].path == Module.jit && self.modules[$0].pid == pid }.map(Int32.init))
             for index in stale { loaded[index] = nil }
             cache = cache.filter { !stale.contains($0.key.module) }
+            locations = locations.filter { !stale.contains($0.key.module) }
             starts = starts.filter { !stale.contains($0.key.module) }
         }
     }
@@ -148,18 +173,52 @@ public struct Symbolizer {
         return start
     }
 
-    /// Reads every module's symbols for all of `frames` at once. Optional:
-    /// `symbolize` resolves what was not prepared, a read per call.
+    /// The frame a long-lived aggregate keeps for `frame`: the first address
+    /// of its source line (and inline chain) where DWARF tells, so that the
+    /// lines stay right; else the start of its function.
+    public mutating func lineStart(_ frame: Frame) -> Frame {
+        if let known = starts[frame] { return known }
+        guard settings.readsDebugInfo, frame.module >= 0, let symbols = symbols(of: frame.module),
+              let info = symbols.debugInfo(lines: settings.lines),
+              let start = info.lineStart(at: symbols.virtualAddress(forFileOffset: frame.address)) else { return functionStart(frame) }
+        var merged = frame
+        merged.address = symbols.fileOffset(forVirtualAddress: start)
+        starts[frame] = merged
+        return merged
+    }
+
+    /// Reads every module's symbols for all of `frames` at once, and
+    /// locates them module by module, each module's DWARF closed before the
+    /// next is opened: decompressed debug sections and decoded line tables
+    /// of several big modules are never all in memory at once. Optional:
+    /// `symbolize` and `locate` resolve what was not prepared, a read per call.
     public mutating func prepare(_ frames: some Sequence<Frame>) {
         let frames = Array(frames)
-        if !wholeKernelTable {
+        // /proc/kallsyms takes a tenth of a second to read: on another CPU, while the modules are read here.
+        var kernelReading: (done: DispatchSemaphore, table: Locked<KernelSymbols?>, covered: Set<UInt64>)?
+        if !longLived {
             let kernel = Set(frames.lazy.filter { $0.module == Frame.kernel }.map(\.address)).union(kernelSymbols?.covered ?? [])
             if !kernel.isEmpty && kernel != kernelSymbols?.covered {
-                kernelSymbols = (KernelSymbols.read(covering: kernel), kernel)
+                let reading = (done: DispatchSemaphore(value: 0), table: Locked<KernelSymbols?>(nil), covered: kernel)
+                DispatchQueue.global().async {
+                    reading.table.withLock { $0 = KernelSymbols.read(covering: kernel) }
+                    reading.done.signal()
+                }
+                kernelReading = reading
+            }
+        }
+        defer {
+            if let kernelReading {
+                kernelReading.done.wait()
+                if let table = kernelReading.table.withLock({ $0 }) { kernelSymbols = (table, kernelReading.covered) }
             }
         }
         for (module, offsets) in Dictionary(grouping: frames.filter { $0.module >= 0 }, by: \.module) {
-            symbols(of: module)?.resolve(fileOffsets: offsets.map(\.address))
+            guard let symbols = symbols(of: module) else { continue }
+            symbols.resolve(fileOffsets: offsets.map(\.address))
+            guard settings.readsDebugInfo, !longLived else { continue }
+            for frame in offsets { _ = locate(frame) }
+            symbols.closeDebugInfo()
         }
     }
 
@@ -176,6 +235,31 @@ public struct Symbolizer {
         }
         cache[frame] = result
         return result
+    }
+
+    /// `frame` as source: its function with, where the module has DWARF and
+    /// the settings ask, the functions inlined at its address and the lines.
+    public mutating func locate(_ frame: Frame) -> SymbolizedLocation {
+        if let known = locations[frame] { return known }
+        let function = symbolize(frame)
+        var location = SymbolizedLocation(address: frame.address, levels: [.init(frame: function, file: nil, line: nil)])
+        if frame.module >= 0, let symbols = symbols(of: frame.module), !symbols.segments.isEmpty {
+            location.address = symbols.virtualAddress(forFileOffset: frame.address)
+            if settings.readsDebugInfo, function.symbolized, let info = symbols.debugInfo(lines: settings.lines) {
+                let levels = info.levels(at: location.address)
+                let kept = settings.inlines ? levels : Array(levels.suffix(1))
+                if !kept.isEmpty {
+                    location.levels = kept.map { level in
+                        let frame = level.name.map {
+                            SymbolizedFrame(function: demangle ? Demangler.demangle($0) : $0, module: function.module, kernel: false, symbolized: true)
+                        } ?? function
+                        return .init(frame: frame, file: level.file, line: level.line)
+                    }
+                }
+            }
+        }
+        locations[frame] = location
+        return location
     }
 
     private mutating func symbolizeKernel(_ address: UInt64) -> SymbolizedFrame {
@@ -237,13 +321,16 @@ public struct Symbolizer {
                 let file = try SharedElfFile.open(path)
                 let (buildID, debugLink, symbolCount, segments) = file.read { ($0.buildID, $0.debugLink, $0.symbolCount, $0.loadSegments) }
                 if let buildID { buildIDs[module.path] = buildID.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() }
+                if let text = segments.first(where: \.executable) { textSegments[module.path] = text }
                 if let buildID, let known = byBuildID[buildID] { return known }
-                // A separate debug file has the full .symtab of a stripped module.
+                // A separate debug file has the full .symtab of a stripped module, and its DWARF.
                 var symbolFile = file
+                var debugPaths = [path]
                 let root = "/proc/\(module.pid)/root"
                 search: for candidate in DebugFiles.candidates(buildID: buildID, debugLink: debugLink, modulePath: module.path) {
                     for debugPath in [root + candidate, candidate] {
                         guard let debug = try? SharedElfFile.open(debugPath) else { continue }
+                        debugPaths.append(debugPath)
                         if debug.read({ $0.symbolCount }) > symbolCount {
                             symbolFile = debug
                             break search
@@ -251,7 +338,8 @@ public struct Symbolizer {
                         break
                     }
                 }
-                let loaded = ModuleSymbols(table: SymbolTable([]), segments: segments, symbolFile: symbolFile, moduleFile: file)
+                let loaded = ModuleSymbols(table: SymbolTable([]), segments: segments, symbolFile: symbolFile, moduleFile: file,
+                                           debugPaths: debugPaths)
                 if let buildID { byBuildID[buildID] = loaded }
                 return loaded
             } catch {

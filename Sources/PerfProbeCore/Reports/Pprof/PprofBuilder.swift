@@ -1,15 +1,18 @@
 import FoundationEssentials
 import SwiftProtobuf
 
-/// Builds a pprof `Profile` message: interns strings, and gives each
-/// (function, module) one function, one location and the module one mapping.
-/// Frames are merged by name before they reach the report, so a location
-/// stands for the function (address 0), not an instruction; inlining is not
-/// known (no DWARF line tables are read), so each location has one line.
+/// Builds a pprof `Profile` message: interns strings, gives each module one
+/// mapping, and each code location of the report one location — its
+/// address, and one line per inlined level, innermost first, each naming a
+/// function of that name and source file. Stacks merged by function (heap,
+/// off-CPU, reports of earlier versions) get one location per (function,
+/// module), address 0.
 struct PprofBuilder {
     private var profile = Perftools_Profiles_Profile()
     private var strings: [String: Int64] = [:]
     private var locations: [String: UInt64] = [:]
+    private var reportLocations: [Int: UInt64] = [:]
+    private var functions: [String: UInt64] = [:]
     private var mappings: [String: UInt64] = [:]
     private let modules: [String: ReportModule]
 
@@ -45,14 +48,8 @@ struct PprofBuilder {
     mutating func location(function: String, module: String, symbolized: Bool) -> UInt64 {
         let key = function + "\u{1}" + module
         if let known = locations[key] { return known }
-        var entry = Perftools_Profiles_Function()
-        entry.id = UInt64(profile.function.count + 1)
-        entry.name = string(function)
-        entry.systemName = entry.name
-        entry.filename = string(modules[module]?.path ?? module)
-        profile.function.append(entry)
         var line = Perftools_Profiles_Line()
-        line.functionID = entry.id
+        line.functionID = self.function(function, file: modules[module]?.path ?? module)
         var location = Perftools_Profiles_Location()
         location.id = UInt64(profile.location.count + 1)
         location.mappingID = mapping(module, symbolized: symbolized)
@@ -62,6 +59,48 @@ struct PprofBuilder {
         return location.id
     }
 
+    /// The location of the report's location `index`, made on first use.
+    mutating func location(_ index: Int, of report: Profile) -> UInt64 {
+        if let known = reportLocations[index] { return known }
+        guard let source = report.locations?[safe: index] else { return location(function: "[unknown]", module: "[unknown]", symbolized: false) }
+        var location = Perftools_Profiles_Location()
+        location.id = UInt64(profile.location.count + 1)
+        location.address = source.address
+        location.line = source.lines.map { level in
+            var line = Perftools_Profiles_Line()
+            let function = report.functions[safe: level.function]
+            line.functionID = self.function(function?.function ?? "[unknown]", file: level.file ?? modules[source.module]?.path ?? source.module)
+            line.line = Int64(level.line ?? 0)
+            return line
+        }
+        let symbolized = source.lines.last.flatMap { report.functions[safe: $0.function]?.symbolized } ?? false
+        location.mappingID = mapping(source.module, symbolized: symbolized)
+        // What pprof may trust this mapping for, from what its locations carry.
+        let mapping = Int(location.mappingID) - 1
+        if source.lines.contains(where: { $0.file != nil }) { profile.mapping[mapping].hasFilenames_p = true }
+        if source.lines.contains(where: { $0.line != nil }) { profile.mapping[mapping].hasLineNumbers_p = true }
+        if source.lines.count > 1 { profile.mapping[mapping].hasInlineFrames_p = true }
+        profile.location.append(location)
+        reportLocations[index] = location.id
+        return location.id
+    }
+
+    /// The function of this name in this source file (the module's path where none is known).
+    private mutating func function(_ name: String, file: String) -> UInt64 {
+        let key = name + "\u{1}" + file
+        if let known = functions[key] { return known }
+        var entry = Perftools_Profiles_Function()
+        entry.id = UInt64(profile.function.count + 1)
+        entry.name = string(name)
+        entry.systemName = entry.name
+        entry.filename = string(file)
+        profile.function.append(entry)
+        functions[key] = entry.id
+        return entry.id
+    }
+
+    /// The module's mapping: where its code lies as its file places it, so
+    /// that pprof finds an address's instruction in the file (-disasm, -list).
     private mutating func mapping(_ module: String, symbolized: Bool) -> UInt64 {
         if let known = mappings[module] {
             if symbolized { profile.mapping[Int(known) - 1].hasFunctions_p = true }
@@ -71,6 +110,11 @@ struct PprofBuilder {
         mapping.id = UInt64(profile.mapping.count + 1)
         mapping.filename = string(modules[module]?.path ?? module)
         mapping.buildID = string(modules[module]?.buildID ?? "")
+        if let text = modules[module]?.text {
+            mapping.memoryStart = text.start
+            mapping.memoryLimit = text.limit
+            mapping.fileOffset = text.offset
+        }
         mapping.hasFunctions_p = symbolized
         profile.mapping.append(mapping)
         mappings[module] = mapping.id
