@@ -152,7 +152,9 @@ extension BinaryTests {
     }
 
     /// `diff` of a 1-s and a 2.5-s run: the sleeper sleeps 1.5 s more in
-    /// sleepy_wait; `report` writes the off-CPU files again from report.json.
+    /// sleepy_wait (in sleep_ms, inlined into it: the feeder's sleep_ms is
+    /// another function's wait); `report` writes the off-CPU files again from
+    /// report.json.
     @Test func diffAndReportReadOffCPUTime() throws {
         let short = try Harness.perfprobe(["run", "--off-cpu", "--", Harness.samples + "/offcpu", "1"])
         let long = try Harness.perfprobe(["run", "--off-cpu", "--", Harness.samples + "/offcpu", "2.5"])

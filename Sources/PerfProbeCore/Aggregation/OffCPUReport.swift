@@ -104,13 +104,16 @@ public struct OffCPUReport: Codable, Sendable {
         var stacks: [Stack] = []
         var blockers: [String: (Blocker, Double)] = [:]
         for (key, figures) in Self.spreadingUnsampled(part.blocked) {
-            let frames = key.stack.frames.flatMap { table.chain(of: $0, symbolizer: &symbolizer) }
+            let chains = key.stack.frames.map { table.chain(of: $0, symbolizer: &symbolizer) }
+            let frames = chains.flatMap { $0 }
             let named = frames.map { table.functions[$0] }
             let reason = Self.reason(of: key, kernelFunctions: named.prefix { $0.kernel }.map(\.function))
             let seconds = Double(figures.nanoseconds) / 1e9
             stacks.append(Stack(pid: key.stack.pid, tid: key.stack.tid, frames: frames, reason: reason, blockedSeconds: seconds,
                                 switches: figures.intervals, longestSeconds: Double(figures.longest) / 1e9))
-            let user = named.filter { !$0.kernel }
+            // Blamed: the function whose own code made the call that waited, as the symbol table names it (a
+            // helper inlined into it is a frame of the stack, but two callers' waits in one helper stay apart).
+            let user = chains.compactMap(\.last).map { table.functions[$0] }.filter { !$0.kernel }
             let blamed = user.first { !isRuntimeLibrary($0.module) } ?? user.first ?? named.first
             let unseen = key.waitChannel.map { "[asleep in \($0) since before profiling]" } ?? "[stack not seen]"
             let function = blamed?.function ?? unseen, module = blamed?.module ?? ""
