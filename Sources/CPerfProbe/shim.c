@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
+#include <limits.h>
 #include <zlib.h>
 #include <zstd.h>
 #include <string.h>
@@ -135,6 +136,12 @@ long CPerfProbe_gzip(const void *data, size_t length, void **out) {
 long CPerfProbe_zstd_decompress(const void *data, size_t length, void *out, size_t capacity) {
     size_t size = ZSTD_decompress(out, capacity, data, length);
     return ZSTD_isError(size) ? -1 : (long)size;
+}
+
+long CPerfProbe_zlib_decompress(const void *data, size_t length, void *out, size_t capacity) {
+    uLongf size = capacity;
+    if (length > ULONG_MAX || uncompress(out, &size, data, (uLong)length) != Z_OK) return -1;
+    return (long)size;
 }
 
 int CPerfProbe_listen_tcp(const char *host, int port, int *bound_port) {

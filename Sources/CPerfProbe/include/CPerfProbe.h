@@ -156,6 +156,9 @@ long CPerfProbe_gzip(const void *data, size_t length, void **out);
 /// the decompressed size, or -1 when it is not a valid frame or does not fit.
 long CPerfProbe_zstd_decompress(const void *data, size_t length, void *out, size_t capacity);
 
+/// The same for a zlib stream (ELFCOMPRESS_ZLIB).
+long CPerfProbe_zlib_decompress(const void *data, size_t length, void *out, size_t capacity);
+
 /// A listening TCP socket on IPv4 `host`:`port` (0: any free port),
 /// close-on-exec; `*bound_port` is the port it got. Returns the fd, or -1
 /// and errno (EINVAL for a host that is not a dotted IPv4 address).

@@ -40,8 +40,13 @@ struct DwarfFile: ~Copyable {
     /// Whether every section is the file's own, unchanged (see `releasePages`).
     private let onlyFilePages: Bool
 
-    /// A decompressed section at most: more is no debug section, but a bomb.
-    static let maxSectionBytes = 1 << 30
+    /// Decompressed sections of one file at most, all together, and the most
+    /// one section may grow by: more is no debug information but a bomb
+    /// (debug sections compress 3 to 10 times).
+    static let maxDecompressedBytes = 1 << 30
+    static let maxCompressionRatio = 256
+    /// Zero bytes after each decompressed section: a string read past its end stops there.
+    static let zeroTail = 16
     private static let libraryReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
 
     /// nil when the file cannot be opened, is not ELF or has no DWARF.
@@ -63,7 +68,9 @@ struct DwarfFile: ~Copyable {
     /// The DWARF of an ELF image in memory (the fuzz target's input).
     init?(bytes: [UInt8]) {
         _ = Self.libraryReady
-        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        // With the zero tail a file's last page has after its end.
+        let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + Self.zeroTail, alignment: 16)
+        memory.initializeMemory(as: UInt8.self, repeating: 0)
         memory.copyBytes(from: bytes)
         guard let elf = elf_memory(memory.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count),
               let (handle, sections) = Self.begin(elf) else {
@@ -91,7 +98,7 @@ struct DwarfFile: ~Copyable {
             elf_end(elf)
             return nil
         }
-        let sections = decompressZstdSections(elf)
+        let sections = decompressSections(elf)
         guard let handle = dwarf_begin_elf(elf, DWARF_C_READ, nil) else {
             elf_end(elf)
             for buffer in sections { buffer.deallocate() }
@@ -100,27 +107,38 @@ struct DwarfFile: ~Copyable {
         return (handle, sections)
     }
 
-    /// elfutils 0.188 decompresses zlib sections only: each zstd section
-    /// (ELFCOMPRESS_ZSTD) is decompressed here, and its header and data are
-    /// rewritten to say plain bytes, which libdw then reads as it would a
-    /// file's. A section that does not decompress to the size its header
-    /// promises is left as it is (libdw then reads no DWARF from it).
-    private static func decompressZstdSections(_ elf: OpaquePointer) -> [UnsafeMutableRawBufferPointer] {
+    /// Compressed sections are decompressed here, not by libelf: elfutils
+    /// 0.188 reads no zstd (ELFCOMPRESS_ZSTD), and gives zlib sections a
+    /// buffer of exactly their size, past whose end libdw's line-table
+    /// reader runs `strlen` on a string missing its NUL (the `dwarf` fuzz
+    /// target found it). Each buffer here ends in zero bytes beyond the
+    /// section; the section's header and data are rewritten to say plain
+    /// bytes, which libdw then reads as it would a file's. A section that
+    /// does not decompress to the size its header promises, or would pass
+    /// the limits, is left as it is (libdw then reads no DWARF from it).
+    private static func decompressSections(_ elf: OpaquePointer) -> [UnsafeMutableRawBufferPointer] {
         var buffers: [UnsafeMutableRawBufferPointer] = []
+        var budget = maxDecompressedBytes
         var section = elf_nextscn(elf, nil)
         while let current = section {
             section = elf_nextscn(elf, current)
             var header = GElf_Shdr()
             var compression = GElf_Chdr()
             guard gelf_getshdr(current, &header) != nil, header.sh_flags & UInt64(SHF_COMPRESSED) != 0,
-                  gelf_getchdr(current, &compression) != nil, compression.ch_type == 2,
-                  compression.ch_size > 0, compression.ch_size <= UInt64(maxSectionBytes),
+                  gelf_getchdr(current, &compression) != nil, compression.ch_type == 1 || compression.ch_type == 2,
+                  compression.ch_size > 0, compression.ch_size <= UInt64(budget),
                   let data = elf_getdata(current, nil), let compressed = data.pointee.d_buf else { continue }
             let headerSize = gelf_getclass(elf) == ELFCLASS64 ? MemoryLayout<Elf64_Chdr>.size : MemoryLayout<Elf32_Chdr>.size
-            guard data.pointee.d_size > headerSize else { continue }
+            // d_size is libelf's, within the file: the product cannot overflow.
+            guard data.pointee.d_size > headerSize,
+                  compression.ch_size <= UInt64(data.pointee.d_size) * UInt64(maxCompressionRatio) else { continue }
             let size = Int(compression.ch_size)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-            guard Zstd.decompress(compressed + headerSize, count: data.pointee.d_size - headerSize, into: buffer) else {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size + Self.zeroTail, alignment: 16)
+            buffer[size...].initializeMemory(as: UInt8.self, repeating: 0)
+            let section = UnsafeMutableRawBufferPointer(rebasing: buffer[..<size])
+            let source = compressed + headerSize, count = data.pointee.d_size - headerSize
+            guard compression.ch_type == 1 ? Zlib.decompress(source, count: count, into: section)
+                                           : Zstd.decompress(source, count: count, into: section) else {
                 buffer.deallocate()
                 continue
             }
@@ -134,6 +152,7 @@ struct DwarfFile: ~Copyable {
             data.pointee.d_size = size
             data.pointee.d_type = ELF_T_BYTE
             buffers.append(buffer)
+            budget -= size
         }
         return buffers
     }

@@ -11,4 +11,10 @@ enum Zlib {
         defer { free(out) }
         return Array(UnsafeRawBufferPointer(start: out, count: size))
     }
+
+    /// Inflates the zlib stream of `count` bytes at `source` into
+    /// `destination`; true when it fills it exactly.
+    static func decompress(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutableRawBufferPointer) -> Bool {
+        CPerfProbe_zlib_decompress(source, count, destination.baseAddress, destination.count) == destination.count
+    }
 }
