@@ -30,7 +30,7 @@ demo: deps
 # sample server is driven through load phases by wrk, and the source lines of
 # Debian's debug-build Python (python3.11-dbg) are checked against addr2line.
 test: deps
-	scripts/install-deps.sh chromium curl prometheus wrk python3 python3.11-dbg linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	scripts/install-deps.sh chromium curl tmux prometheus wrk python3 python3.11-dbg linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(RELEASE_BUILD)
@@ -57,7 +57,7 @@ fuzz: deps
 # The whole test suite under AddressSanitizer, then ThreadSanitizer (each in a
 # build folder of its own), and the heap probe's C under ASan and UBSan.
 sanitize: deps
-	scripts/install-deps.sh chromium curl prometheus wrk python3 linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	scripts/install-deps.sh chromium curl tmux prometheus wrk python3 linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	$(MAKE) -s -C samples
 	scripts/sanitize.sh
 
@@ -79,6 +79,8 @@ bench:
 	python3 scripts/bench-offcpu.py
 	scripts/install-deps.sh python3.11-dbg
 	python3 scripts/bench-lines.py
+	scripts/install-deps.sh tmux
+	python3 scripts/bench-top.py
 
 clean:
 	$(MAKE) -C samples clean

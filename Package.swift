@@ -43,9 +43,15 @@ let package = Package(
             dependencies: ["CLibUnwind"],
             linkerSettings: [.linkedLibrary("unwind-x86_64"), .linkedLibrary("unwind")]
         ),
+        // `perfprobe top`'s full screen and the status line's terminfo.
+        .systemLibrary(
+            name: "CNcurses",
+            pkgConfig: "ncursesw",
+            providers: [.apt(["libncurses-dev"])]
+        ),
         .target(
             name: "PerfProbeCore",
-            dependencies: ["CPerfProbe", "CLibElf", "CPerfProbeUnwind",
+            dependencies: ["CPerfProbe", "CLibElf", "CPerfProbeUnwind", "CNcurses",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Reports/Pprof/profile.proto"]
         ),

@@ -11,6 +11,7 @@ packages=(
   libc6-dbg       # glibc's full symbols, found by build-id
   zlib1g-dev      # gzip for pprof files
   libzstd-dev     # zstd-compressed debug sections
+  libncurses-dev  # perfprobe top's screen, the status line's terminfo
   make binutils gcc g++  # samples/ and the ELF files the tests build
   golang-go       # samples/go, and the real pprof that reads perfprobe's files
   "$@"

@@ -273,7 +273,7 @@ __attribute__((constructor(101))) static void raise_priority_early(int argc, cha
 }
 
 pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
-                             char *const envp[], int nice, int *gate_fd, int *status_fd) {
+                             char *const envp[], int nice, int output_fd, int *gate_fd, int *status_fd) {
     int gate[2], status[2];
     if (pipe2(gate, O_CLOEXEC) != 0)
         return -1;
@@ -290,6 +290,8 @@ pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        // An ignored signal stays ignored across exec: the agent may ignore SIGPIPE.
+        signal(SIGPIPE, SIG_DFL);
         close(gate[1]);
         close(status[0]);
         // The agent may run at a raised priority; the command gets the one perfprobe was started with.
@@ -303,6 +305,12 @@ pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
         } while (n < 0 && errno == EINTR);
         if (n != 1)
             _exit(127); // the agent went away before sampling was ready
+        if (output_fd >= 0) {
+            setpgid(0, 0);
+            int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (null < 0 || dup2(null, 0) < 0 || dup2(output_fd, 1) < 0 || dup2(output_fd, 2) < 0)
+                _exit(127);
+        }
         execve(path, argv, envp);
         int err = errno;
         ssize_t ignored = write(status[1], &err, sizeof(err));
@@ -486,4 +494,11 @@ int CPerfProbe_wait_exited(pid_t pid, int *code, int *signo) {
     *code = info.si_code == CLD_EXITED ? info.si_status : 0;
     *signo = info.si_code == CLD_EXITED ? 0 : info.si_status;
     return 0;
+}
+
+int CPerfProbe_terminal_columns(int fd) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) != 0 || size.ws_col == 0)
+        return -1;
+    return size.ws_col;
 }

@@ -30,13 +30,17 @@ struct AttachCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let announcements = Announcements()
         var options = sampling.profileOptions
+        let progress = SamplingProgress()
+        let announcements = Announcements(progress: progress, duration: options.duration)
+        defer { announcements.status?.stop() }
+        options.progress = announcements.status == nil ? nil : progress
         options.tree = tree
         options.match = match
         let target = try TargetChoice.resolve(pid: pid, match: match, cgroup: cgroup)
         options.cgroup = target.cgroup
         let report = try ProfileSession.attach(pid: target.pid, options: options, announce: announcements.say)
+        announcements.status?.stop()
         if try output.write(report, started: started, gates: gates, announced: announcements.lines) { throw ExitCode(1) }
     }
 }

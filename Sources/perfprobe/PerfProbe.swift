@@ -8,7 +8,7 @@ struct PerfProbe: ParsableCommand {
         commandName: "perfprobe",
         abstract: "Profile where a Linux process spends its CPU and whether its memory grows, without restarting it or frame pointers.",
         discussion: "Exit status: 0 success, 1 the target failed or a gate tripped, 2 a usage or setup error.",
-        subcommands: [RunCommand.self, AttachCommand.self, SidecarCommand.self, ReportCommand.self, DiffCommand.self]
+        subcommands: [RunCommand.self, AttachCommand.self, TopCommand.self, SidecarCommand.self, ReportCommand.self, DiffCommand.self]
     )
 
     /// ArgumentParser exits 64 on usage errors; perfprobe's contract is 2,

@@ -22,8 +22,13 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let started = Date()
-        let announcements = Announcements()
-        let launched = try ProfileSession.run(command: command, options: sampling.profileOptions, announce: announcements.say)
+        var options = sampling.profileOptions
+        let progress = SamplingProgress()
+        let announcements = Announcements(progress: progress, duration: options.duration)
+        defer { announcements.status?.stop() }
+        options.progress = announcements.status == nil ? nil : progress
+        let launched = try ProfileSession.run(command: command, options: options, announce: announcements.say)
+        announcements.status?.stop()
         let written = Result { try output.write(launched.report, started: started, gates: gates, announced: announcements.lines) }
         let outcome = launched.report.target.outcome.state == "running" ? launched.waitForExit() : launched.report.target.outcome
         if case .failure(var error as ReportNotWritten) = written {

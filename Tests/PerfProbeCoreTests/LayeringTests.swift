@@ -6,7 +6,7 @@ import Testing
 /// backward dependency fails here rather than in a reader's head.
 @Suite struct LayeringTests {
     static let stages = ["Shared", "System", "Target", "Sampling", "Unwinding", "Heap", "Symbolization",
-                         "Aggregation", "Reports", "Gates", "Session", "Sidecar"]
+                         "Aggregation", "Reports", "Gates", "Session", "Sidecar", "Live"]
 
     @Test func dependenciesPointOneWayAlongThePipeline() throws {
         let core = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -54,6 +54,7 @@ import Testing
         "System/ElfFile.swift": "libelf",
         "System/DwarfFile.swift": "libdw (and the libelf handle it reads through)",
         "System/Zstd.swift": "zstd",
+        "System/CursesScreen.swift": "ncurses (the screen, and terminfo for the status line)",
         "Unwinding/UnwindAddressSpace.swift": "libunwind",
         "Symbolization/Demangler.swift": "the Swift and C++ runtimes' demanglers",
         "Heap/HeapRing.swift": "the heap probe's ring (probes/heapprobe)",

@@ -1,5 +1,5 @@
 // The `perfprobe` command: a static program of a few pages that makes
-// `attach` and `sidecar` real-time before executing the agent
+// `attach`, `top` and `sidecar` real-time before executing the agent
 // (perfprobe-agent, beside it). Beside a target that saturates the CPUs
 // (500 threads each wanting 10% of a core on two cores), the dynamic loader
 // of the Swift agent (nine shared libraries, 48,000 relocations: ~3 ms of
@@ -17,7 +17,7 @@
 static const char agent_suffix[] = "-agent";
 
 int main(int argc, char **argv) {
-    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "sidecar") == 0)) {
+    if (argc > 1 && (strcmp(argv[1], "attach") == 0 || strcmp(argv[1], "top") == 0 || strcmp(argv[1], "sidecar") == 0)) {
         // Refused without CAP_SYS_NICE: the agent tries again (and nice -20)
         // and says so. The nice value is left as it was: the agent reads it
         // as the one to give the commands it starts.

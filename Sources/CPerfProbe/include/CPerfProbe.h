@@ -199,9 +199,11 @@ bool CPerfProbe_raise_priority(void);
 /// up on the child's pid before its first instruction, and fork in a Swift
 /// process is only safe when the child runs nothing but async-signal-safe C.
 /// Returns the pid (or -1 and errno); `*gate_fd` opens the gate, `*status_fd`
-/// reports an exec failure.
+/// reports an exec failure. `output_fd` -1: the child keeps the agent's
+/// terminal; otherwise it runs in a process group of its own (a terminal's
+/// Ctrl-C is the agent's), stdin from /dev/null, stdout and stderr to `output_fd`.
 pid_t CPerfProbe_spawn_gated(const char *path, char *const argv[],
-                             char *const envp[], int nice, int *gate_fd, int *status_fd);
+                             char *const envp[], int nice, int output_fd, int *gate_fd, int *status_fd);
 /// Lets the gated child exec. Returns 0, or the errno with which exec failed.
 int CPerfProbe_spawn_open_gate(int gate_fd, int status_fd);
 
@@ -256,5 +258,8 @@ char *CPerfProbe_demangle_swift(const char *name);
 /// sigabbrev_np needs _GNU_SOURCE, which Swift's Glibc import does not set.
 /// "ABRT" for SIGABRT; NULL for an unknown number.
 const char *CPerfProbe_signal_abbreviation(int signo);
+
+/// The width of the terminal on `fd`, or -1 (not a terminal, or unknown).
+int CPerfProbe_terminal_columns(int fd);
 
 #endif

@@ -192,6 +192,11 @@ public struct TargetOutcome: Codable, Hashable, Sendable {
 
     public var failed: Bool { state == "killed" || (exitCode ?? 0) != 0 }
 
+    /// "exited with status 3", "killed by SIGKILL", "gone", "running".
+    var exitDescription: String {
+        state + (exitCode.map { " with status \($0)" } ?? "") + (signal.map { " by \($0)" } ?? "")
+    }
+
     public var description: String {
         switch state {
         case "exited": "target exited with status \(exitCode ?? 0)"

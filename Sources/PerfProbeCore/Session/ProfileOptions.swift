@@ -29,6 +29,8 @@ public struct ProfileOptions: Sendable {
     public var offCPU = false
     /// attach, sidecar: every process of this cgroup v2, present and future (--cgroup).
     public var cgroup: CgroupDirectory?
+    /// Where the sampling thread publishes live counts (a status line, `top`).
+    public var progress: SamplingProgress?
 
     /// From this many threads an attach samples per CPU: one inheriting
     /// event per thread costs the kernel tens of ms each on a VM (100

@@ -12,6 +12,29 @@ public enum ProfileSession {
     /// `announce` gets, once each, what could not be seen while it happens.
     public static func run(command: [String], options: ProfileOptions,
                            announce: @escaping @Sendable (String) -> Void = { _ in }) throws(SessionError) -> LaunchedRun {
+        let launched = try launch(command: command, options: options, announce: announce)
+        Syscalls.startThread(named: "perfprobe-signal") {
+            while true {
+                let (signal, sender) = Syscalls.waitStopSignal()
+                // A terminal's Ctrl-C already reached the whole process group.
+                if sender != 0 { try? Syscalls.kill(launched.pid.rawValue, signal) }
+            }
+        }
+        _ = launched.latch.wait(seconds: options.duration)
+        let capture = launched.finish()
+        let target = ProfileReport.Target(mode: "run", pid: launched.pid, command: command,
+                                          name: capture.processNames[launched.pid] ?? launched.name,
+                                          outcome: launched.exit.outcome ?? .running)
+        let report = ProfileReport.build(capture: capture, target: target, configuration: launched.configuration,
+                                         startedAt: launched.startedAt, perThread: options.perThread, symbols: options.symbols)
+        return LaunchedRun(report: report, exit: launched.exit)
+    }
+
+    /// Starts `command` gated, opens sampling on it and lets it exec; its
+    /// exit signals the latch. `output`: see `GatedChild`. Stop signals are
+    /// blocked: the caller decides what they do.
+    static func launch(command: [String], options: ProfileOptions, output: Int32? = nil,
+                       announce: @escaping @Sendable (String) -> Void) throws(SessionError) -> LaunchedTarget {
         let path = try CommandLocator.resolve(command[0])
         var environment = ProcessInfo.processInfo.environment
         // run --heap's ring: the agent's end, and the one the command inherits.
@@ -36,7 +59,7 @@ public enum ProfileSession {
         Syscalls.blockStopSignals()
         let child: GatedChild
         do {
-            child = try GatedChild(path: path, arguments: command, environment: environment)
+            child = try GatedChild(path: path, arguments: command, environment: environment, output: output)
         } catch {
             throw .launch("cannot start \(command[0])", error)
         }
@@ -44,7 +67,8 @@ public enum ProfileSession {
         if let heapRingFDs { heapRing.close(heapRingFDs.child) }
         let pid = ProcessID(child.pid)
         let configuration = options.configuration(for: .launched(pid))
-        let consumers = SamplingPipeline.consumers(for: configuration, heapChannel: heapRingFDs.map { ($0.agent, options.heapSampleBytes) })
+        let consumers = SamplingPipeline.consumers(for: configuration, heapChannel: heapRingFDs.map { ($0.agent, options.heapSampleBytes) },
+                                                   progress: options.progress)
         let startedAt = Date()
         let sampler: Sampler
         do throws(SamplingError) {
@@ -61,34 +85,16 @@ public enum ProfileSession {
             _ = Syscalls.waitForExit(pid.rawValue)
             throw .commandNotExecutable(path, error)
         }
-
-        let latch = StopLatch()
-        let exit = ExitBox()
-        // Reaped once sampling has read its final counts.
-        let sampled = DispatchSemaphore(value: 0)
+        let launched = LaunchedTarget(pid: pid, name: URL(fileURLWithPath: path).lastPathComponent, sampler: sampler,
+                                      configuration: configuration, startedAt: startedAt)
         Syscalls.startThread(named: "perfprobe-wait") {
             let status = Syscalls.waitForEnd(pid.rawValue)
-            exit.set(status)
-            latch.signal(.targetExited)
-            sampled.wait()
+            launched.exit.set(status)
+            launched.latch.signal(.targetExited)
+            launched.sampled.wait()
             _ = Syscalls.waitForExit(pid.rawValue)
         }
-        Syscalls.startThread(named: "perfprobe-signal") {
-            while true {
-                let (signal, sender) = Syscalls.waitStopSignal()
-                // A terminal's Ctrl-C already reached the whole process group.
-                if sender != 0 { try? Syscalls.kill(pid.rawValue, signal) }
-            }
-        }
-        _ = latch.wait(seconds: options.duration)
-        let capture = sampler.finish()
-        sampled.signal()
-        let target = ProfileReport.Target(mode: "run", pid: pid, command: command,
-                                          name: capture.processNames[pid] ?? URL(fileURLWithPath: path).lastPathComponent,
-                                          outcome: exit.outcome ?? .running)
-        let report = ProfileReport.build(capture: capture, target: target, configuration: configuration,
-                                         startedAt: startedAt, perThread: options.perThread, symbols: options.symbols)
-        return LaunchedRun(report: report, exit: exit)
+        return launched
     }
 
     /// Samples a running process and its threads (present and future) until
@@ -114,8 +120,7 @@ public enum ProfileSession {
             announce(hint)
             capture.notes.append(hint)
         }
-        let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
-            .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
+        let command = ProcessFinder.commandLine(of: pid)
         let target = ProfileReport.Target(mode: "attach", pid: pid, command: command,
                                           name: capture.processNames[pid] ?? stat.command,
                                           outcome: reason == .targetExited ? .gone : .running)
@@ -163,7 +168,8 @@ extension ProfileSession {
         if configuration.perCPU { announce(perCPU(&configuration, pid: pid, threads: stat.threads)) }
         let probes = options.heap ? try heapProbes(pid: pid, options: options, announce: announce) : nil
         do {
-            let sampler = try Sampler.start(configuration, consumers: SamplingPipeline.consumers(for: configuration, heapProbes: probes),
+            let sampler = try Sampler.start(configuration, consumers: SamplingPipeline.consumers(for: configuration, heapProbes: probes,
+                                                                                                progress: options.progress),
                                             onTargetExit: onTargetExit, onNote: announce)
             if !raised { announce(AgentPriority.refusal) }
             return (sampler, configuration, stat, probes != nil)
@@ -224,6 +230,28 @@ extension ProfileSession {
     }
 }
 
+/// A command started under sampling, running.
+struct LaunchedTarget: Sendable {
+    let pid: ProcessID
+    /// Its executable's file name.
+    let name: String
+    let sampler: Sampler
+    let configuration: SamplerConfiguration
+    let startedAt: Date
+    /// Signalled when it exits.
+    let latch = StopLatch()
+    let exit = ExitBox()
+    /// It is reaped once sampling has read its final counts.
+    fileprivate let sampled = DispatchSemaphore(value: 0)
+
+    /// Stops sampling and returns the capture; the command may run on.
+    func finish() -> Capture {
+        let capture = sampler.finish()
+        sampled.signal()
+        return capture
+    }
+}
+
 /// A finished `run` profile, and the command, which may still be running.
 public struct LaunchedRun: Sendable {
     public var report: ProfileReport
@@ -257,5 +285,12 @@ final class ExitBox: Sendable {
         done.wait()
         done.signal()
         return outcome ?? .gone
+    }
+
+    /// Whether it exited within `seconds`.
+    func wait(seconds: Double) -> Bool {
+        guard done.wait(timeout: .now() + seconds) == .success else { return false }
+        done.signal()
+        return true
     }
 }

@@ -6,9 +6,10 @@ enum SamplingPipeline {
     typealias Factory = @Sendable (NoteBook, UInt64) throws(SamplingError) -> [any RecordConsumer]
 
     /// `heapChannel`: `run --heap`'s ring and mean sampling interval;
-    /// `heapProbes`: `attach --heap`'s allocator probes.
+    /// `heapProbes`: `attach --heap`'s allocator probes; `progress`: where
+    /// live counts are published.
     static func consumers(for configuration: SamplerConfiguration, heapChannel: (fd: Int32, sampleBytes: Int)? = nil,
-                          heapProbes: HeapProbeSettings? = nil) -> Factory {
+                          heapProbes: HeapProbeSettings? = nil, progress: SamplingProgress? = nil) -> Factory {
         { notes, start throws(SamplingError) in
             let walker = try StackWalker(mode: configuration.unwind)
             var consumers: [any RecordConsumer] = [walker, TaskNames(), CPUStackAggregator(walker: walker)]
@@ -22,6 +23,7 @@ enum SamplingPipeline {
                                                               walker: walker, notes: notes, start: start))
             }
             consumers.append(JITMapReader(walker: walker))
+            if let progress { consumers.append(ProgressMeter(progress)) }
             return consumers
         }
     }

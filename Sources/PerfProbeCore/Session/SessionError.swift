@@ -8,6 +8,8 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
     case sampling(SamplingError)
     case launch(String, Errno)
     case heapProbes(HeapProbeError)
+    /// `top` cannot take the terminal as a full screen.
+    case terminal(String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
             "\(what): \(errno)"
         case .heapProbes(let error):
             error.description
+        case .terminal(let why):
+            why
         }
     }
 }

@@ -8,7 +8,7 @@ import Synchronization
 struct SidecarEndpoints: Sendable {
     let following: SidecarTarget
     let state: SidecarState
-    let symbolizer: SidecarSymbolizer
+    let symbolizer: SharedSymbolizer
     let pusher: ProfilePusher?
     let target: ProfileReport.Target
     let configuration: SamplerConfiguration

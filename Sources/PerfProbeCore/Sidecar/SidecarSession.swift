@@ -69,12 +69,11 @@ public enum SidecarSession {
         let stat = try attach(pid)
         let configuration = following.current!.configuration
         let start = Syscalls.monotonicNanoseconds()
-        let symbolizer = SidecarSymbolizer(settings: options.symbols)
+        let symbolizer = SharedSymbolizer(settings: options.symbols)
         let state = SidecarState(phase: sidecar.schedule?.phase(at: 0) ?? defaultPhase, windowsFile: sidecar.windowsFile,
                                  symbolizer: symbolizer)
         let name = stat.command
-        let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))
-            .map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
+        let command = ProcessFinder.commandLine(of: pid)
         let target = ProfileReport.Target(mode: "sidecar", pid: pid, command: command, name: name, outcome: .running)
         let pusher = sidecar.pushURL.flatMap(ProfilePusher.init(url:))
         let endpoints = SidecarEndpoints(following: following, state: state, symbolizer: symbolizer, pusher: pusher, target: target,
@@ -164,7 +163,7 @@ public enum SidecarSession {
 
     /// Files the window's summary, and queues its profile for the pusher.
     private static func summarizeWindow(state: SidecarState, since: UInt64, start: UInt64, target: ProfileReport.Target,
-                                        configuration: SamplerConfiguration, symbolizer: SidecarSymbolizer, pusher: ProfilePusher?) {
+                                        configuration: SamplerConfiguration, symbolizer: SharedSymbolizer, pusher: ProfilePusher?) {
         state.closeWindow(since: since) { capture, phase in
             let report = symbolizer.report(capture, target: target, configuration: configuration)
             if let pusher, let profile = try? PprofCPUFormat().render(report) {

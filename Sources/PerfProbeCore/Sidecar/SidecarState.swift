@@ -39,12 +39,12 @@ final class SidecarState: Sendable {
     private let windowsPath: String?
     /// Opened with the first window (a setup error leaves no output behind).
     private let windowsFile = Locked<FileDescriptor?>(nil)
-    private let symbolizer: SidecarSymbolizer
+    private let symbolizer: SharedSymbolizer
     /// Slices are merged by function and filed here, in order, so that
     /// symbolizing new frames never delays when the next slice is cut.
     private let filing = DispatchQueue(label: "perfprobe.sidecar.filing")
 
-    init(phase: String, windowsFile: String?, symbolizer: SidecarSymbolizer) {
+    init(phase: String, windowsFile: String?, symbolizer: SharedSymbolizer) {
         inner = Locked(Inner(phase: phase))
         windowsPath = windowsFile
         self.symbolizer = symbolizer

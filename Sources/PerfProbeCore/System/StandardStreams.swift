@@ -5,6 +5,14 @@ public enum StandardStreams {
         try? Syscalls.writeAll(1, Array(text.utf8))
     }
 
+    /// Writes to stdout; false once its reader is gone (EPIPE: SIGPIPE is
+    /// ignored from the first call on, so a closed pipe ends a loop cleanly
+    /// instead of killing the agent with probes still set in a target).
+    static func outputUnlessClosed(_ text: String) -> Bool {
+        Syscalls.ignoreBrokenPipe()
+        return (try? Syscalls.writeAll(1, Array(text.utf8))) != nil
+    }
+
     public static func error(_ text: String) {
         try? Syscalls.writeAll(2, Array(text.utf8))
     }

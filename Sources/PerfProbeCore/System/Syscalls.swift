@@ -311,13 +311,15 @@ enum Syscalls {
         return WaitStatus(exitCode: nil, signal: termSignal)
     }
 
-    /// `nice`: the child's scheduling priority (the agent's may be raised).
-    static func spawnGated(path: String, arguments: [String], environment: [String], nice: Int32) throws(Errno) -> (pid: Int32, gate: Int32, status: Int32) {
+    /// `nice`: the child's scheduling priority (the agent's may be raised);
+    /// `output`: see `CPerfProbe_spawn_gated`.
+    static func spawnGated(path: String, arguments: [String], environment: [String], nice: Int32,
+                           output: Int32 = -1) throws(Errno) -> (pid: Int32, gate: Int32, status: Int32) {
         var gate: Int32 = -1
         var status: Int32 = -1
         let pid = withCStringArray(arguments) { argv in
             withCStringArray(environment) { envp in
-                CPerfProbe_spawn_gated(path, argv, envp, nice, &gate, &status)
+                CPerfProbe_spawn_gated(path, argv, envp, nice, output, &gate, &status)
             }
         }
         if pid == -1 { throw Errno(errno) }
@@ -332,6 +334,19 @@ enum Syscalls {
     }
 
     static func blockStopSignals() { CPerfProbe_block_stop_signals() }
+
+    static func ignoreBrokenPipe() { signal(SIGPIPE, SIG_IGN) }
+
+    static let terminate = SIGTERM, killSignal = SIGKILL
+
+    /// Whether `fd` is a terminal.
+    static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+    /// The width of the terminal on `fd`; nil when it is none or says none.
+    static func terminalColumns(_ fd: Int32) -> Int? {
+        let columns = CPerfProbe_terminal_columns(fd)
+        return columns > 0 ? Int(columns) : nil
+    }
 
     static func waitStopSignal() -> (signal: Int32, sender: Int32) {
         var sender: Int32 = 0

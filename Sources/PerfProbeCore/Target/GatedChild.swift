@@ -7,9 +7,11 @@ struct GatedChild: ~Copyable {
     private let gate: FileDescriptor
     private let status: FileDescriptor
 
-    init(path: String, arguments: [String], environment: [String: String]) throws(Errno) {
+    /// `output`: nil, the command keeps the terminal; an fd, it gets a
+    /// process group of its own, stdin from /dev/null and its output there.
+    init(path: String, arguments: [String], environment: [String: String], output: Int32? = nil) throws(Errno) {
         let child = try Syscalls.spawnGated(path: path, arguments: arguments, environment: environment.map { "\($0.key)=\($0.value)" },
-                                            nice: AgentPriority.original)
+                                            nice: AgentPriority.original, output: output ?? -1)
         pid = child.pid
         gate = FileDescriptor(child.gate)
         status = FileDescriptor(child.status)

@@ -13,10 +13,14 @@ public enum ProcessFinder {
         return Syscalls.listDirectory("/proc").compactMap(Int32.init).sorted().filter { pid in
             guard pid != own, let stat = (try? Syscalls.readFile("/proc/\(pid)/stat")).flatMap({ ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }),
                   !stat.isKernelThread, stat.state != "Z" else { return false }
-            let command = (try? Syscalls.readFile("/proc/\(pid)/cmdline"))?.split(separator: 0).first
-                .map { String(decoding: $0, as: UTF8.self).split(separator: "/").last.map(String.init) ?? "" }
+            let command = commandLine(of: ProcessID(pid)).first.map { $0.split(separator: "/").last.map(String.init) ?? "" }
             return stat.command == name || command == name
         }.map { ProcessID($0) }
+    }
+
+    /// The arguments a process was started with (empty when it is gone or a kernel thread).
+    static func commandLine(of pid: ProcessID) -> [String] {
+        (try? Syscalls.readFile("/proc/\(pid)/cmdline")).map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
     }
 
     /// Whether a program exec'd under comm `comm` (its file name, cut to

@@ -23,7 +23,12 @@ public struct ProcessStat: Hashable, Sendable {
     static func secondsSinceOwnStart() -> Double? {
         guard let bytes = try? Syscalls.readFile("/proc/self/stat"),
               let stat = parse(Substring(decoding: bytes, as: UTF8.self)) else { return nil }
-        let started = Double(stat.startTicks) / Double(max(Syscalls.clockTicksPerSecond(), 1))
+        return stat.age
+    }
+
+    /// Seconds since the process started.
+    var age: Double {
+        let started = Double(startTicks) / Double(max(Syscalls.clockTicksPerSecond(), 1))
         return max(Double(Syscalls.bootTimeNanoseconds()) / 1e9 - started, 0)
     }
 

@@ -1,12 +1,13 @@
 import FoundationEssentials
 import Synchronization
 
-/// The sidecar's one symbolizer, shared by its sampling loop and endpoint
-/// threads: symbol tables are read once for the whole run instead of once a
-/// window, and each slice's frames are merged by function as it arrives, so
-/// the phase totals grow with the program's call paths, not with every
-/// instruction address ever sampled.
-final class SidecarSymbolizer: Sendable {
+/// One symbolizer for a session that reports slice by slice (the sidecar,
+/// shared by its sampling loop and endpoint threads; `top`): symbol tables
+/// are read once for the whole run instead of once a window, and each
+/// slice's frames are merged by source line as it arrives, so totals grow
+/// with the program's call paths, not with every instruction address ever
+/// sampled.
+final class SharedSymbolizer: Sendable {
     private let symbolizer: Locked<Symbolizer>
 
     init(settings: SymbolizerSettings) {
@@ -47,6 +48,27 @@ final class SidecarSymbolizer: Sendable {
             merged.offCPU = offCPU
         }
         return (merged, blocked)
+    }
+
+    /// A merged slice's stacks as functions, and its off-CPU stacks' functions with their blocked nanoseconds.
+    func profile(_ merged: Capture) -> (profile: Profile, blocked: [(tid: ThreadID, frames: [SymbolizedFrame], nanoseconds: UInt64)]) {
+        symbolizer.withLock { symbolizer in
+            symbolizer.update(modules: merged.modules, perfMaps: merged.perfMaps)
+            let profile = Profile.build(from: merged, symbolizer: &symbolizer)
+            let blocked = (merged.offCPU?.blocked ?? [:]).map { key, figures in
+                (key.stack.tid, key.stack.frames.flatMap { symbolizer.locate($0).levels.map(\.frame) }, figures.nanoseconds)
+            }
+            return (profile, blocked)
+        }
+    }
+
+    /// The live heap of `capture` (the latest slice carries all of it), `seconds` after sampling started.
+    func heap(_ capture: Capture, seconds: Double) -> HeapReport? {
+        guard let heap = capture.heap else { return nil }
+        return symbolizer.withLock { symbolizer in
+            symbolizer.update(modules: capture.modules, perfMaps: capture.perfMaps)
+            return HeapReport.build(heap, duration: seconds, ended: false, name: { symbolizer.locate($0).levels.map(\.frame) })
+        }
     }
 
     func report(_ capture: Capture, target: ProfileReport.Target, configuration: SamplerConfiguration,
