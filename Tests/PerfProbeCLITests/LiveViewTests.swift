@@ -10,8 +10,11 @@ final class TerminalSession {
     init(columns: Int = 150, rows: Int = 40) throws {
         // Through Python's subprocess, which closes inherited descriptors: the
         // server tmux starts would otherwise keep the one Foundation's Process
-        // watches for the client's exit, and the wait would never end.
-        try Harness.tool("/usr/bin/python3", ["-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))",
+        // watches for the client's exit, and the wait would never end. The
+        // signal mask Process hands on (SIGTERM blocked) is cleared too:
+        // kill-server is a SIGTERM the server sends itself.
+        let start = "import signal, subprocess, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); sys.exit(subprocess.call(sys.argv[1:]))"
+        try Harness.tool("/usr/bin/python3", ["-c", start,
                                               "/usr/bin/tmux", "-L", socket, "new-session", "-d", "-x", String(columns), "-y", String(rows), "env", "-i", "PATH=/usr/bin:/bin",
                   "TERM=xterm-256color", "HOME=/tmp", "PS1=PROMPT$ ", "bash", "--norc", "--noprofile"])
     }
