@@ -81,6 +81,8 @@ bench:
 	python3 scripts/bench-lines.py
 	scripts/install-deps.sh tmux
 	python3 scripts/bench-top.py
+	python3 scripts/interval-coverage.py
+	python3 scripts/gate-experiment.py
 
 clean:
 	$(MAKE) -C samples clean

@@ -15,8 +15,11 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: "The new run's output directory.")
     var new: String
 
-    @Option(help: "Exit 1 when total CPU time grew by more than this %, or a function's inclusive share of the samples by more than this many points.")
+    @Option(help: "Exit 1 when total CPU time grew by more than this %, or a function's inclusive share of the samples by more than this many points, and the growth is significant.")
     var maxRegression: Double?
+
+    @Option(help: "The significance level of the tests: the chance of a false verdict allowed.")
+    var significance = ProfileComparison.defaultLevel
 
     @Option(help: "Where to write the differential flame graph (default: NEW/diff.svg).")
     var output: String?
@@ -27,18 +30,26 @@ struct DiffCommand: ParsableCommand {
     func validate() throws {
         if let maxRegression, !(maxRegression >= 0) { throw ValidationError("--max-regression must be a percentage ≥ 0, got \(maxRegression)") }
         guard top > 0 else { throw ValidationError("--top must be positive, got \(top)") }
+        try GateOptions.check(significance: significance)
     }
 
     func run() throws {
         let before = try SavedRun.load(base), after = try SavedRun.load(new)
-        let comparison = ProfileComparison(base: before, new: after)
-        var out = String(printf: "CPU time %.3f s → %.3f s (%+.1f%%) · samples %d → %d\n\n", comparison.baseCPUSeconds,
-                         comparison.newCPUSeconds, comparison.cpuChangePercent, before.profile.totalSamples, after.profile.totalSamples)
-        out += "  SELF%  before → after (Δ)     TOTAL%  before → after (Δ)     SELF s Δ  FUNCTION  [MODULE]\n"
+        let comparison = ProfileComparison(base: before, new: after, level: significance)
+        let verdict = { (significant: Bool) in significant ? "significant" : "not significant" }
+        var out = String(printf: "CPU time %@ → %@ (%+.1f%%; %@, p = %@: %@ at %g) · samples %d → %d\n\n",
+                         comparison.baseCPUInterval.citing(seconds: comparison.baseCPUSeconds),
+                         comparison.newCPUInterval.citing(seconds: comparison.newCPUSeconds), comparison.cpuChangePercent,
+                         comparison.cpuTest, Statistics.text(pValue: comparison.cpuPValue), verdict(comparison.cpuSignificant), significance,
+                         before.profile.totalSamples, after.profile.totalSamples)
+        out += "Shares with 95% intervals; p: two-proportion z-test of TOTAL%, Holm-corrected over \(comparison.changes.count) functions; n.s.: not significant at \(significance).\n"
+        out += "  SELF%  before → after (Δ)     TOTAL%  before [95% CI]  →  after [95% CI]    (Δ)       p         SELF s Δ  FUNCTION  [MODULE]\n"
+        let range = { (interval: ConfidenceInterval?) in interval.map { String(printf: "[%5.1f–%5.1f]", $0.low, $0.high) } ?? "[    ?–    ?]" }
         for change in comparison.changes.prefix(top) {
-            out += String(printf: "  %6.2f → %6.2f (%+6.2f)     %6.2f → %6.2f (%+6.2f)     %+8.3f  %@  [%@]\n",
+            out += String(printf: "  %6.2f → %6.2f (%+6.2f)     %6.2f %@ → %6.2f %@ (%+6.2f)  %-9@ %-4@ %+8.3f  %@  [%@]\n",
                           change.baseSelfPercent, change.newSelfPercent, change.selfPointsChange,
-                          change.baseTotalPercent, change.newTotalPercent, change.totalPointsChange,
+                          change.baseTotalPercent, range(change.baseTotalInterval), change.newTotalPercent, range(change.newTotalInterval),
+                          change.totalPointsChange, Statistics.text(pValue: change.pValue), change.significant ? "" : "n.s.",
                           change.selfSecondsChange, change.function, change.module)
         }
         if let reasons = comparison.blockedByReason, let blockers = comparison.blockers {
@@ -53,7 +64,7 @@ struct DiffCommand: ParsableCommand {
         }
         let svg = output ?? new + "/diff.svg"
         do {
-            try FileSystem.replace(svg, with: Array(FlameGraphFormat.difference(base: before, new: after)))
+            try FileSystem.replace(svg, with: Array(FlameGraphFormat.difference(base: before, new: after, level: significance)))
         } catch {
             throw ValidationError("cannot write \(svg): \(error)")
         }

@@ -20,8 +20,12 @@ struct GateOptions: ParsableArguments {
     @Option(help: "A saved run (its output directory) to compare against with --max-regression.")
     var baseline: String?
 
-    @Option(help: "With --baseline: exit 1 when total CPU time grew by more than this %, or a function's inclusive share of the samples by more than this many points.")
+    @Option(help: "With --baseline: exit 1 when total CPU time grew by more than this %, or a function's inclusive share of the samples by more than this many points, and the growth is significant (see --significance).")
     var maxRegression: Double?
+
+    @Option(help: ArgumentHelp("The significance level of --max-regression's tests: the chance of a false verdict allowed.",
+                               discussion: "Shares: two-proportion z-test, Holm-corrected over the functions compared. Total CPU time: Welch's t-test over the runs of --repeat (a single run on both sides: the samples' Poisson error only)."))
+    var significance = ProfileComparison.defaultLevel
 
     func validate() throws {
         if let maxRss, ByteCount(argument: maxRss) == nil {
@@ -30,8 +34,15 @@ struct GateOptions: ParsableArguments {
         if let maxCpu, !(maxCpu > 0) { throw ValidationError("--max-cpu must be a positive percentage, got \(maxCpu)") }
         if let maxRegression, !(maxRegression >= 0) { throw ValidationError("--max-regression must be a percentage ≥ 0, got \(maxRegression)") }
         if maxRegression != nil && baseline == nil { throw ValidationError("--max-regression needs --baseline DIR") }
+        try Self.check(significance: significance)
         if let baseline, !FileManager.default.fileExists(atPath: baseline + "/report.json") {
             throw ValidationError("--baseline \(baseline) holds no report.json: give the output directory of an earlier run")
+        }
+    }
+
+    static func check(significance: Double) throws {
+        guard significance > 0, significance < 0.5 else {
+            throw ValidationError("--significance must be a level between 0 and 0.5, e.g. 0.01, got \(significance)")
         }
     }
 
@@ -42,6 +53,7 @@ struct GateOptions: ParsableArguments {
         settings.maxRSSBytes = maxRss.flatMap(ByteCount.init(argument:))?.bytes
         settings.maxCPUPercent = maxCpu
         settings.maxRegressionPercent = maxRegression
+        settings.significanceLevel = significance
         if let baseline { settings.baseline = try SavedRun.load(baseline) }
         return settings
     }

@@ -75,7 +75,7 @@ extension BinaryTests {
         let report = try outcome.report
         #expect(report.target.outcome == TargetOutcome(state: "exited", exitCode: 0, signal: nil))
         #expect(outcome.stderr.contains("shared_leaf  [cpu_split]"))
-        #expect(outcome.stderr.contains("SELF%   TOTAL%"))
+        #expect(outcome.stderr.contains("   SELF%                 TOTAL%               FUNCTION  [MODULE]"))
         #expect(outcome.stdout.isEmpty, "stdout is the command's: \(outcome.stdout)")
         // The 70/30 lies in the callers: the list by total time shows it, heavy before light.
         let byTotal = try #require(report.hotspotsByTotal)

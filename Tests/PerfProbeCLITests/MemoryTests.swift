@@ -204,6 +204,10 @@ extension BinaryTests {
         let churn = try #require(heap.stacks.first { $0.functions.contains("churn_requests") })
         #expect(churn.kind == .churn)
         #expect(abs(churn.allocationsPerSecond / 512 - 1) <= 0.3, "\(churn.allocationsPerSecond)")
+        // Each verdict's evidence is its interval's lower bound: growth past 32 KiB/s, churn past 100 allocations a second.
+        let growth = try #require(leak.growthInterval), rate = try #require(churn.allocationsPerSecondInterval)
+        #expect(growth.low >= 32 * 1024 && growth.contains(leak.growthBytesPerSecond), "\(growth)")
+        #expect(rate.low >= 100 && rate.contains(churn.allocationsPerSecond), "\(rate)")
         #expect(heap.droppedSamples == 0)
         // No frame of the probe itself in any stack.
         #expect(!heap.stacks.contains { $0.modules.contains("libperfprobe-heap.so") })

@@ -271,7 +271,7 @@ extension BinaryTests {
         let contention = try Harness.perfprobe(["run", "--frequency", "499", "--", Harness.samples + "/contention", "1.5"])
         let handOffs = try CPUProfileTests.cpuResults(contention.directory).optimizationOpportunities
         #expect(handOffs.contains { $0.contains("context switches a second (≥ 1000)") }, "\(handOffs)")
-        #expect(handOffs.contains { $0.contains("in futex calls (≥ 5%): lock contention") }, "\(handOffs)")
+        #expect(handOffs.contains { $0.contains("in futex calls (lower bound ≥ 5%): lock contention") }, "\(handOffs)")
         #expect(!handOffs.contains { $0.contains("major page faults") || $0.contains("storage I/O") })
 
         // pagein faults in 16,384 pages of a file it dropped from the page cache, per round.

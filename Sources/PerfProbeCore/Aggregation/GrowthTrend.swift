@@ -26,8 +26,10 @@ public struct GrowthTrend: Hashable, Sendable {
         peak = settled.map(\.value).max() ?? start
     }
 
-    /// Growing at `minimumRate` or more, steadily (R² ≥ 0.6), and still at the end.
+    /// Growing at `minimumRate` or more, steadily (R² ≥ 0.6), with the
+    /// slope's 95% lower bound past the rate too, and still at the end.
     public func isGrowing(minimumRate: Double) -> Bool {
-        fit.slope >= minimumRate && finalFit.slope >= minimumRate && fit.rSquared >= 0.6
+        fit.slope >= minimumRate && (fit.slopeInterval?.low ?? fit.slope) >= minimumRate
+            && finalFit.slope >= minimumRate && fit.rSquared >= 0.6
     }
 }

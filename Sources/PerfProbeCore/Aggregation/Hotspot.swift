@@ -8,6 +8,10 @@ public struct Hotspot: Codable, Hashable, Sendable {
     public var selfPercent: Double
     public var totalSamples: Int
     public var totalPercent: Double
+    /// 95% Wilson intervals of the two shares, in percent (nil in reports
+    /// of earlier versions).
+    public var selfInterval: ConfidenceInterval? = nil
+    public var totalInterval: ConfidenceInterval? = nil
 
     /// Hotspots of the stacks `include` selects, most self time first.
     public static func rank(_ profile: Profile, where include: (Profile.Stack) -> Bool = { _ in true }) -> [Hotspot] {
@@ -27,7 +31,8 @@ public struct Hotspot: Codable, Hashable, Sendable {
                 let function = profile.functions[index]
                 return Hotspot(function: function.function, module: function.module, kernel: function.kernel,
                                selfSamples: selfCounts[index], selfPercent: Double(selfCounts[index]) * 100 / Double(samples),
-                               totalSamples: totalCounts[index], totalPercent: Double(totalCounts[index]) * 100 / Double(samples))
+                               totalSamples: totalCounts[index], totalPercent: Double(totalCounts[index]) * 100 / Double(samples),
+                               selfInterval: .share(selfCounts[index], of: samples), totalInterval: .share(totalCounts[index], of: samples))
             }
             .sorted { ($0.selfSamples, $0.totalSamples, $1.function) > ($1.selfSamples, $1.totalSamples, $0.function) }
     }

@@ -41,11 +41,12 @@ extension ProfileReport {
         }
         let threads = byThread.map { tid, entry in
             Thread(pid: entry.pid, tid: tid, name: SymbolName.sanitized(capture.threadNames[tid] ?? capture.processNames[entry.pid] ?? "?"),
-                   samples: entry.samples, percent: Double(entry.samples) * 100 / Double(total))
+                   samples: entry.samples, percent: Double(entry.samples) * 100 / Double(total),
+                   interval: .share(entry.samples, of: profile.totalSamples))
         }.sorted { ($0.samples, $1.tid) > ($1.samples, $0.tid) }
         let processes = byProcess.map { pid, samples in
             Thread(pid: pid, tid: ThreadID(pid.rawValue), name: SymbolName.sanitized(capture.processNames[pid] ?? capture.threadNames[ThreadID(pid.rawValue)] ?? "?"),
-                   samples: samples, percent: Double(samples) * 100 / Double(total))
+                   samples: samples, percent: Double(samples) * 100 / Double(total), interval: .share(samples, of: profile.totalSamples))
         }.sorted { ($0.samples, $1.pid) > ($1.samples, $0.pid) }
 
         let threadHotspots = perThread ? threads.map { thread in

@@ -14,6 +14,8 @@ extension ProfileReport {
     /// sampling interval in ns (≤ 1e9) fits in Int64 (pprof).
     static let maxStackSamples = 1 << 32
     static let maxTotalSamples = 1 << 40
+    /// Far above any `run --repeat` (the CLI allows 1000).
+    static let maxRepeats = 100_000
 
     /// Checks a report read from disk before anything is rendered from it —
     /// report.json is a file anyone could have written — and sanitizes its
@@ -25,6 +27,15 @@ extension ProfileReport {
         }
         guard durationSeconds >= 0 else {
             throw ReportValidationError(field: "duration_seconds", problem: "is negative")
+        }
+        if let repeats {
+            // The regression gate's tests read the runs' CPU times.
+            guard repeats.runs >= 1, repeats.runs <= Self.maxRepeats, repeats.cpuSeconds.values.count == repeats.runs else {
+                throw ReportValidationError(field: "repeats.cpu_seconds.values", problem: "must hold one value for each of 1 to \(Self.maxRepeats) runs")
+            }
+            guard repeats.cpuSeconds.values.allSatisfy({ $0 >= 0 }) else {
+                throw ReportValidationError(field: "repeats.cpu_seconds.values", problem: "holds a negative time")
+            }
         }
         for (l, location) in (profile.locations ?? []).enumerated() {
             let field = "profile.locations[\(l)]"

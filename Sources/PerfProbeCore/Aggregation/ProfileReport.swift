@@ -83,6 +83,8 @@ public struct ProfileReport: Codable, Sendable {
         public var name: String
         public var samples: Int
         public var percent: Double
+        /// 95% Wilson interval of `percent` (nil in reports of earlier versions).
+        public var interval: ConfidenceInterval? = nil
     }
 
     public struct ThreadHotspots: Codable, Sendable {
@@ -136,6 +138,8 @@ public struct ProfileReport: Codable, Sendable {
     /// What perfprobe could not see, and why (a perf map refused, a target
     /// the kernel would not sample, threads too short-lived to be sampled).
     public var notes: [String]? = nil
+    /// `run --repeat N`: how the runs differed (nil for a single run).
+    public var repeats: RepeatStatistics? = nil
 }
 
 extension ProfileReport {

@@ -10,9 +10,11 @@ public struct GateSettings: Sendable {
     public var maxCPUPercent: Double?
     /// A saved run to compare against, and how much worse is too much: a
     /// function's inclusive share of the samples growing by more than this
-    /// many percentage points, or total CPU time by more than this %.
+    /// many percentage points, or total CPU time by more than this %, each
+    /// only when the change is significant at `significanceLevel`.
     public var baseline: ProfileReport?
     public var maxRegressionPercent: Double?
+    public var significanceLevel = ProfileComparison.defaultLevel
 
     public init() {}
 
@@ -49,26 +51,31 @@ public struct GateSettings: Sendable {
             }
         }
         if let baseline, let limit = maxRegressionPercent {
-            tripped += Self.regressions(ProfileComparison(base: baseline, new: report), limit: limit)
+            tripped += Self.regressions(ProfileComparison(base: baseline, new: report, level: significanceLevel), limit: limit)
         }
         return tripped
     }
 
     /// Functions whose inclusive share grew by more than `limit` points, and
-    /// total CPU time grown by more than `limit` %.
+    /// total CPU time grown by more than `limit` %, where the growth is
+    /// significant: each line names the test and its p-value.
     public static func regressions(_ comparison: ProfileComparison, limit: Double) -> [TrippedGate] {
         var tripped: [TrippedGate] = []
-        if comparison.cpuChangePercent > limit {
+        if comparison.cpuChangePercent > limit && comparison.cpuSignificant {
             tripped.append(TrippedGate(
                 gate: "--max-regression", threshold: "\(limit)%", measured: String(printf: "%+.1f%%", comparison.cpuChangePercent),
-                message: String(printf: "gate --max-regression %g%%: total CPU time grew %.1f%% (%.3f s → %.3f s)",
-                                limit, comparison.cpuChangePercent, comparison.baseCPUSeconds, comparison.newCPUSeconds)))
+                message: String(printf: "gate --max-regression %g%%: total CPU time grew %.1f%% (%@ → %@; %@, p = %@ ≤ %g)",
+                                limit, comparison.cpuChangePercent, comparison.baseCPUInterval.citing(seconds: comparison.baseCPUSeconds),
+                                comparison.newCPUInterval.citing(seconds: comparison.newCPUSeconds), comparison.cpuTest,
+                                Statistics.text(pValue: comparison.cpuPValue), comparison.level)))
         }
-        for change in comparison.changes where change.totalPointsChange > limit {
+        for change in comparison.changes where change.totalPointsChange > limit && change.significant {
             tripped.append(TrippedGate(
                 gate: "--max-regression", threshold: "\(limit) points", measured: String(printf: "%+.1f points", change.totalPointsChange),
-                message: String(printf: "gate --max-regression %g%%: %@ [%@] went from %.1f%% to %.1f%% of the samples (inclusive)",
-                                limit, change.function, change.module, change.baseTotalPercent, change.newTotalPercent)))
+                message: String(printf: "gate --max-regression %g%%: %@ [%@] went from %@ to %@ of the samples (inclusive; two-proportion z-test p = %@, Holm-corrected over %d functions at %g)",
+                                limit, change.function, change.module, ConfidenceInterval.citing(percent: change.baseTotalPercent, change.baseTotalInterval),
+                                ConfidenceInterval.citing(percent: change.newTotalPercent, change.newTotalInterval), Statistics.text(pValue: change.pValue), comparison.changes.count,
+                                comparison.level)))
         }
         return tripped
     }

@@ -30,11 +30,16 @@ public struct CPUResultsFormat: ReportFormat {
             public var inclusivePercentage: Double
             /// Always null: sampling does not count calls.
             public var callCount: Int?
-            /// "high" (≥ 20% self), "medium" (≥ 5%) or "low".
+            /// "high" (the self share's 95% lower bound ≥ 20%), "medium"
+            /// (≥ 5%), "low", or "unknown" with too few samples.
             public var optimizationPotential: String
+            /// 95% Wilson intervals of the two shares (absent in older files).
+            public var percentageInterval: ConfidenceInterval?
+            public var inclusiveInterval: ConfidenceInterval?
 
             private enum CodingKeys: String, CodingKey {
-                case functionName, module, totalTime, percentageOfTotal, inclusivePercentage, callCount, optimizationPotential
+                case functionName, module, totalTime, percentageOfTotal, inclusivePercentage, callCount, optimizationPotential,
+                     percentageInterval, inclusiveInterval
             }
 
             /// Writes `call_count` as an explicit null, which the synthesized encoder would omit.
@@ -47,6 +52,8 @@ public struct CPUResultsFormat: ReportFormat {
                 try container.encode(inclusivePercentage, forKey: .inclusivePercentage)
                 try container.encode(callCount, forKey: .callCount)
                 try container.encode(optimizationPotential, forKey: .optimizationPotential)
+                try container.encodeIfPresent(percentageInterval, forKey: .percentageInterval)
+                try container.encodeIfPresent(inclusiveInterval, forKey: .inclusiveInterval)
             }
         }
 
@@ -59,6 +66,12 @@ public struct CPUResultsFormat: ReportFormat {
         public var callCountNote: String
         /// The CI gates that tripped, one line each.
         public var failedGates: [String]
+        /// Why no conclusion was drawn where one might be expected (too few
+        /// samples); absent in older files.
+        public var caveats: [String]?
+        /// `run --repeat N`: the runs' spread (mean, standard deviation, 95%
+        /// interval of total CPU time and of the top functions).
+        public var repeatStatistics: RepeatStatistics?
     }
 
     /// The self share that makes a function a bottleneck.
@@ -80,12 +93,16 @@ public struct CPUResultsFormat: ReportFormat {
             Results.Hotspot(functionName: hotspot.function, module: hotspot.module,
                             totalTime: Double(hotspot.totalSamples) * interval, percentageOfTotal: hotspot.selfPercent,
                             inclusivePercentage: hotspot.totalPercent, callCount: nil,
-                            optimizationPotential: hotspot.selfPercent >= 20 ? "high" : hotspot.selfPercent >= 5 ? "medium" : "low")
+                            optimizationPotential: OptimizationRules.potential(hotspot, report),
+                            percentageInterval: .share(hotspot.selfSamples, of: samples),
+                            inclusiveInterval: .share(hotspot.totalSamples, of: samples))
         }
         let waits = OptimizationRules.offCPU(report)
-        let bottlenecks = report.hotspots.filter { $0.selfPercent >= bottleneckPercent }.map {
-            String(printf: "%@ [%@]: %.1f%% of the samples in the function itself, %.1f%% with its callees",
-                   $0.function, $0.module, $0.selfPercent, $0.totalPercent)
+        let sampled = samples >= OptimizationRules.minimumSamples
+        let bottlenecks = report.hotspots.filter { sampled && OptimizationRules.interval($0.selfSamples, report).low >= bottleneckPercent }.map {
+            String(printf: "%@ [%@]: %@ of the samples in the function itself (lower bound ≥ %.0f%%), %@ with its callees",
+                   $0.function, $0.module, ConfidenceInterval.citing(percent: $0.selfPercent, OptimizationRules.interval($0.selfSamples, report)),
+                   bottleneckPercent, ConfidenceInterval.citing(percent: $0.totalPercent, OptimizationRules.interval($0.totalSamples, report)))
         } + waits.bottlenecks
         let usage = report.timeline.dropFirst().map { $0.cpuUserPercent + $0.cpuSystemPercent }
         let mean = usage.isEmpty ? 0 : usage.reduce(0, +) / Double(usage.count)
@@ -95,6 +112,7 @@ public struct CPUResultsFormat: ReportFormat {
             cpuUsage: Results.Usage(min: usage.min() ?? 0, max: usage.max() ?? 0, average: mean, variance: variance),
             hotspots: Array(hotspots), bottlenecks: bottlenecks, optimizationOpportunities: OptimizationRules.cpu(report) + waits.opportunities, samples: samples,
             callCountNote: "call_count is null: perfprobe samples where time is spent and does not count calls",
-            failedGates: (report.gates ?? []).map(\.message))
+            failedGates: (report.gates ?? []).map(\.message),
+            caveats: OptimizationRules.tooFewSamples(report).map { [$0] } ?? [], repeatStatistics: report.repeats)
     }
 }

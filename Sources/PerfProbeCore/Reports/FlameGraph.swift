@@ -14,8 +14,11 @@ struct FlameGraph {
         var value = 0
         var children: [Node] = []
         private var index: [String: Int] = [:]
-        /// With a baseline: this path's share of the baseline's samples, in %.
+        /// With a baseline: this path's share of the baseline's samples, in
+        /// %, the test of the change, and whether it is significant.
         var baseShare: Double?
+        var pValue = 1.0
+        var significant = false
 
         init(name: String, module: String, kernel: Bool) {
             self.name = name
@@ -73,13 +76,18 @@ struct FlameGraph {
                   threadNames: report.threadNames, title: title, inlined: report.profile.stacks.map(report.profile.inlined))
     }
 
-    /// Marks every node with its path's share in `baseline`.
-    func compare(with baseline: FlameGraph) {
+    /// Marks every node with its path's share in `baseline` and whether
+    /// the change is significant at `level` (Holm over all paths).
+    func compare(with baseline: FlameGraph, level: Double) {
+        var nodes: [Node] = []
         func mark(_ node: Node, _ base: Node?) {
             node.baseShare = Double(base?.value ?? 0) * 100 / Double(max(baseline.root.value, 1))
+            node.pValue = Statistics.twoProportion(base?.value ?? 0, of: baseline.root.value, node.value, of: root.value) ?? 1
+            nodes.append(node)
             for child in node.children { mark(child, base?.find(child)) }
         }
         mark(root, baseline.root)
+        for (node, significant) in zip(nodes, Statistics.holm(nodes.map(\.pValue), level: level)) { node.significant = significant }
     }
 
     static let width = 1200.0
@@ -105,7 +113,7 @@ struct FlameGraph {
         }
         place(root, depth: 0, x: 0)
         let height = Double(maxDepth + 1) * Self.rowHeight + 60
-        let maxChange = rows.compactMap { row in row.node.baseShare.map { abs(Double(row.node.value) * 100 / total - $0) } }.max() ?? 0
+        let maxChange = rows.filter(\.node.significant).compactMap { row in row.node.baseShare.map { abs(Double(row.node.value) * 100 / total - $0) } }.max() ?? 0
         var out = standalone ? "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" : ""
         out += """
         <svg id="flamegraph" xmlns="http://www.w3.org/2000/svg" version="1.1" width="\(Int(Self.width))" height="\(Int(height))" \
@@ -126,8 +134,9 @@ struct FlameGraph {
             let fill: String
             if let base = node.baseShare {
                 let change = share - base
-                detail += String(printf: " (%+.2f points: %.2f%% before)", change, base)
-                fill = Self.diffColour(change, maxChange: maxChange)
+                detail += String(printf: " (%+.2f points: %.2f%% before; p = %@%@)", change, base, Statistics.text(pValue: node.pValue),
+                                 node.significant ? "" : ", not significant")
+                fill = node.significant ? Self.diffColour(change, maxChange: maxChange) : Self.insignificant
             } else {
                 fill = offCPU ? Self.coolColour(node) : Self.colour(node)
             }
@@ -161,6 +170,8 @@ struct FlameGraph {
         if node.kernel { return "rgb(\(230 + Int(hash % 20)),\(120 + Int(hash / 20 % 50)),40)" }
         return "rgb(\(205 + Int(hash % 50)),\(60 + Int(hash / 50 % 140)),\(40 + Int(hash / 7000 % 30)))"
     }
+
+    static let insignificant = "rgb(215,215,215)"
 
     static func diffColour(_ change: Double, maxChange: Double) -> String {
         let strength = maxChange > 0 ? min(abs(change) / maxChange, 1) : 0

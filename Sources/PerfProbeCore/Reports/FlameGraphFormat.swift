@@ -18,9 +18,12 @@ public struct FlameGraphFormat: ReportFormat {
 
     /// The differential flame graph of `perfprobe diff`: `new`'s stacks,
     /// coloured by how each path's share changed since `base`.
-    public static func difference(base: ProfileReport, new: ProfileReport) -> Data {
-        let graph = FlameGraph(new, title: "CPU: \(new.target.name) against the baseline (red grew, blue shrank)")
-        graph.compare(with: FlameGraph(base, title: ""))
+    /// Frames whose share changed significantly at `level` (two-proportion
+    /// z-test of the path's samples, Holm-corrected over every path drawn)
+    /// are red where they grew, blue where they shrank; the rest grey.
+    public static func difference(base: ProfileReport, new: ProfileReport, level: Double = ProfileComparison.defaultLevel) -> Data {
+        let graph = FlameGraph(new, title: "CPU: \(new.target.name) against the baseline (red grew, blue shrank, grey: not significant at \(level))")
+        graph.compare(with: FlameGraph(base, title: ""), level: level)
         return Data(graph.svg().utf8)
     }
 }

@@ -29,7 +29,8 @@ public struct HTMLReportFormat: ReportFormat {
 
         """
         page += summary(report, success: cpu.success && (memory?.success ?? true))
-        page += section("Hotspots", hotspots(report))
+        if let repeats = report.repeats { page += section("Runs", self.repeats(repeats)) }
+        page += section("Hotspots", (OptimizationRules.tooFewSamples(report).map { "<p class=\"bad\">\(escape($0))</p>" } ?? "") + hotspots(report))
         if let hotLines = report.hotLines, !hotLines.isEmpty { page += section("Hot source lines", sourceLines(hotLines)) }
         page += section("Flame graph", FlameGraphFormat.svg(report, standalone: false)
                         + "<p class=\"note\">Hover for details, click a frame to zoom, Search to highlight.</p>")
@@ -51,7 +52,7 @@ public struct HTMLReportFormat: ReportFormat {
                 + (OffCPUFlameGraphFormat.svg(report, standalone: false) ?? ""))
         }
         page += section("Optimization opportunities", list(cpu.optimizationOpportunities + (memory?.optimizationOpportunities ?? []),
-                                                          empty: "None: no rule's threshold was reached."))
+                                                          empty: cpu.caveats?.first ?? "None: no rule's threshold was reached."))
         page += section("Counters", table(["counter", "value"], report.counters.map { counter in
             [escape(counter.name), counter.value.map { "\($0)" + (counter.scaled ? " (scaled)" : "") } ?? escape(counter.unavailable ?? "not supported")]
         }))
@@ -80,9 +81,23 @@ public struct HTMLReportFormat: ReportFormat {
     }
 
     private func hotspots(_ report: ProfileReport) -> String {
-        table(["self %", "total %", "function", "module"], report.hotspots.prefix(25).map { hotspot in
-            [percent(hotspot.selfPercent), percent(hotspot.totalPercent), escape(hotspot.function), escape(hotspot.module)]
-        }, numeric: 2)
+        table(["self % (95% CI)", "total % (95% CI)", "function", "module"], report.hotspots.prefix(25).map { hotspot in
+            [percent(hotspot.selfPercent, hotspot.selfInterval), percent(hotspot.totalPercent, hotspot.totalInterval),
+             escape(hotspot.function), escape(hotspot.module)]
+        }, numeric: 2) + "<p class=\"note\">Shares of the samples ± their 95% Wilson intervals; rules claim a share only where the interval's lower bound passes their threshold, and none with fewer than \(OptimizationRules.minimumSamples) samples.</p>"
+    }
+
+    /// `run --repeat`: each run's CPU time, and the top functions' spread.
+    private func repeats(_ repeats: RepeatStatistics) -> String {
+        let spread = { (measure: RepeatStatistics.Spread, format: String) in
+            String(printf: format + " ± " + format, measure.mean, measure.standardDeviation)
+        }
+        let interval = repeats.cpuSeconds.interval.map { String(printf: " (mean's 95%% CI %.3f–%.3f s)", $0.low, $0.high) } ?? ""
+        return "<p>\(repeats.runs) runs\(repeats.failedRuns > 0 ? ", \(repeats.failedRuns) failed" : ""): CPU time \(spread(repeats.cpuSeconds, "%.3f")) s\(interval); each run: \(repeats.cpuSeconds.values.map { String(printf: "%.3f s", $0) }.joined(separator: ", ")).</p>"
+            + table(["self s (mean ± sd)", "total s (mean ± sd)", "total % (mean ± sd)", "function", "module"], repeats.functions.map { function in
+                [spread(function.selfSeconds, "%.3f"), spread(function.totalSeconds, "%.3f"), spread(function.totalPercent, "%.2f"),
+                 escape(function.function), escape(function.module)]
+            }, numeric: 3)
     }
 
     /// Each hot function's hottest lines: where in it the samples fell.
@@ -104,9 +119,10 @@ public struct HTMLReportFormat: ReportFormat {
     }
 
     private func allocations(_ heap: HeapReport) -> String {
-        table(["kind", "outstanding", "growth", "allocs/s", "stack (innermost first)"], heap.stacks.prefix(20).map { stack in
+        table(["kind", "outstanding", "growth (95% CI)", "allocs/s", "stack (innermost first)"], heap.stacks.prefix(20).map { stack in
             [escape(stack.kind.rawValue), MemoryResultsFormat.bytes(Double(stack.outstandingBytes)),
-             MemoryResultsFormat.bytes(stack.growthBytesPerSecond) + "/s", String(printf: "%.0f", stack.allocationsPerSecond),
+             MemoryResultsFormat.bytes(stack.growthBytesPerSecond) + "/s" + MemoryResultsFormat.range(stack.growthInterval, perSecond: true),
+             String(printf: "%.0f", stack.allocationsPerSecond),
              escape(MemoryResultsFormat.chain(stack.functions, depth: 6))]
         })
     }
@@ -174,6 +190,11 @@ public struct HTMLReportFormat: ReportFormat {
     }
 
     private func percent(_ value: Double) -> String { String(printf: "%.2f", value) }
+
+    /// "70.12 (68.9–71.3)".
+    private func percent(_ value: Double, _ interval: ConfidenceInterval?) -> String {
+        percent(value) + (interval.map { String(printf: " (%.1f–%.1f)", $0.low, $0.high) } ?? "")
+    }
 
     private func escape(_ text: String) -> String { FlameGraph.escape(text) }
 }

@@ -69,8 +69,9 @@ public struct MemoryResultsFormat: ReportFormat {
                 let live = stack.oldestLiveSeconds.map { String(printf: ", the oldest live for %.1f s", $0) } ?? ""
                 leaks.append(Results.Leak(
                     type: "heap_allocation_leak", severity: Self.severity(stack.growthBytesPerSecond),
-                    description: String(printf: "allocations from %@ keep growing: %@/s (R² %.2f), %@ outstanding in %d sampled live objects%@; %@ allocated, %@ freed (%.0f allocations/s, %@/s freed)%@",
-                                        Self.chain(stack.functions), Self.bytes(stack.growthBytesPerSecond), stack.growthRSquared,
+                    description: String(printf: "allocations from %@ keep growing: %@/s%@ (R² %.2f), %@ outstanding in %d sampled live objects%@; %@ allocated, %@ freed (%.0f allocations/s, %@/s freed)%@",
+                                        Self.chain(stack.functions), Self.bytes(stack.growthBytesPerSecond),
+                                        Self.range(stack.growthInterval, perSecond: true), stack.growthRSquared,
                                         Self.bytes(Double(stack.outstandingBytes)), stack.outstandingObjects, live,
                                         Self.bytes(Double(stack.allocatedBytes)), Self.bytes(Double(stack.freedBytes)),
                                         stack.allocationsPerSecond, Self.bytes(stack.freeBytesPerSecond),
@@ -78,8 +79,9 @@ public struct MemoryResultsFormat: ReportFormat {
                     growthRate: stack.growthBytesPerSecond,
                     suspectedCauses: [Results.Cause(stack: stack.functions, outstandingBytes: stack.outstandingBytes)]))
             case .churn:
-                opportunities.append(String(printf: "allocation churn in %@: %.0f allocations/s (%@/s), %.0f%% of the bytes freed again: reuse or pool these buffers.",
+                opportunities.append(String(printf: "allocation churn in %@: %.0f allocations/s%@ (%@/s), %.0f%% of the bytes freed again: reuse or pool these buffers.",
                                             Self.chain(stack.functions), stack.allocationsPerSecond,
+                                            stack.allocationsPerSecondInterval.map { String(printf: " (95%% CI %.0f–%.0f)", $0.low, $0.high) } ?? "",
                                             Self.bytes(stack.allocationBytesPerSecond),
                                             Double(stack.freedBytes) * 100 / Double(max(stack.allocatedBytes, 1))))
             case .retained, .transient:
@@ -114,6 +116,12 @@ public struct MemoryResultsFormat: ReportFormat {
                                      growthRate: growth.slopeBytesPerSecond),
             peakMemoryUsage: memory.peakRssBytes, optimizationOpportunities: opportunities, growth: growth,
             failedGates: (report.gates ?? []).map(\.message))
+    }
+
+    /// " (95% CI 0.98–1.02 MiB/s)", or nothing without an interval.
+    static func range(_ interval: ConfidenceInterval?, perSecond: Bool) -> String {
+        guard let interval else { return "" }
+        return " (95% CI \(bytes(interval.low))–\(bytes(interval.high))\(perSecond ? "/s" : ""))"
     }
 
     static func severity(_ rate: Double) -> String {

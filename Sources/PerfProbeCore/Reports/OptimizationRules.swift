@@ -18,18 +18,46 @@ enum OptimizationRules {
     static let majorFaults: UInt64 = 100
     static let ioBytesPerSecond = 10.0 * 1_048_576
 
+    /// Fewer CPU samples than this are no evidence for any share-based
+    /// rule: at 100 samples a 20% share's 95% interval is already 13–29%.
+    public static let minimumSamples = 100
+
+    /// Said once, in the summary, report.html and the results files, when
+    /// the sample-based rules were not applied.
+    public static func tooFewSamples(_ report: ProfileReport) -> String? {
+        let samples = report.profile.totalSamples
+        guard samples < minimumSamples else { return nil }
+        return "too few samples (\(samples)) for conclusions about where the CPU time goes (at least \(minimumSamples) are needed); profile longer or at a higher frequency"
+    }
+
+    /// A share's 95% interval from its count: shares are claimed only where
+    /// the interval's lower bound passes the threshold.
+    static func interval(_ count: Int, _ report: ProfileReport) -> ConfidenceInterval {
+        ConfidenceInterval.share(count, of: report.profile.totalSamples) ?? ConfidenceInterval(low: 0, high: 100)
+    }
+
+    /// The "high"/"medium"/"low" of a function's self share, by its
+    /// interval's lower bound; "unknown" below `minimumSamples`.
+    static func potential(_ hotspot: Hotspot, _ report: ProfileReport) -> String {
+        guard report.profile.totalSamples >= minimumSamples else { return "unknown" }
+        let low = interval(hotspot.selfSamples, report).low
+        return low >= hotLeafPercent ? "high" : low >= allocatorPercent ? "medium" : "low"
+    }
+
     static func cpu(_ report: ProfileReport) -> [String] {
         var found: [String] = []
         let hotspots = report.hotspots
-        if let top = hotspots.first, top.selfPercent >= hotLeafPercent, !top.kernel {
-            found.append(String(printf: "%@ [%@] takes %.1f%% of the CPU by itself (≥ %.0f%%): the first place to optimize.",
-                                top.function, top.module, top.selfPercent, hotLeafPercent))
+        let sampled = report.profile.totalSamples >= minimumSamples
+        if sampled, let top = hotspots.first, !top.kernel, interval(top.selfSamples, report).low >= hotLeafPercent {
+            found.append(String(printf: "%@ [%@] takes %@ of the CPU by itself (lower bound ≥ %.0f%%): the first place to optimize.",
+                                top.function, top.module, ConfidenceInterval.citing(percent: top.selfPercent, interval(top.selfSamples, report)), hotLeafPercent))
         }
         let allocator = hotspots.filter { allocatorFunctions.contains($0.function) }
+        let allocatorSamples = allocator.reduce(0) { $0 + $1.selfSamples }
         let allocatorShare = allocator.reduce(0) { $0 + $1.selfPercent }
-        if allocatorShare >= allocatorPercent {
-            found.append(String(printf: "the allocator takes %.1f%% of the CPU (%@; ≥ %.0f%%): allocation churn; reuse buffers or pool them.",
-                                allocatorShare, allocator.map(\.function).joined(separator: ", "), allocatorPercent))
+        if sampled, interval(allocatorSamples, report).low >= allocatorPercent {
+            found.append(String(printf: "the allocator takes %@ of the CPU (%@; lower bound ≥ %.0f%%): allocation churn; reuse buffers or pool them.",
+                                ConfidenceInterval.citing(percent: allocatorShare, interval(allocatorSamples, report)), allocator.map(\.function).joined(separator: ", "), allocatorPercent))
         }
         if report.cpu.systemPercent >= systemPercent && report.cpu.systemPercent >= report.cpu.userPercent {
             let kernel = hotspots.filter(\.kernel).prefix(3).map { String(printf: "%@ %.1f%%", $0.function, $0.selfPercent) }
@@ -41,14 +69,14 @@ enum OptimizationRules {
         let seconds = last.t - first.t
         let switches = Double((last.voluntaryContextSwitches + last.involuntaryContextSwitches)
                               &- (first.voluntaryContextSwitches + first.involuntaryContextSwitches)) / seconds
-        let futex = hotspots.filter { $0.function.contains("futex") }.map(\.totalPercent).max() ?? 0
+        let futex = sampled ? hotspots.filter { $0.function.contains("futex") }.max { $0.totalSamples < $1.totalSamples } : nil
         if switches >= contextSwitchesPerSecond {
             found.append(String(printf: "%.0f context switches a second (≥ %.0f): threads hand work to each other or block often; batch the hand-offs.",
                                 switches, contextSwitchesPerSecond))
         }
-        if futex >= futexPercent {
-            found.append(String(printf: "%.1f%% of the samples are in futex calls (≥ %.0f%%): lock contention; shorten or split the critical sections.",
-                                futex, futexPercent))
+        if let futex, interval(futex.totalSamples, report).low >= futexPercent {
+            found.append(String(printf: "%@ of the samples are in futex calls (lower bound ≥ %.0f%%): lock contention; shorten or split the critical sections.",
+                                ConfidenceInterval.citing(percent: futex.totalPercent, interval(futex.totalSamples, report)), futexPercent))
         }
         let faults = last.majorFaults &- first.majorFaults
         if faults >= majorFaults {

@@ -73,6 +73,8 @@ public enum SummaryText {
                               stack.allocationsPerSecond, MemoryResultsFormat.chain(stack.functions))
             }
         }
+        if let repeats = report.repeats { out += Self.repeats(repeats, top: top) }
+        if let caveat = OptimizationRules.tooFewSamples(report) { out += "\n\(caveat)\n" }
         out += "\n" + table(report.hotspots, samples: report.profile.totalSamples, top: top)
         let byTotal = report.hotspotsByTotal ?? Hotspot.byTotal(report.hotspots)
         if !byTotal.isEmpty {
@@ -81,7 +83,8 @@ public enum SummaryText {
         if report.threads.count > 1 {
             out += "\nthreads:\n"
             for thread in report.threads.prefix(top) {
-                out += String(printf: "  %6.2f%%  %-16@ tid %d (pid %d)\n", thread.percent, thread.name, thread.tid.rawValue, thread.pid.rawValue)
+                out += String(printf: "  %6.2f%% %@  %-16@ tid %d (pid %d)\n", thread.percent, range(thread.interval), thread.name,
+                              thread.tid.rawValue, thread.pid.rawValue)
             }
         }
         for thread in report.threadHotspots {
@@ -126,12 +129,35 @@ public enum SummaryText {
         return out
     }
 
+    /// `run --repeat`: total CPU time and the top functions' CPU seconds over the runs.
+    static func repeats(_ repeats: RepeatStatistics, top: Int) -> String {
+        let spread = { (measure: RepeatStatistics.Spread, format: String) in
+            String(printf: format + " ± " + format, measure.mean, measure.standardDeviation)
+        }
+        var out = "\n\(repeats.runs) runs\(repeats.failedRuns > 0 ? " (\(repeats.failedRuns) failed)" : ""): CPU time \(spread(repeats.cpuSeconds, "%.3f")) s"
+        if let interval = repeats.cpuSeconds.interval {
+            out += String(printf: " (mean's 95%% CI %.3f–%.3f s)", interval.low, interval.high)
+        }
+        out += " · each run: " + repeats.cpuSeconds.values.map { String(printf: "%.3f", $0) }.joined(separator: ", ") + " s\n"
+        out += "   SELF s (mean ± sd)   TOTAL s (mean ± sd)   TOTAL% (mean ± sd)  FUNCTION  [MODULE]\n"
+        for function in repeats.functions.prefix(top) {
+            out += String(printf: "  %@      %@      %@  %@  [%@]\n", spread(function.selfSeconds, "%7.3f"), spread(function.totalSeconds, "%7.3f"),
+                          spread(function.totalPercent, "%6.2f"), function.function, function.module)
+        }
+        return out
+    }
+
+    /// "[ 68.9– 71.3]": a 95% interval's bounds in percent, blank without one.
+    private static func range(_ interval: ConfidenceInterval?) -> String {
+        interval.map { String(printf: "[%5.1f–%5.1f]", $0.low, $0.high) } ?? String(repeating: " ", count: 13)
+    }
+
     private static func table(_ hotspots: [Hotspot], samples: Int?, top: Int) -> String {
-        var out = samples.map { "top functions of \($0) samples:\n" } ?? ""
-        out += "   SELF%   TOTAL%  FUNCTION  [MODULE]\n"
+        var out = samples.map { "top functions of \($0) samples (shares with their 95% intervals):\n" } ?? ""
+        out += "   SELF%                 TOTAL%               FUNCTION  [MODULE]\n"
         for hotspot in hotspots.prefix(top) {
-            out += String(printf: "  %6.2f   %6.2f  %@  [%@]\n", hotspot.selfPercent, hotspot.totalPercent,
-                          hotspot.function, hotspot.module)
+            out += String(printf: "  %6.2f %@  %6.2f %@  %@  [%@]\n", hotspot.selfPercent, range(hotspot.selfInterval),
+                          hotspot.totalPercent, range(hotspot.totalInterval), hotspot.function, hotspot.module)
         }
         return out
     }
