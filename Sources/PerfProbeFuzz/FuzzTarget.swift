@@ -59,6 +59,10 @@ enum FuzzTarget: String, CaseIterable {
             guard let report = try? JSONReportFormat.decode(Data(bytes)).validated() else { return }
             for format in ReportFormats.all { _ = try? format.render(report) }
             _ = SummaryText.render(report, outputDirectory: nil)
+            // A baseline's figures go through the gate's tests and the diff, and a repeat's merge.
+            _ = GateSettings.regressions(ProfileComparison(base: report, new: report), limit: 1)
+            _ = FlameGraphFormat.difference(base: report, new: report)
+            _ = ProfileReport.merging([report, report])
         case .heapMessage:
             bytes.withUnsafeBytes { _ = HeapRecord.parseBatch($0) }
         case .dwarf:

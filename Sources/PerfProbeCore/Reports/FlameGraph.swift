@@ -131,6 +131,10 @@ struct FlameGraph {
         for (node, depth, x) in rows {
             let share = Double(node.value) * 100 / total
             var detail = "\(node.name)\(node.module.isEmpty || node.module == "thread" ? "" : " [\(node.module)]")\(node.inlined ? " (inlined)" : "") — \(node.value) \(unit), \(String(printf: "%.2f", share))%"
+            // Sampled stacks: the share's 95% interval (off-CPU time is measured, not sampled).
+            if !offCPU, let interval = ConfidenceInterval.share(node.value, of: root.value) {
+                detail += String(printf: " (95%% CI %.1f–%.1f%%)", interval.low, interval.high)
+            }
             let fill: String
             if let base = node.baseShare {
                 let change = share - base
