@@ -184,4 +184,22 @@ struct StatisticsTests {
         let one = ProfileComparison(base: base, new: try ReportFixture.report(profile: Self.profile(heavy: 700, light: 300)))
         #expect(one.cpuTest == "a prediction t-test of 1 run against 3")
     }
+
+    /// A baseline's report.json is anyone's file: runs that do not match
+    /// their values, a negative, non-finite or absurd time are refused by field
+    /// before the gate's tests read them.
+    @Test func hostileRepeatsAreRefused() throws {
+        let base = try ReportFixture.report(profile: Self.profile(heavy: 700, light: 300))
+        var merged = try #require(ProfileReport.merging([base, base]))
+        _ = try merged.validated()
+        merged.repeats?.runs = 3
+        do { _ = try merged.validated(); Issue.record("accepted") } catch { #expect(error.field == "repeats.cpu_seconds.values") }
+        merged.repeats?.runs = 2
+        merged.repeats?.cpuSeconds.values = [1, -1]
+        do { _ = try merged.validated(); Issue.record("accepted") } catch { #expect(error.problem == "holds a negative time") }
+        merged.repeats?.cpuSeconds.values = [1, .nan]
+        do { _ = try merged.validated(); Issue.record("accepted") } catch { #expect(error.problem.hasSuffix("is out of range")) }
+        merged.repeats?.cpuSeconds.values = [1e300, 0]
+        do { _ = try merged.validated(); Issue.record("accepted") } catch { #expect(error.problem.hasSuffix("is out of range")) }
+    }
 }
