@@ -183,6 +183,8 @@ struct StatisticsTests {
         // A single run against the three: the prediction test.
         let one = ProfileComparison(base: base, new: try ReportFixture.report(profile: Self.profile(heavy: 700, light: 300)))
         #expect(one.cpuTest == "a prediction t-test of 1 run against 3")
+        // Seconds are per run: the same 700 samples a run on both sides is no change.
+        #expect(one.changes.first { $0.function == "heavy_path" }.map { abs($0.totalSecondsChange) < 1e-12 && abs($0.baseTotalSeconds - 700.0 / 99) < 1e-9 } == true)
     }
 
     /// A baseline's report.json is anyone's file: runs that do not match

@@ -16,7 +16,8 @@ public struct ProfileComparison: Codable, Sendable {
         public var newSelfPercent: Double
         public var baseTotalPercent: Double
         public var newTotalPercent: Double
-        /// CPU seconds with the function on the stack (inclusive samples × the sampling interval).
+        /// CPU seconds with the function on the stack (inclusive samples × the
+        /// sampling interval), per run for a `--repeat` report.
         public var baseTotalSeconds: Double
         public var newTotalSeconds: Double
         public var baseSelfSeconds: Double
@@ -90,7 +91,8 @@ public struct ProfileComparison: Codable, Sendable {
             Dictionary(report.hotspots.map { (Key(function: $0.function, module: $0.module), $0) }, uniquingKeysWith: { first, _ in first })
         }
         let before = index(base), after = index(new)
-        let interval = { (report: ProfileReport) in 1 / Double(max(report.sampling.frequencyHz, 1)) }
+        // Seconds per run: a --repeat report's samples are all its runs'.
+        let interval = { (report: ProfileReport) in 1 / Double(max(report.sampling.frequencyHz, 1)) / Double(max(report.repeats?.runs ?? 1, 1)) }
         let baseSamples = base.profile.totalSamples, newSamples = new.profile.totalSamples
         var changes = Set(before.keys).union(after.keys).map { key in
             let old = before[key], now = after[key]
