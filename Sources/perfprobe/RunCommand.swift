@@ -61,8 +61,10 @@ struct RunCommand: ParsableCommand {
         let started = Date()
         var reports: [ProfileReport] = []
         var directory = output.output
+        var said = Set<String>()
         for number in 1...repeats {
-            let launched = try profileOnce().launched
+            let (launched, announced) = try profileOnce()
+            said.formUnion(announced)
             var report = launched.report
             if report.target.outcome.state == "running" { report.target.outcome = launched.waitForExit() }
             let base = directory ?? OutputOptions.defaultDirectory(pid: report.target.pid, started: started)
@@ -81,7 +83,7 @@ struct RunCommand: ParsableCommand {
         guard let merged = ProfileReport.merging(reports) else { return }
         var destination = output
         destination.output = directory
-        let written = Result { try destination.write(merged, started: started, gates: gates, measuringAgent: false) }
+        let written = Result { try destination.write(merged, started: started, gates: gates, announced: said, measuringAgent: false) }
         if case .failure(let error as ReportNotWritten) = written { PerfProbe.fail(error.message, code: 2) }
         let tripped = try written.get()
         if let failed = reports.first(where: { $0.target.outcome.failed }) {

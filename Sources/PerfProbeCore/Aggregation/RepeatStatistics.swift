@@ -19,6 +19,16 @@ public struct RepeatStatistics: Codable, Sendable {
             standardDeviation = Statistics.standardDeviation(values)
             interval = .mean(values)
         }
+
+        /// "0.444 ± 0.002", each in `format`.
+        func meanAndDeviation(_ format: String) -> String {
+            String(printf: format + " ± " + format, mean, standardDeviation)
+        }
+
+        /// " (mean's 95% CI 0.442–0.447 s)", or nothing for one run.
+        var secondsInterval: String {
+            interval.map { String(printf: " (mean's 95%% CI %.3f–%.3f s)", $0.low, $0.high) } ?? ""
+        }
     }
 
     /// A function's CPU seconds and shares in each run.

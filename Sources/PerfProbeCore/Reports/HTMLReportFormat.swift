@@ -89,14 +89,10 @@ public struct HTMLReportFormat: ReportFormat {
 
     /// `run --repeat`: each run's CPU time, and the top functions' spread.
     private func repeats(_ repeats: RepeatStatistics) -> String {
-        let spread = { (measure: RepeatStatistics.Spread, format: String) in
-            String(printf: format + " ± " + format, measure.mean, measure.standardDeviation)
-        }
-        let interval = repeats.cpuSeconds.interval.map { String(printf: " (mean's 95%% CI %.3f–%.3f s)", $0.low, $0.high) } ?? ""
-        return "<p>\(repeats.runs) runs\(repeats.failedRuns > 0 ? ", \(repeats.failedRuns) failed" : ""): CPU time \(spread(repeats.cpuSeconds, "%.3f")) s\(interval); each run: \(repeats.cpuSeconds.values.map { String(printf: "%.3f s", $0) }.joined(separator: ", ")).</p>"
+        return "<p>\(repeats.runs) runs\(repeats.failedRuns > 0 ? ", \(repeats.failedRuns) failed" : ""): CPU time \(repeats.cpuSeconds.meanAndDeviation("%.3f")) s\(repeats.cpuSeconds.secondsInterval); each run: \(repeats.cpuSeconds.values.map { String(printf: "%.3f s", $0) }.joined(separator: ", ")).</p>"
             + table(["self s (mean ± sd)", "total s (mean ± sd)", "total % (mean ± sd)", "function", "module"], repeats.functions.map { function in
-                [spread(function.selfSeconds, "%.3f"), spread(function.totalSeconds, "%.3f"), spread(function.totalPercent, "%.2f"),
-                 escape(function.function), escape(function.module)]
+                [function.selfSeconds.meanAndDeviation("%.3f"), function.totalSeconds.meanAndDeviation("%.3f"),
+                 function.totalPercent.meanAndDeviation("%.2f"), escape(function.function), escape(function.module)]
             }, numeric: 3)
     }
 

@@ -131,18 +131,14 @@ public enum SummaryText {
 
     /// `run --repeat`: total CPU time and the top functions' CPU seconds over the runs.
     static func repeats(_ repeats: RepeatStatistics, top: Int) -> String {
-        let spread = { (measure: RepeatStatistics.Spread, format: String) in
-            String(printf: format + " ± " + format, measure.mean, measure.standardDeviation)
-        }
-        var out = "\n\(repeats.runs) runs\(repeats.failedRuns > 0 ? " (\(repeats.failedRuns) failed)" : ""): CPU time \(spread(repeats.cpuSeconds, "%.3f")) s"
-        if let interval = repeats.cpuSeconds.interval {
-            out += String(printf: " (mean's 95%% CI %.3f–%.3f s)", interval.low, interval.high)
-        }
+        var out = "\n\(repeats.runs) runs\(repeats.failedRuns > 0 ? " (\(repeats.failedRuns) failed)" : ""): CPU time "
+            + repeats.cpuSeconds.meanAndDeviation("%.3f") + " s" + repeats.cpuSeconds.secondsInterval
         out += " · each run: " + repeats.cpuSeconds.values.map { String(printf: "%.3f", $0) }.joined(separator: ", ") + " s\n"
         out += "   SELF s (mean ± sd)   TOTAL s (mean ± sd)   TOTAL% (mean ± sd)  FUNCTION  [MODULE]\n"
         for function in repeats.functions.prefix(top) {
-            out += String(printf: "  %@      %@      %@  %@  [%@]\n", spread(function.selfSeconds, "%7.3f"), spread(function.totalSeconds, "%7.3f"),
-                          spread(function.totalPercent, "%6.2f"), function.function, function.module)
+            out += String(printf: "  %@      %@      %@  %@  [%@]\n", function.selfSeconds.meanAndDeviation("%7.3f"),
+                          function.totalSeconds.meanAndDeviation("%7.3f"), function.totalPercent.meanAndDeviation("%6.2f"),
+                          function.function, function.module)
         }
         return out
     }
