@@ -34,10 +34,13 @@ def main():
     modes = {
         "bare": target,
         "perfprobe --off-cpu": [PERFPROBE, "run", "--off-cpu", "--output", "pp", "--"] + target,
+        # Its CPU samples alone: what --off-cpu adds is the difference.
+        "perfprobe (CPU samples only)": [PERFPROBE, "run", "--output", "pp-cpu", "--"] + target,
         "perf record -e cs -c1 dwarf": ["perf", "record", "-q", "-e", "context-switches", "-c", "1", "--call-graph", "dwarf",
                                         "-o", "perf.data", "--"] + target,
-        # What perfprobe opens: CPU samples (a per-task timer, started and
-        # stopped at every switch) beside the switches, and switch records.
+        # perf with what perfprobe's first --off-cpu design opened: CPU samples
+        # (a per-task timer, started and stopped at every switch) beside the
+        # switches, and switch records.
         "perf record cs + cpu-clock": ["perf", "record", "-q", "--switch-events", "-e", "context-switches/period=1/",
                                        "-e", "cpu-clock/freq=99/", "--call-graph", "dwarf", "-o", "perf2.data", "--"] + target,
     }
@@ -45,9 +48,9 @@ def main():
     lost = []
     for _ in range(args.runs):
         for mode, command in modes.items():
-            figures = run(command, scratch, "pp/report.json" if mode.startswith("perfprobe") else None)
+            figures = run(command, scratch, "pp/report.json" if mode == "perfprobe --off-cpu" else None)
             results[mode].append(figures)
-            if mode.startswith("perfprobe"):
+            if mode == "perfprobe --off-cpu":
                 with open(os.path.join(scratch, "pp/report.json")) as f:
                     report = json.load(f)
                 off = report.get("off_cpu") or {}
@@ -65,7 +68,7 @@ def main():
               f"   {m['target_wall'] / bare['target_wall']:.3f} / {m['target_cpu'] / bare['target_cpu']:.3f} / "
               f"{m['command_cpu'] / bare['command_cpu']:.3f}")
     records, without, outs = (statistics.median(x) for x in zip(*lost))
-    print(f"perfprobe: {outs:.0f} switch-out samples, {without:.0f} intervals without a stack, {records:.0f} records lost (medians)")
+    print(f"perfprobe: {outs:.0f} switch-outs with stacks, {without:.0f} intervals without a stack, {records:.0f} records lost (medians)")
 
 
 if __name__ == "__main__":

@@ -405,34 +405,265 @@ int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log,
     return load_program(&p, BPF_PROG_TYPE_KPROBE, log, log_size);
 }
 
-// --off-cpu's switch filter, run at each switch-out sample of the
-// context-switches event before the kernel copies any stack: settings[1]
-// counts them; it keeps one in settings[0] (0 or 1: all) and drops the rest.
-static void build_switch_filter(program *p, int settings_fd) {
-    counter(p, settings_fd, 1);
-    int keep_missing_counter = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
-    mov_imm(p, BPF_REG_7, 1);
-    INSN(.code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_0, .src_reg = BPF_REG_7, .imm = BPF_ADD | BPF_FETCH);
-    counter(p, settings_fd, 0);
-    int keep_missing = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
-    load64(p, BPF_REG_6, BPF_REG_0, 0);
-    int keep_all = jump_if_imm(p, BPF_JLE, BPF_REG_6, 1);
-    INSN(.code = BPF_ALU64 | BPF_MOD | BPF_X, .dst_reg = BPF_REG_7, .src_reg = BPF_REG_6);
-    int keep = jump_if_imm(p, BPF_JEQ, BPF_REG_7, 0);
-    exit_zero(p);
-    land(p, keep_missing_counter);
-    land(p, keep_missing);
-    land(p, keep_all);
-    land(p, keep);
+// --off-cpu's program on the sched:sched_switch tracepoint, run at every
+// switch on the machine. The thread leaving (the current task) opens an
+// interval in `open` when its process is in `targets`, and one switch-out
+// in settings[KEEP_ONE_IN] also writes its stacks to the ring: the kernel's
+// and, copied here, the user registers and stack (or the frame-pointer
+// chain). The thread arriving closes its interval into the ring. No perf
+// sample is made: it returns 1, so other tools' events on the tracepoint
+// see every switch as if it were not there.
+enum {
+    SW_STACK = -16,     // u64 key: a thread id
+    SW_VALUE = -32,     // struct { u64 start; u32 tgid; u32 flags; }
+    SW_COUNT = -40,     // u64 spill
+    SW_SIZE = -48,      // u64 spill
+};
+
+/// r0 = lookup(map, r10 + key_offset). Clobbers r1–r5.
+static void lookup(program *p, int map_fd, int16_t key_offset) {
+    mov_reg(p, BPF_REG_2, BPF_REG_10);
+    add_imm(p, BPF_REG_2, key_offset);
+    load_map(p, BPF_REG_1, map_fd);
+    call(p, BPF_FUNC_map_lookup_elem);
+}
+
+/// Copies the user stack above the stack pointer in the record at r8 (up
+/// to CPERFPROBE_SWITCH_USER_STACK bytes; less where the stack ends:
+/// each try stops at a page end nearer the pointer), storing the size.
+static void copy_user_stack(program *p) {
+    int done[3], n = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        load64(p, BPF_REG_3, BPF_REG_8, (int16_t)(CPERFPROBE_SWITCH_REGISTERS_OFFSET + 8 * 7));
+        if (attempt == 0) {
+            mov_imm(p, BPF_REG_2, CPERFPROBE_SWITCH_USER_STACK);
+        } else {
+            // To the end of the pointer's page, and one page more first.
+            mov_reg(p, BPF_REG_4, BPF_REG_3);
+            INSN(.code = BPF_ALU64 | BPF_AND | BPF_K, .dst_reg = BPF_REG_4, .imm = 4095);
+            mov_imm(p, BPF_REG_2, attempt == 1 ? 8192 : 4096);
+            INSN(.code = BPF_ALU64 | BPF_SUB | BPF_X, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_4);
+        }
+        store64(p, BPF_REG_10, SW_SIZE, BPF_REG_2);
+        mov_reg(p, BPF_REG_1, BPF_REG_8);
+        add_imm(p, BPF_REG_1, CPERFPROBE_SWITCH_USER_OFFSET);
+        call(p, BPF_FUNC_probe_read_user);
+        load64(p, BPF_REG_1, BPF_REG_10, SW_SIZE);
+        done[n++] = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    }
+    mov_imm(p, BPF_REG_1, 0);
+    for (int i = 0; i < n; i++) land(p, done[i]);
+    store64(p, BPF_REG_8, 32, BPF_REG_1);
+}
+
+/// The stack record of the switch-out whose thread is in r9 (pid_tgid)
+/// and time in r7. Clobbers r8.
+static void record_stacks(program *p, const CPerfProbe_SwitchProgramSpec *spec) {
+    load_map(p, BPF_REG_1, spec->ring_fd);
+    mov_imm(p, BPF_REG_2, CPERFPROBE_SWITCH_STACK_BYTES);
+    mov_imm(p, BPF_REG_3, 0);
+    call(p, BPF_FUNC_ringbuf_reserve);
+    int reserved = jump_if_imm(p, BPF_JNE, BPF_REG_0, 0);
+    count(p, spec->settings_fd, CPERFPROBE_SWITCH_STACK_LOSSES);
+    int out = jump_if_imm(p, BPF_JA, 0, 0);
+    land(p, reserved);
+    mov_reg(p, BPF_REG_8, BPF_REG_0);
+    store_imm32(p, BPF_REG_8, 0, CPERFPROBE_SWITCH_STACK_RECORD);
+    store32(p, BPF_REG_8, 4, BPF_REG_9);
+    mov_reg(p, BPF_REG_1, BPF_REG_9);
+    INSN(.code = BPF_ALU64 | BPF_RSH | BPF_K, .dst_reg = BPF_REG_1, .imm = 32);
+    store32(p, BPF_REG_8, 8, BPF_REG_1);
+    store_imm32(p, BPF_REG_8, 12, spec->copy_user_stack ? 0 : 1);
+    store64(p, BPF_REG_8, 16, BPF_REG_7);
+    // The kernel's stack where the thread left.
+    mov_reg(p, BPF_REG_1, BPF_REG_6);
+    mov_reg(p, BPF_REG_2, BPF_REG_8);
+    add_imm(p, BPF_REG_2, CPERFPROBE_SWITCH_KERNEL_OFFSET);
+    mov_imm(p, BPF_REG_3, CPERFPROBE_SWITCH_KERNEL_FRAMES * 8);
+    mov_imm(p, BPF_REG_4, 0);
+    call(p, BPF_FUNC_get_stack);
+    store64(p, BPF_REG_8, 24, BPF_REG_0);
+    if (spec->copy_user_stack) {
+        // The registers it will return to user space with.
+        call(p, BPF_FUNC_get_current_task_btf);
+        mov_reg(p, BPF_REG_1, BPF_REG_0);
+        call(p, BPF_FUNC_task_pt_regs);
+        for (int i = 0; i < CPERFPROBE_PROBE_REGISTERS; i++) {
+            if (perf_register_offsets[i] < 0) continue;
+            load64(p, BPF_REG_1, BPF_REG_0, (int16_t)perf_register_offsets[i]);
+            store64(p, BPF_REG_8, (int16_t)(CPERFPROBE_SWITCH_REGISTERS_OFFSET + 8 * i), BPF_REG_1);
+        }
+        copy_user_stack(p);
+    } else {
+        mov_reg(p, BPF_REG_1, BPF_REG_6);
+        mov_reg(p, BPF_REG_2, BPF_REG_8);
+        add_imm(p, BPF_REG_2, CPERFPROBE_SWITCH_USER_OFFSET);
+        mov_imm(p, BPF_REG_3, CPERFPROBE_SWITCH_KERNEL_FRAMES * 8);
+        mov_imm(p, BPF_REG_4, BPF_F_USER_STACK);
+        call(p, BPF_FUNC_get_stack);
+        store64(p, BPF_REG_8, 32, BPF_REG_0);
+    }
+    mov_reg(p, BPF_REG_1, BPF_REG_8);
+    mov_imm(p, BPF_REG_2, BPF_RB_NO_WAKEUP);
+    call(p, BPF_FUNC_ringbuf_submit);
+    land(p, out);
+}
+
+static void build_switch_tracker(program *p, const CPerfProbe_SwitchProgramSpec *spec) {
+    mov_reg(p, BPF_REG_6, BPF_REG_1);
+    // The time is read only for followed threads: most switches are others'.
+    mov_imm(p, BPF_REG_7, 0);
+    call(p, BPF_FUNC_get_current_pid_tgid);
+    mov_reg(p, BPF_REG_9, BPF_REG_0);
+
+    // The thread leaving: followed when its process is.
+    mov_reg(p, BPF_REG_1, BPF_REG_9);
+    INSN(.code = BPF_ALU64 | BPF_RSH | BPF_K, .dst_reg = BPF_REG_1, .imm = 32);
+    store64(p, BPF_REG_10, SW_STACK, BPF_REG_1);
+    lookup(p, spec->targets_fd, SW_STACK);
+    int not_followed = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    call(p, BPF_FUNC_ktime_get_ns);
+    mov_reg(p, BPF_REG_7, BPF_REG_0);
+    INSN(.code = BPF_ALU | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_9);
+    store64(p, BPF_REG_10, SW_STACK, BPF_REG_1);
+    INSN(.code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_8, .src_reg = BPF_REG_6, .off = (int16_t)spec->prev_state_offset);
+    // Exiting (dead or zombie): no interval to close, ever.
+    int dying = jump_if_imm(p, BPF_JSET, BPF_REG_8, 0x30);
+    int live = jump_if_imm(p, BPF_JA, 0, 0);
+    land(p, dying);
+    mov_reg(p, BPF_REG_2, BPF_REG_10);
+    add_imm(p, BPF_REG_2, SW_STACK);
+    load_map(p, BPF_REG_1, spec->open_fd);
+    call(p, BPF_FUNC_map_delete_elem);
+    int dead = jump_if_imm(p, BPF_JA, 0, 0);
+    land(p, live);
+    // Runnable when it left (preempted, or yielding): no state bit.
+    INSN(.code = BPF_ALU64 | BPF_AND | BPF_K, .dst_reg = BPF_REG_8, .imm = 0xff);
+    int waits = jump_if_imm(p, BPF_JNE, BPF_REG_8, 0);
+    mov_imm(p, BPF_REG_8, CPERFPROBE_SWITCH_RUNNABLE);
+    int flagged = jump_if_imm(p, BPF_JA, 0, 0);
+    land(p, waits);
+    mov_imm(p, BPF_REG_8, 0);
+    land(p, flagged);
+    // One in settings[KEEP_ONE_IN] (0 or 1: each) gets its stacks.
+    counter(p, spec->settings_fd, CPERFPROBE_SWITCH_OUTS);
+    int no_counter = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    mov_imm(p, BPF_REG_1, 1);
+    INSN(.code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_0, .src_reg = BPF_REG_1, .imm = BPF_ADD | BPF_FETCH);
+    store64(p, BPF_REG_10, SW_COUNT, BPF_REG_1);
+    counter(p, spec->settings_fd, CPERFPROBE_SWITCH_KEEP_ONE_IN);
+    int no_setting = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    load64(p, BPF_REG_2, BPF_REG_0, 0);
+    int every = jump_if_imm(p, BPF_JLE, BPF_REG_2, 1);
+    load64(p, BPF_REG_1, BPF_REG_10, SW_COUNT);
+    INSN(.code = BPF_ALU64 | BPF_MOD | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_2);
+    int skip = jump_if_imm(p, BPF_JNE, BPF_REG_1, 0);
+    land(p, no_counter);
+    land(p, no_setting);
+    land(p, every);
+    INSN(.code = BPF_ALU64 | BPF_OR | BPF_K, .dst_reg = BPF_REG_8, .imm = CPERFPROBE_SWITCH_SAMPLED);
+    land(p, skip);
+    store64(p, BPF_REG_10, SW_VALUE, BPF_REG_7);
+    mov_reg(p, BPF_REG_1, BPF_REG_9);
+    INSN(.code = BPF_ALU64 | BPF_RSH | BPF_K, .dst_reg = BPF_REG_1, .imm = 32);
+    store32(p, BPF_REG_10, SW_VALUE + 8, BPF_REG_1);
+    store32(p, BPF_REG_10, SW_VALUE + 12, BPF_REG_8);
+    load_map(p, BPF_REG_1, spec->open_fd);
+    mov_reg(p, BPF_REG_2, BPF_REG_10);
+    add_imm(p, BPF_REG_2, SW_STACK);
+    mov_reg(p, BPF_REG_3, BPF_REG_10);
+    add_imm(p, BPF_REG_3, SW_VALUE);
+    mov_imm(p, BPF_REG_4, BPF_ANY);
+    call(p, BPF_FUNC_map_update_elem);
+    int opened = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    count(p, spec->settings_fd, CPERFPROBE_SWITCH_OPEN_FULL);
+    int unopened = jump_if_imm(p, BPF_JA, 0, 0);
+    land(p, opened);
+    INSN(.code = BPF_JMP | BPF_JSET | BPF_K, .dst_reg = BPF_REG_8, .imm = CPERFPROBE_SWITCH_SAMPLED, .off = 1);
+    int unsampled = jump_if_imm(p, BPF_JA, 0, 0);
+    record_stacks(p, spec);
+    land(p, unsampled);
+    land(p, unopened);
+    land(p, dead);
+    land(p, not_followed);
+
+    // The thread arriving: closes its interval, if one is open.
+    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_6, .off = (int16_t)spec->next_pid_offset);
+    int idle = jump_if_imm(p, BPF_JEQ, BPF_REG_1, 0);
+    store64(p, BPF_REG_10, SW_STACK, BPF_REG_1);
+    lookup(p, spec->open_fd, SW_STACK);
+    int none = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    mov_reg(p, BPF_REG_8, BPF_REG_0);
+    int timed = jump_if_imm(p, BPF_JNE, BPF_REG_7, 0);
+    call(p, BPF_FUNC_ktime_get_ns);
+    mov_reg(p, BPF_REG_7, BPF_REG_0);
+    land(p, timed);
+    load_map(p, BPF_REG_1, spec->ring_fd);
+    mov_imm(p, BPF_REG_2, CPERFPROBE_SWITCH_INTERVAL_BYTES);
+    mov_imm(p, BPF_REG_3, 0);
+    call(p, BPF_FUNC_ringbuf_reserve);
+    int reserved = jump_if_imm(p, BPF_JNE, BPF_REG_0, 0);
+    count(p, spec->settings_fd, CPERFPROBE_SWITCH_INTERVAL_LOSSES);
+    int forget = jump_if_imm(p, BPF_JA, 0, 0);
+    land(p, reserved);
+    mov_reg(p, BPF_REG_9, BPF_REG_0);
+    store_imm32(p, BPF_REG_9, 0, CPERFPROBE_SWITCH_INTERVAL_RECORD);
+    load64(p, BPF_REG_1, BPF_REG_10, SW_STACK);
+    store32(p, BPF_REG_9, 4, BPF_REG_1);
+    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_8, .off = 8);
+    store32(p, BPF_REG_9, 8, BPF_REG_1);
+    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_8, .off = 12);
+    store32(p, BPF_REG_9, 12, BPF_REG_1);
+    load64(p, BPF_REG_1, BPF_REG_8, 0);
+    store64(p, BPF_REG_9, 16, BPF_REG_1);
+    store64(p, BPF_REG_9, 24, BPF_REG_7);
+    mov_reg(p, BPF_REG_1, BPF_REG_9);
+    mov_imm(p, BPF_REG_2, BPF_RB_NO_WAKEUP);
+    call(p, BPF_FUNC_ringbuf_submit);
+    land(p, forget);
+    mov_reg(p, BPF_REG_2, BPF_REG_10);
+    add_imm(p, BPF_REG_2, SW_STACK);
+    load_map(p, BPF_REG_1, spec->open_fd);
+    call(p, BPF_FUNC_map_delete_elem);
+    land(p, none);
+    land(p, idle);
     mov_imm(p, BPF_REG_0, 1);
     INSN(.code = BPF_JMP | BPF_EXIT);
 }
 
-int CPerfProbe_switch_filter_program(int settings_fd) {
+int CPerfProbe_switch_program(const CPerfProbe_SwitchProgramSpec *spec, char *log, size_t log_size) {
     static _Thread_local program p;
     memset(&p, 0, sizeof p);
-    build_switch_filter(&p, settings_fd);
-    return load_program(&p, BPF_PROG_TYPE_PERF_EVENT, NULL, 0);
+    build_switch_tracker(&p, spec);
+    return load_program(&p, BPF_PROG_TYPE_TRACEPOINT, log, log_size);
+}
+
+int CPerfProbe_bpf_open_intervals_create(uint32_t entries) {
+    return map_create(BPF_MAP_TYPE_HASH, 8, 16, entries, 0);
+}
+
+int CPerfProbe_bpf_map_next(int map_fd, const uint64_t *key, uint64_t *next, void *value) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.map_fd = (uint32_t)map_fd;
+    attr.key = (uint64_t)(uintptr_t)key;
+    attr.next_key = (uint64_t)(uintptr_t)next;
+    if (bpf_call(BPF_MAP_GET_NEXT_KEY, &attr) != 0) return -1;
+    memset(&attr, 0, sizeof attr);
+    attr.map_fd = (uint32_t)map_fd;
+    attr.key = (uint64_t)(uintptr_t)next;
+    attr.value = (uint64_t)(uintptr_t)value;
+    return (int)bpf_call(BPF_MAP_LOOKUP_ELEM, &attr);
+}
+
+int CPerfProbe_bpf_map_put(int map_fd, uint64_t key, const void *value, uint64_t flags) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.map_fd = (uint32_t)map_fd;
+    attr.key = (uint64_t)(uintptr_t)&key;
+    attr.value = (uint64_t)(uintptr_t)value;
+    attr.flags = flags;
+    return (int)bpf_call(BPF_MAP_UPDATE_ELEM, &attr);
 }
 
 uint64_t CPerfProbe_load_acquire_u64(const void *address) {

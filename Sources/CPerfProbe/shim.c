@@ -76,10 +76,6 @@ int CPerfProbe_event_open(const CPerfProbe_EventConfig *config, pid_t pid,
         attr.task = 1;
         attr.sample_id_all = 1;
     }
-    // Switch records name their task and time in the sample_id trailer.
-    attr.context_switch = config->context_switch;
-    if (config->context_switch)
-        attr.sample_id_all = 1;
     unsigned long flags = PERF_FLAG_FD_CLOEXEC;
     if (config->pid_is_cgroup)
         flags |= PERF_FLAG_PID_CGROUP;

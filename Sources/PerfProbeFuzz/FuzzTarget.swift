@@ -28,8 +28,9 @@ enum FuzzTarget: String, CaseIterable {
             for layout in [SampleLayout.callchain, .userStack(64)] {
                 _ = PerfRecordParser(layout: layout).parse(bytes)
             }
-            // The allocator probes' ring records carry the target's registers and stack too.
+            // The allocator probes' and --off-cpu's ring records carry the target's registers and stack too.
             _ = ProbeRecord.parse(bytes)
+            _ = SwitchRecord.parse(bytes)
         case .proc:
             let text = Substring(decoding: bytes, as: UTF8.self)
             _ = MemoryMapping.parseProcMaps(text)
@@ -39,6 +40,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = KernelSymbols(bytes).lookup(0xffff_ffff_8100_0000)
             _ = KernelSymbols(bytes, covering: [0, 0xffff_ffff_8100_0000, .max]).lookup(0xffff_ffff_8100_0000)
             _ = OnlineCPUs.parse(String(text))
+            _ = TracepointFormat.parse(text)
             _ = CgroupDirectory.mounts(mountinfo: text)
             _ = CgroupDirectory.unifiedName(procCgroup: text)
         case .perfMap:

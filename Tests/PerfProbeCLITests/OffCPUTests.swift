@@ -90,8 +90,9 @@ extension BinaryTests {
         #expect(dom.contains("data-name=\"lock_waiter\""), "the off-CPU flame graph's script did not run")
     }
 
-    /// Attached with events on each thread, and (`--tree`) with events on
-    /// each CPU, whose switch records of other processes the agent drops.
+    /// Attached with CPU sampling events on each thread, and (`--tree`) on
+    /// each CPU, whose records of other processes the agent drops; the
+    /// switch program follows the process either way.
     @Test(arguments: [[], ["--tree"]])
     func attachFindsWhereEachThreadWaits(_ mode: [String]) throws {
         let (target, output) = try Harness.launchWhenReady(Harness.samples + "/offcpu", ["5"])
@@ -197,8 +198,8 @@ extension BinaryTests {
     }
 
     /// A switch storm (two threads bouncing a byte on one CPU, ~40,000
-    /// switches a second): the filter keeps about 2,000 stacks a second,
-    /// every interval is still timed from the switch records, and each
+    /// switches a second): the program keeps about 2,000 stacks a second,
+    /// every interval is still timed in the kernel, and each
     /// thread's on-CPU and blocked time still add up to its life.
     @Test func switchStormIsBoundedAndStillTimed() throws {
         let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/usr/bin/taskset", "-c", "1", Harness.samples + "/switch_storm", "40000", "22"])
@@ -209,8 +210,8 @@ extension BinaryTests {
         #expect(report.samples.lostRecords == 0)
         let storm = offCPU.threads.filter { $0.name == "switch_storm" && $0.lifetimeSeconds > 1 }
         #expect(storm.count == 2, "\(offCPU.threads)")
-        // Every stack until the filter's first look (0.2 s and the next
-        // telemetry tick: 0.3 s at most), then ~2,000 a second.
+        // Every stack until the agent's first look (0.1 s and the next
+        // telemetry tick: 0.2 s, 0.3 s with a late tick), then ~2,000 a second.
         let switches = Double(storm.reduce(0) { $0 + $1.switches })
         let bound = switches / seconds * 0.3 + 2000 * seconds * 1.5
         #expect(Double(offCPU.switchOuts) <= bound && Double(offCPU.switchOuts) <= switches / 3,

@@ -347,7 +347,7 @@ import Testing
         let uprobes = try TracefsUprobes.open()
         defer { uprobes.removeAll() }
         let events = try AllocatorProbeEvents(plan: plan, uprobes: uprobes)
-        let ring = try ProbeRecordRing(bytes: 32 << 20)
+        let ring = try BPFRecordRing(bytes: 32 << 20)
         var programs = try AllocatorProbePrograms(events.probes, ring: ring, stackSize: 8192)
         try programs.attach(events.events.indices, pid: ProcessID(getpid()))
         // Every return chosen only around this thread's calls: the other

@@ -5,7 +5,7 @@ import Testing
     /// A thread's one long wait went without a stack (in a storm, or lost)
     /// and a short one was sampled: the long wait's time moves to the
     /// sampled stack, but the thread's longest wait and its count of waits
-    /// are those the switch records timed.
+    /// are those of every interval timed.
     @Test func unsampledWaitKeepsItsLengthAndCount() {
         let pid = ProcessID(7), tid = ThreadID(7)
         var capture = OffCPUCapture()

@@ -118,39 +118,6 @@ struct RecordBytes {
         #expect(parser.parse(bytes) == [.other(type: PERF_RECORD_NAMESPACES.rawValue)])
     }
 
-    /// --off-cpu: switch records name their task and time in the trailer
-    /// (per-thread and CPU-wide: the latter also name the other task, which
-    /// is not the one switching); out, preempted, in; and the context-switch
-    /// event's samples are told from CPU samples by their id.
-    @Test func contextSwitchRecordsAndSwitchOutSamples() {
-        let preemptedOut = RecordBytes.record(PERF_RECORD_SWITCH, misc: UInt16(PERF_RECORD_MISC_SWITCH_OUT | PERF_RECORD_MISC_SWITCH_OUT_PREEMPT)) { b in
-            b.trailer(pid: 100, tid: 101, time: 7000, cpu: 1)
-        }
-        let blockedOut = RecordBytes.record(PERF_RECORD_SWITCH_CPU_WIDE, misc: UInt16(PERF_RECORD_MISC_SWITCH_OUT)) { b in
-            b.u32(0); b.u32(0) // next pid/tid: the idle task
-            b.trailer(pid: 100, tid: 102, time: 8000, cpu: 0)
-        }
-        let backIn = RecordBytes.record(PERF_RECORD_SWITCH_CPU_WIDE) { b in
-            b.u32(300); b.u32(301) // the task it replaces
-            b.trailer(pid: 100, tid: 102, time: 9000, cpu: 0)
-        }
-        #expect(parser.parse(preemptedOut + blockedOut + backIn) == [
-            .contextSwitch(pid: ProcessID(100), tid: ThreadID(101), time: 7000, out: true, preempted: true),
-            .contextSwitch(pid: ProcessID(100), tid: ThreadID(102), time: 8000, out: true, preempted: false),
-            .contextSwitch(pid: ProcessID(100), tid: ThreadID(102), time: 9000, out: false, preempted: false),
-        ])
-        // A record too short for its trailer names no task.
-        let short = RecordBytes.record(PERF_RECORD_SWITCH) { _ in }
-        #expect(parser.parse(short) == [.contextSwitch(pid: ProcessID(0), tid: ThreadID(0), time: 0, out: false, preempted: false)])
-        var switches = parser
-        switches.switchIDs = [77]
-        guard case .sample(let sample)? = switches.parse(Self.sample()).first, case .sample(let cpu)? = parser.parse(Self.sample()).first else {
-            Issue.record("not samples")
-            return
-        }
-        #expect(sample.switchOut && !cpu.switchOut)
-    }
-
     /// Why a thread waited, from the kernel frames nearest schedule() first.
     @Test func offCPUReasonsFromKernelStacks() {
         let reason: ([String], Bool) -> String = OffCPUReport.reason

@@ -37,9 +37,6 @@ typedef struct CPerfProbe_EventConfig {
     /// The pid argument is an fd of a cgroup v2 directory: per-CPU events
     /// then count only that cgroup's tasks (PERF_FLAG_PID_CGROUP).
     bool pid_is_cgroup;
-    /// PERF_RECORD_SWITCH (or _CPU_WIDE) records as the task leaves and
-    /// regains a CPU.
-    bool context_switch;
 } CPerfProbe_EventConfig;
 
 /// perf_event_open(2) has no glibc wrapper. Returns an fd, or -1 and errno.
@@ -121,10 +118,66 @@ typedef struct CPerfProbe_ProbeProgramSpec {
 /// Loads the program `spec` describes. Returns its fd, or -1 and errno,
 /// the verifier's complaint in `log` when there is room for it.
 int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log, size_t log_size);
-/// --off-cpu's filter of switch-out samples (BPF_PROG_TYPE_PERF_EVENT):
-/// keeps one in settings[0] of an array map (0 or 1: every one), counting
-/// them in settings[1]. Returns its fd, or -1 and errno.
-int CPerfProbe_switch_filter_program(int settings_fd);
+/// --off-cpu's program on sched:sched_switch (`CPerfProbe_switch_program`).
+typedef struct CPerfProbe_SwitchProgramSpec {
+    /// Hash of the followed processes' ids (u64 → u8).
+    int targets_fd;
+    /// Hash of the open intervals by thread id (u64 → {u64 start; u32 tgid; u32 flags}).
+    int open_fd;
+    /// Array of CPERFPROBE_SWITCH_SETTINGS u64.
+    int settings_fd;
+    /// BPF_MAP_TYPE_RINGBUF the records go to.
+    int ring_fd;
+    /// The tracepoint's fields, as its format file places them.
+    int32_t prev_state_offset;
+    int32_t next_pid_offset;
+    /// 1: the user registers and stack (DWARF); 0: the frame-pointer chain.
+    uint32_t copy_user_stack;
+} CPerfProbe_SwitchProgramSpec;
+
+enum {
+    CPERFPROBE_SWITCH_KEEP_ONE_IN = 0,
+    CPERFPROBE_SWITCH_OUTS = 1,
+    CPERFPROBE_SWITCH_INTERVAL_LOSSES = 2,
+    CPERFPROBE_SWITCH_STACK_LOSSES = 3,
+    CPERFPROBE_SWITCH_OPEN_FULL = 4,
+    CPERFPROBE_SWITCH_SETTINGS = 5,
+};
+
+/// Records: {u32 kind; u32 tid; u32 pid; u32 flags; u64 time; then for an
+/// interval u64 end, for stacks i64 kernel bytes, i64 user bytes, 24 user
+/// registers by PERF_REG_X86_*, the kernel frames, the user part (a stack
+/// copy, or with flags 1 the frame-pointer chain)}. An interval's time is
+/// its start; a stack record's time is the start of the interval it opens.
+enum {
+    CPERFPROBE_SWITCH_STACK_RECORD = 1,
+    CPERFPROBE_SWITCH_INTERVAL_RECORD = 2,
+    CPERFPROBE_SWITCH_INTERVAL_BYTES = 32,
+    CPERFPROBE_SWITCH_REGISTERS_OFFSET = 40,
+    CPERFPROBE_SWITCH_KERNEL_OFFSET = 40 + 24 * 8,
+    CPERFPROBE_SWITCH_KERNEL_FRAMES = 127,
+    CPERFPROBE_SWITCH_USER_OFFSET = 40 + 24 * 8 + 127 * 8,
+    CPERFPROBE_SWITCH_USER_STACK = 8192,
+    CPERFPROBE_SWITCH_STACK_BYTES = 40 + 24 * 8 + 127 * 8 + 8192,
+};
+
+/// Interval flags: left the CPU runnable; its stacks were taken; open
+/// since before profiling (set by the agent).
+enum {
+    CPERFPROBE_SWITCH_RUNNABLE = 1,
+    CPERFPROBE_SWITCH_SAMPLED = 2,
+    CPERFPROBE_SWITCH_BEFORE = 4,
+};
+
+/// Loads --off-cpu's program (BPF_PROG_TYPE_TRACEPOINT). Returns its fd, or
+/// -1 and errno, the verifier's complaint in `log` when there is room.
+int CPerfProbe_switch_program(const CPerfProbe_SwitchProgramSpec *spec, char *log, size_t log_size);
+/// A hash of up to `entries` open intervals (u64 key, 16-byte value).
+int CPerfProbe_bpf_open_intervals_create(uint32_t entries);
+/// The key after `key` (NULL: the first) in `next`, and its value. 0, or -1 and errno.
+int CPerfProbe_bpf_map_next(int map_fd, const uint64_t *key, uint64_t *next, void *value);
+/// Sets `key` to `value` (BPF_ANY, BPF_NOEXIST, …). 0, or -1 and errno.
+int CPerfProbe_bpf_map_put(int map_fd, uint64_t key, const void *value, uint64_t flags);
 /// BPF_MAP_CREATE: an array of `entries` u64 (zeros), a ring buffer of
 /// `bytes` (a power of two, a multiple of the page size). Returns the fd,
 /// or -1 and errno.

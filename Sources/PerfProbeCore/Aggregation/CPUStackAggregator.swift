@@ -18,7 +18,7 @@ final class CPUStackAggregator: RecordConsumer {
 
     func consume(_ record: PerfRecord) {
         switch record {
-        case .sample(let sample) where !sample.switchOut:
+        case .sample(let sample):
             samples += 1
             let started = Syscalls.monotonicNanoseconds()
             let stack = walker.unwind(sample)

@@ -1,119 +1,176 @@
-/// `--off-cpu`: the intervals the followed threads spend off the CPU. A
-/// context-switch sample opens one (its stack, walked like a CPU sample's,
-/// is where the thread blocked), the switch-out record says whether the
-/// thread was preempted, and the thread's next switch-in closes it. Threads
-/// asleep at attach open one from then (their stack unseen; /proc names the
-/// kernel function they sleep in). Blocked time is summed per (stack,
-/// preempted); intervals still open at the end are closed then and counted.
-/// A slice takes what was summed since the last, open intervals' time up to
-/// the cut included, so that each slice holds the waiting done during it.
+/// `--off-cpu`: the intervals the followed threads spend off the CPU, as
+/// `SwitchTracker`'s program times them in the kernel. A stack record (its
+/// kernel frames, and its user stack walked like a CPU sample's) comes
+/// before the interval it opened; the interval's record, as the thread
+/// returns, closes it with its start, end and whether the thread left
+/// runnable. An interval without a stack (not one of the N, or lost) is
+/// counted and charged to the thread's sampled stacks by the report.
+/// Threads asleep at attach are given an interval from then (their stack
+/// unseen; /proc names the kernel function they sleep in). Blocked time is
+/// summed per (stack, preempted); intervals still open at the end are
+/// closed then and counted. A slice takes what was summed since the last,
+/// open intervals' time up to the cut included, so that each slice holds
+/// the waiting done during it.
 final class OffCPUAggregator: RecordConsumer {
-    private struct Open {
-        var pid: ProcessID
-        var start: UInt64
-        var stack: StackKey?
-        var preempted = false
-        var waitChannel: String?
-    }
-
     private let walker: StackWalker
-    private var open: [ThreadID: Open] = [:]
+    private var tracker: SwitchTracker
+    /// A launched target's first instructions are the exec: what it waited
+    /// for before (perfprobe's own gate) is not its.
+    private var armed: Bool
+    /// Records taken, applied one by one among the perf records.
+    private var taken: [SwitchRecord] = []
+    private var next = 0
+    /// The stack of each thread's latest sampled switch-out, by its start.
+    private var stacks: [ThreadID: (start: UInt64, stack: StackKey)] = [:]
+    /// Threads found asleep at attach: the kernel function they slept in.
+    private var waitChannels: [ThreadID: String] = [:]
+    /// Per thread, the interval a slice cut and how far it was charged.
+    private var charged: [ThreadID: (start: UInt64, upTo: UInt64)] = [:]
     private var part = OffCPUCapture()
-    /// The first record's time: a thread whose first record is a switch-in
-    /// was blocked since before it.
-    private var firstTime: UInt64?
+    private var reportedLosses = (intervals: UInt64(0), stacks: UInt64(0), unopened: UInt64(0))
 
-    init(walker: StackWalker) {
+    init(walker: StackWalker, scope: SamplingScope, unwind: UnwindMode) throws(SamplingError) {
         self.walker = walker
+        tracker = try SwitchTracker(copyUserStack: unwind != .fp)
+        if case .launched(let pid) = scope {
+            armed = false
+            tracker.follow(pid)
+        } else {
+            armed = true
+        }
     }
 
     func attached(to pid: ProcessID) throws(SamplingError) {
         joined(pid)
     }
 
-    /// Its threads asleep now are waiting since before profiling began.
+    /// Followed from now; its threads asleep now are waiting since before.
     func joined(_ pid: ProcessID) {
+        tracker.follow(pid)
         let now = Syscalls.monotonicNanoseconds()
         for name in Syscalls.listDirectory("/proc/\(pid)/task") {
-            guard let raw = Int32(name), open[ThreadID(raw)] == nil,
+            guard let raw = Int32(name),
                   let stat = (try? Syscalls.readFile("/proc/\(pid)/task/\(raw)/stat")).flatMap({ ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }),
-                  stat.state == "S" || stat.state == "D" else { continue }
+                  stat.state == "S" || stat.state == "D", tracker.markBlocked(ThreadID(raw), of: pid, since: now) else { continue }
             let channel = (try? Syscalls.readFile("/proc/\(pid)/task/\(raw)/wchan"))
                 .map { SymbolName.sanitized(String(decoding: $0.prefix(128), as: UTF8.self)) }
-            open[ThreadID(raw)] = Open(pid: pid, start: now, waitChannel: channel?.isEmpty == false && channel != "0" ? channel : nil)
+            if let channel, !channel.isEmpty, channel != "0" { waitChannels[ThreadID(raw)] = channel }
             part.startedBlocked += 1
         }
     }
 
-    func consume(_ record: PerfRecord) {
-        if firstTime == nil, let time = record.time, time > 0 { firstTime = time }
+    var ownsRing: Bool { true }
+
+    func takeOwnRecords(final: Bool) -> [UInt64] {
+        taken = Array(taken[next...]) + tracker.take()
+        next = 0
+        return taken.map { record in
+            switch record {
+            case .interval(let interval): interval.end
+            case .stacks(let sample): sample.time
+            }
+        }
+    }
+
+    func consumeOwnRecord() {
+        guard next < taken.count else { return }
+        let record = taken[next]
+        next += 1
+        guard armed else { return }
         switch record {
-        case .sample(let sample) where sample.switchOut:
+        case .stacks(let sample):
             let stack = walker.unwind(sample)
             var frames: [Frame] = []
             frames.reserveCapacity(stack.kernel.count + stack.user.count)
             for address in stack.kernel { frames.append(Frame(module: Frame.kernel, address: address)) }
             frames += walker.frames(stack.user, in: sample.pid)
-            open[sample.tid] = Open(pid: sample.pid, start: sample.time, stack: StackKey(pid: sample.pid, tid: sample.tid, frames: frames))
+            stacks[sample.tid] = (sample.time, StackKey(pid: sample.pid, tid: sample.tid, frames: frames))
             part.switchOuts += 1
-        case .contextSwitch(let pid, let tid, let time, true, let preempted):
-            // The sample comes first; without it (lost) the interval has no stack.
-            if open[tid].map({ $0.start > time || time - $0.start > 1_000_000 }) ?? true {
-                open[tid] = Open(pid: pid, start: time)
-                part.withoutStack += 1
-            }
-            open[tid]?.preempted = preempted
-        case .contextSwitch(let pid, let tid, let time, false, _):
-            if let interval = open.removeValue(forKey: tid) {
-                close(interval, tid: tid, at: time)
-            } else if part.lifetimes[tid]?.born == nil, let since = firstTime, time > since {
-                // Not asleep when profiling began, yet back on a CPU without
-                // leaving one: it was waiting to run. (A thread born since
-                // runs first without leaving a CPU.)
-                part.startedBlocked += 1
-                close(Open(pid: pid, start: since, preempted: true), tid: tid, at: time)
-            }
+        case .interval(let interval):
+            close(interval, ended: true)
+        }
+    }
+
+    func consume(_ record: PerfRecord) {
+        switch record {
+        case .comm(let pid, _, _, _, true):
+            armed = true
+            tracker.follow(pid)
         case .fork(let pid, _, let tid, _, let time):
+            // Every fork the sampling event reports is of a followed process.
+            tracker.follow(pid)
             part.lifetimes[tid, default: .init(pid: pid)].born = time
         case .exit(let pid, _, let tid, _, let time):
             part.lifetimes[tid, default: .init(pid: pid)].died = time
-            if let interval = open.removeValue(forKey: tid) { close(interval, tid: tid, at: time) }
+            stacks[tid] = nil
+            charged[tid] = nil
+            waitChannels[tid] = nil
         default:
             break
         }
     }
 
-    /// Charges `interval` up to `end`; `ended`: it ends there (else it
-    /// goes on into the next slice).
-    private func close(_ interval: Open, tid: ThreadID, at end: UInt64, ended: Bool = true) {
-        guard end >= interval.start else { return }
-        let key = OffCPUCapture.Key(stack: interval.stack ?? StackKey(pid: interval.pid, tid: tid, frames: []), preempted: interval.preempted,
-                                    waitChannel: interval.waitChannel)
-        part.blocked[key, default: .init()].add(end - interval.start, ended: ended)
+    func tick(_ telemetry: TelemetryReader) {
+        tracker.adapt()
+    }
+
+    /// Charges `interval` (what a slice has not charged of it yet); `ended`:
+    /// it ends there (else it goes on into the next slice).
+    private func close(_ interval: SwitchRecord.Interval, ended: Bool) {
+        let tid = interval.tid
+        var start = interval.start
+        if let cut = charged[tid], cut.start == interval.start {
+            start = max(start, cut.upTo)
+            if ended { charged[tid] = nil }
+        }
+        var stack: StackKey?
+        if interval.sampled, let sampled = stacks[tid], sampled.start == interval.start {
+            stack = sampled.stack
+            if ended { stacks[tid] = nil }
+        }
+        let channel = interval.began ? waitChannels[tid] : nil
+        if ended {
+            if interval.began { waitChannels[tid] = nil } else if stack == nil { part.withoutStack += 1 }
+        }
+        guard interval.end >= start else { return }
+        let key = OffCPUCapture.Key(stack: stack ?? StackKey(pid: interval.pid, tid: tid, frames: []), preempted: interval.runnable,
+                                    waitChannel: channel)
+        part.blocked[key, default: .init()].add(interval.end - start, ended: ended)
         if part.lifetimes[tid] == nil { part.lifetimes[tid] = .init(pid: interval.pid) }
     }
 
     func slice(into capture: inout Capture) {
         let now = Syscalls.monotonicNanoseconds()
-        for (tid, interval) in open where now > interval.start {
-            close(interval, tid: tid, at: now, ended: false)
-            open[tid]?.start = now
+        for interval in tracker.openIntervals(end: now) where armed {
+            close(interval, ended: false)
+            charged[interval.tid] = (interval.start, now)
         }
         take(into: &capture)
     }
 
     private func take(into capture: inout Capture) {
+        let losses = tracker.losses
+        if losses.intervals > reportedLosses.intervals || losses.stacks > reportedLosses.stacks {
+            capture.notes.append("off-CPU: the BPF ring had no room for \(losses.intervals) intervals and \(losses.stacks) stack records (the agent fell behind)")
+        }
+        if losses.unopened > reportedLosses.unopened {
+            capture.notes.append("off-CPU: \(losses.unopened) switch-outs were not timed: more than \(SwitchTracker.openIntervals) threads were off the CPU at once")
+        }
+        reportedLosses = losses
         capture.offCPU = part
         part = OffCPUCapture()
     }
 
+    func stop() {
+        tracker.detach()
+    }
+
     func finish(into capture: inout Capture) {
         let end = Syscalls.monotonicNanoseconds()
-        for (tid, interval) in open {
-            close(interval, tid: tid, at: end)
+        for interval in tracker.openIntervals(end: end) where armed {
+            close(interval, ended: true)
             part.openAtEnd += 1
         }
-        open = [:]
         take(into: &capture)
     }
 }

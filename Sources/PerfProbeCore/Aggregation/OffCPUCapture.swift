@@ -41,7 +41,7 @@ public struct OffCPUCapture: CapturePart {
 
     public var blocked: [Key: Figures] = [:]
     public var lifetimes: [ThreadID: Lifetime] = [:]
-    /// Switch-out samples taken.
+    /// Switch-outs whose stacks were taken.
     public var switchOuts = 0
     /// Intervals timed without a stack (filtered in a storm, or lost).
     public var withoutStack = 0

@@ -51,10 +51,10 @@ public struct OffCPUReport: Codable, Sendable {
     /// Most blocked time first.
     public var threads: [Thread]
     public var blockers: [Blocker]
-    /// Switch-out samples taken.
+    /// Switch-outs whose stacks were taken.
     public var switchOuts: Int
-    /// Intervals timed without a stack: the switch filter (`SwitchFilter`)
-    /// kept another's in a storm, or the sample was lost. Their time is
+    /// Intervals timed without a stack: the switch program
+    /// (`SwitchTracker`) kept another's in a storm, or the record was lost. Their time is
     /// spread over their thread's sampled stacks.
     public var withoutStack: Int
     /// Intervals already under way when profiling began (stack unseen).
@@ -63,7 +63,7 @@ public struct OffCPUReport: Codable, Sendable {
     public var openAtEnd: Int
 
     /// The reason of an interval, from its kernel frames (leaf first: the
-    /// one nearest schedule() that tells decides) and its switch record.
+    /// one nearest schedule() that tells decides) and whether it left runnable.
     static func reason(kernelFunctions: [String], preempted: Bool) -> String {
         if preempted { return "preempted" }
         for function in kernelFunctions {
@@ -164,8 +164,8 @@ public struct OffCPUReport: Codable, Sendable {
             switchOuts: part.switchOuts, withoutStack: part.withoutStack, startedBlocked: part.startedBlocked, openAtEnd: part.openAtEnd)
     }
 
-    /// Intervals timed without a stack (the switch filter kept another's, or
-    /// the sample was lost) take the shape of the same thread's sampled
+    /// Intervals timed without a stack (the switch program kept another's, or
+    /// the record was lost) take the shape of the same thread's sampled
     /// intervals of the same kind (preempted or not): their time and count
     /// are spread over those stacks in proportion to the stacks' time. Kept
     /// as they are when the thread has no such stack.

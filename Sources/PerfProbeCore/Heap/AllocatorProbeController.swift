@@ -11,7 +11,7 @@ final class AllocatorProbeController: RecordConsumer {
 
     private let settings: HeapProbeSettings
     private var programs: AllocatorProbePrograms
-    private var ring: ProbeRecordRing
+    private var ring: BPFRecordRing
     private var matcher: AllocatorCallMatcher
     private var tracker: HeapTracker
     private let walker: StackWalker
@@ -40,7 +40,7 @@ final class AllocatorProbeController: RecordConsumer {
     init(_ settings: HeapProbeSettings, pid: ProcessID, stackSize: UInt32, tickInterval: UInt64,
          walker: StackWalker, notes: NoteBook, start: UInt64) throws(SamplingError) {
         do {
-            let ring = try ProbeRecordRing(bytes: Self.ringBytes)
+            let ring = try BPFRecordRing(bytes: Self.ringBytes)
             programs = try AllocatorProbePrograms(settings.events.probes, ring: ring, stackSize: stackSize)
             self.ring = consume ring
         } catch let error as Errno {

@@ -6,7 +6,7 @@ import CPerfProbe
 /// the agent sets, with registers and a stack copy, and remember the block
 /// as sampled; frees record only the blocks sampled (two thirds of a Python
 /// server's probe records were frees of blocks never sampled, which change
-/// nothing). Records go to a `ProbeRecordRing`.
+/// nothing). Records go to a `BPFRecordRing`.
 ///
 /// A program is set on its tracepoint through an event of its own on the
 /// target's first thread: not inherited, never enabled. That event puts
@@ -56,7 +56,7 @@ struct AllocatorProbePrograms: ~Copyable {
 
     /// Loads a program per probe writing into `ring`, returns copying up to
     /// `stackSize` bytes of stack. The programs run nowhere until `attach`.
-    init(_ probes: [Probe], ring: borrowing ProbeRecordRing, stackSize: UInt32) throws(HeapProbeError) {
+    init(_ probes: [Probe], ring: borrowing BPFRecordRing, stackSize: UInt32) throws(HeapProbeError) {
         let namespace = Syscalls.fileIdentity("/proc/self/ns/pid") ?? (0, 0)
         var owned = FileDescriptors()
         let counters: Int32, threshold: Int32, sampled: Int32

@@ -42,9 +42,9 @@ public struct ProbeCalibration: Codable, Hashable, Sendable {
                 probes.append(AllocatorProbePrograms.Probe(tracepoint: id, role: role))
             }
             // As sampling has them: every allocating entry recorded, no return chosen.
-            let ring: ProbeRecordRing
+            let ring: BPFRecordRing
             do {
-                ring = try ProbeRecordRing(bytes: 4 << 20)
+                ring = try BPFRecordRing(bytes: 4 << 20)
             } catch {
                 throw .bpf("creating the allocator probes' ring buffer", error.description)
             }

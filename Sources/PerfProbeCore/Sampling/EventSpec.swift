@@ -6,12 +6,10 @@ struct EventSpec: Sendable {
     var config: CPerfProbe_EventConfig
     /// The layout of its samples.
     var layout: SampleLayout
-    /// The sampling event, to explain a refusal (nil: the context-switch event).
-    var samplingEvent: SamplingEvent?
+    /// The sampling event, to explain a refusal.
+    var samplingEvent: SamplingEvent
     /// Names the event in errors.
     var name: String
-    /// A BPF program to attach to each of its events (`SwitchFilter`).
-    var filter: Int32?
 
     /// The CPU sampling event.
     static func sampling(_ event: SamplingEvent, frequency: Int, includeKernel: Bool, layout: SampleLayout,
@@ -33,38 +31,8 @@ struct EventSpec: Sendable {
                          samplingEvent: event, name: event.rawValue)
     }
 
-    /// `--off-cpu`: the context-switches software event with period 1 — a
-    /// sample as each followed thread leaves the CPU (its kernel stack, and
-    /// for DWARF up to `maximumSwitchStack` bytes of user stack: a switch
-    /// storm must not copy 64 KiB per switch) — and PERF_RECORD_SWITCH
-    /// records as threads leave and regain a CPU. Its samples' IP is in
-    /// schedule(), so the kernel part is never excluded.
-    static func switches(layout: SampleLayout, scope: SamplingScope, perCPU: Bool, ringBytes: Int, filter: Int32?) -> EventSpec {
-        var config = CPerfProbe_EventConfig()
-        config.type = UInt32(PERF_TYPE_SOFTWARE.rawValue)
-        config.config = UInt64(PERF_COUNT_SW_CONTEXT_SWITCHES.rawValue)
-        config.sample_period_or_frequency = 1
-        config.context_switch = true
-        // The DWARF walk of the stack copy is the user stack: the kernel's
-        // frame-pointer walk of it would cost every switch (perf's dwarf
-        // mode leaves it out too).
-        config.exclude_callchain_user = layout.userStackSize > 0
-        config.inherit = !perCPU
-        if case .launched = scope {
-            config.disabled = true
-            config.enable_on_exec = true
-        }
-        let stack = layout.userStackSize == 0 ? layout : .userStack(min(layout.userStackSize, maximumSwitchStack))
-        var spec = EventSpec(config: config, layout: stack, stackSize: stack.userStackSize, ringBytes: ringBytes,
-                             samplingEvent: nil, name: "context-switches")
-        spec.filter = filter
-        return spec
-    }
-
-    static let maximumSwitchStack: UInt32 = 8192
-
     private init(config: CPerfProbe_EventConfig, layout: SampleLayout, stackSize: UInt32, ringBytes: Int,
-                 samplingEvent: SamplingEvent?, name: String) {
+                 samplingEvent: SamplingEvent, name: String) {
         var config = config
         config.sample_type = layout.sampleType
         config.sample_regs_user = layout.userRegisterMask
@@ -90,7 +58,6 @@ struct EventSpec: Sendable {
 
     /// The error to report when opening fails.
     func failure(_ errno: Errno) -> SamplingError {
-        guard let samplingEvent else { return .system("opening the context-switches event (--off-cpu)", errno) }
-        return .opening(samplingEvent, errno, kernel: !config.exclude_kernel)
+        .opening(samplingEvent, errno, kernel: !config.exclude_kernel)
     }
 }

@@ -74,11 +74,6 @@ struct PerfEventGroup: ~Copyable {
 
     var ringFDs: [Int32] { rings.map(\.fd) }
 
-    /// The ids of the events opened for spec `index`.
-    func ids(ofSpec index: Int) -> Set<UInt64> {
-        Set(specOfID.filter { $0.value == index }.keys)
-    }
-
     /// The sample layout of each event whose layout is not the first spec's.
     var layoutsByID: [UInt64: SampleLayout] {
         specOfID.filter { specs[$0.value].layout != specs[0].layout }.mapValues { specs[$0].layout }
@@ -112,13 +107,6 @@ struct PerfEventGroup: ~Copyable {
                     throw spec.failure(error)
                 }
                 fds[specIndex].append(owned.adopt(fd))
-                if let program = spec.filter {
-                    do {
-                        try Syscalls.perfEventSetBPF(fd, program: program)
-                    } catch {
-                        throw .system("attaching the filter of \(spec.name)", error)
-                    }
-                }
                 if let id = try? Syscalls.perfEventID(fd) { specOfID[id] = specIndex }
                 if index < rings.count {
                     do {

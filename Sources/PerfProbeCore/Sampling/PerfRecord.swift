@@ -10,9 +10,6 @@ public enum PerfRecord: Hashable, Sendable {
     case fork(pid: ProcessID, parentPID: ProcessID, tid: ThreadID, parentTID: ThreadID, time: UInt64)
     /// PERF_RECORD_EXIT
     case exit(pid: ProcessID, parentPID: ProcessID, tid: ThreadID, parentTID: ThreadID, time: UInt64)
-    /// PERF_RECORD_SWITCH / _CPU_WIDE: thread `tid` left the CPU (`out`;
-    /// `preempted` when it was still runnable) or came back to one.
-    case contextSwitch(pid: ProcessID, tid: ThreadID, time: UInt64, out: Bool, preempted: Bool)
     /// PERF_RECORD_LOST: the ring was full and `count` records were dropped.
     case lost(count: UInt64)
     /// PERF_RECORD_LOST_SAMPLES: samples the kernel dropped before the ring.
@@ -28,8 +25,7 @@ public enum PerfRecord: Hashable, Sendable {
     public var time: UInt64? {
         switch self {
         case .sample(let s): s.time
-        case .mmap(_, _, let t, _), .comm(_, _, let t, _, _), .fork(_, _, _, _, let t), .exit(_, _, _, _, let t),
-             .contextSwitch(_, _, let t, _, _), .throttle(let t), .unthrottle(let t): t
+        case .mmap(_, _, let t, _), .comm(_, _, let t, _, _), .fork(_, _, _, _, let t), .exit(_, _, _, _, let t), .throttle(let t), .unthrottle(let t): t
         case .lost, .lostSamples, .other: nil
         }
     }
@@ -55,9 +51,12 @@ public struct SampleRecord: Hashable, Sendable {
     public var userRegisters: [UInt64] = []
     /// The copied user stack, from the stack pointer up (only the valid part).
     public var userStack: [UInt8] = []
-    /// Written by the context-switch event as the thread left the CPU
-    /// (`--off-cpu`), not by the CPU sampling event.
-    public var switchOut = false
+
+    /// Callchain values at or above this (PERF_CONTEXT_MAX, i.e. -4095) are
+    /// context markers such as PERF_CONTEXT_KERNEL (-128) and PERF_CONTEXT_USER (-512).
+    static let contextMax = UInt64(bitPattern: -4095)
+    static let contextKernel = UInt64(bitPattern: -128)
+    static let contextUser = UInt64(bitPattern: -512)
 
     public init(ip: UInt64, pid: ProcessID, tid: ThreadID, time: UInt64, cpu: UInt32, period: UInt64, callchain: [UInt64], misc: UInt16) {
         self.ip = ip

@@ -8,8 +8,6 @@ public struct PerfRecordParser: Sendable {
     /// Samples of these events (by PERF_SAMPLE_IDENTIFIER, which every
     /// layout puts first) have a layout of their own.
     public var layouts: [UInt64: SampleLayout] = [:]
-    /// The context-switch events' ids: their samples are switch-outs.
-    public var switchIDs: Set<UInt64> = []
 
     public init(layout: SampleLayout) { self.layout = layout }
 
@@ -49,11 +47,6 @@ public struct PerfRecordParser: Sendable {
             return type == PERF_RECORD_FORK.rawValue
                 ? .fork(pid: ProcessID(pid), parentPID: ProcessID(ppid), tid: ThreadID(tid), parentTID: ThreadID(ptid), time: time)
                 : .exit(pid: ProcessID(pid), parentPID: ProcessID(ppid), tid: ThreadID(tid), parentTID: ThreadID(ptid), time: time)
-        case PERF_RECORD_SWITCH.rawValue, PERF_RECORD_SWITCH_CPU_WIDE.rawValue:
-            // The trailer names the task switching: out, the one leaving; in, the one arriving.
-            let (pid, tid, time) = trailerTask(record)
-            return .contextSwitch(pid: pid, tid: tid, time: time, out: misc & UInt16(PERF_RECORD_MISC_SWITCH_OUT) != 0,
-                                  preempted: misc & UInt16(PERF_RECORD_MISC_SWITCH_OUT_PREEMPT) != 0)
         case PERF_RECORD_LOST.rawValue:
             _ = reader.u64()
             return .lost(count: reader.u64())
@@ -74,7 +67,6 @@ public struct PerfRecordParser: Sendable {
         if layout.has(PERF_SAMPLE_IDENTIFIER) {
             sample.id = reader.u64()
             layout = layouts[sample.id] ?? layout
-            sample.switchOut = switchIDs.contains(sample.id)
         }
         if layout.has(PERF_SAMPLE_IP) { sample.ip = reader.u64() }
         if layout.has(PERF_SAMPLE_TID) {
@@ -141,26 +133,14 @@ public struct PerfRecordParser: Sendable {
         return .mmap(pid: ProcessID(pid), tid: ThreadID(tid), time: trailerTime(record), mapping: mapping)
     }
 
-    /// The TIME field of the sample_id trailer, which follows TID when present.
+    /// The TIME field of the sample_id trailer, which follows TID when
+    /// present; 0 when the layout lacks it or the record is too short.
     private func trailerTime(_ record: UnsafeRawBufferPointer) -> UInt64 {
-        trailerTask(record).time
-    }
-
-    /// The TID (pid, tid) and TIME fields of the sample_id trailer; zeros
-    /// for those the layout lacks or the record is too short to hold.
-    private func trailerTask(_ record: UnsafeRawBufferPointer) -> (pid: ProcessID, tid: ThreadID, time: UInt64) {
         var offset = record.count - layout.sampleIDTrailerSize
-        guard offset >= 8 else { return (ProcessID(0), ThreadID(0), 0) }
-        var pid: Int32 = 0, tid: Int32 = 0, time: UInt64 = 0
-        if layout.has(PERF_SAMPLE_TID) {
-            pid = Int32(littleEndian: record.loadUnaligned(fromByteOffset: offset, as: Int32.self))
-            tid = Int32(littleEndian: record.loadUnaligned(fromByteOffset: offset + 4, as: Int32.self))
-            offset += 8
-        }
-        if layout.has(PERF_SAMPLE_TIME), offset + 8 <= record.count {
-            time = UInt64(littleEndian: record.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-        }
-        return (ProcessID(pid), ThreadID(tid), time)
+        guard offset >= 8, layout.has(PERF_SAMPLE_TIME) else { return 0 }
+        if layout.has(PERF_SAMPLE_TID) { offset += 8 }
+        guard offset + 8 <= record.count else { return 0 }
+        return UInt64(littleEndian: record.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 }
 

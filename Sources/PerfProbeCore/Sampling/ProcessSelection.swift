@@ -40,12 +40,12 @@ struct ProcessSelection: Sendable {
         switch record {
         case .sample(let sample):
             if processes.contains(sample.pid) { return true }
-            if !sample.switchOut { discarded += 1 }
+            discarded += 1
             return false
         case .comm(let pid, _, _, let comm, let exec):
             if exec, let name, ProcessFinder.execName(comm, matches: name) { processes.insert(pid) }
             return processes.contains(pid)
-        case .mmap(let pid, _, _, _), .contextSwitch(let pid, _, _, _, _): return processes.contains(pid)
+        case .mmap(let pid, _, _, _): return processes.contains(pid)
         case .fork(let pid, let parentPID, _, _, _):
             guard processes.contains(parentPID) else { return processes.contains(pid) }
             if pid == parentPID || tree { processes.insert(pid) }

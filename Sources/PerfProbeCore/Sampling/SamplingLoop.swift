@@ -26,8 +26,6 @@ struct SamplingLoop: ~Copyable {
     /// Some consumer owns a ring of its own, which wakes no one.
     private let drainedByClock: Bool
     private var sliceStart: UInt64
-    /// --off-cpu: bounds the switch-out stacks taken per second.
-    private var switchFilter: SwitchFilter?
 
     /// `consumers` are made on this thread, after the telemetry reader and
     /// before the events open, with the session's notes and start time.
@@ -40,20 +38,9 @@ struct SamplingLoop: ~Copyable {
         let telemetry = TelemetryReader(configuration, start: start)
         let consumers = try makeConsumers(notes, start)
         let ringBytes = configuration.ringPages * Syscalls.pageSize()
-        var specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
+        let specs = [EventSpec.sampling(configuration.event, frequency: configuration.frequency,
                                         includeKernel: configuration.includeKernel, layout: configuration.layout,
                                         scope: configuration.scope, perCPU: configuration.perCPU, ringBytes: ringBytes)]
-        var filter: SwitchFilter? = nil
-        if configuration.offCPU {
-            do {
-                filter = try SwitchFilter()
-            } catch {
-                notes.note("every switch-out's stack is taken, however many a second: the BPF filter that bounds them could not be loaded (\(error))")
-            }
-            specs.append(.switches(layout: configuration.layout, scope: configuration.scope, perCPU: configuration.perCPU, ringBytes: ringBytes,
-                                   filter: filter?.program))
-        }
-        switchFilter = filter
         events = try Self.openEvents(configuration, specs: specs)
         parser = PerfRecordParser(layout: configuration.layout)
         Self.describeEvents(events, to: &parser)
@@ -74,7 +61,6 @@ struct SamplingLoop: ~Copyable {
     /// What the parser must know of the events to tell their samples apart.
     private static func describeEvents(_ events: borrowing PerfEventGroup, to parser: inout PerfRecordParser) {
         parser.layouts = events.layoutsByID
-        parser.switchIDs = events.ids(ofSpec: 1)
     }
 
     private static func openEvents(_ configuration: SamplerConfiguration, specs: [EventSpec]) throws(SamplingError) -> PerfEventGroup {
@@ -149,7 +135,6 @@ struct SamplingLoop: ~Copyable {
         if telemetry.readIfDue() { telemetryRead = true }
         if telemetryRead {
             telemetryRead = false
-            switchFilter?.adapt()
             for consumer in consumers { consumer.tick(telemetry) }
             checkCutOff()
         }

@@ -34,7 +34,7 @@ final class ProgressMeter: RecordConsumer {
 
     func consume(_ record: PerfRecord) {
         switch record {
-        case .sample(let sample) where !sample.switchOut: counts.samples += 1
+        case .sample: counts.samples += 1
         case .lost(let count), .lostSamples(let count): counts.lost &+= count
         default: break
         }

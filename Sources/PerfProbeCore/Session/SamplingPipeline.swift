@@ -13,7 +13,9 @@ enum SamplingPipeline {
         { notes, start throws(SamplingError) in
             let walker = try StackWalker(mode: configuration.unwind)
             var consumers: [any RecordConsumer] = [walker, TaskNames(), CPUStackAggregator(walker: walker)]
-            if configuration.offCPU { consumers.append(OffCPUAggregator(walker: walker)) }
+            if configuration.offCPU {
+                consumers.append(try OffCPUAggregator(walker: walker, scope: configuration.scope, unwind: configuration.unwind))
+            }
             if let channel = heapChannel {
                 consumers.append(try HeapProbeReader(channel: channel, walker: walker, notes: notes, start: start))
             }

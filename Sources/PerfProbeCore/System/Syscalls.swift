@@ -16,6 +16,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let notSupported = Errno(EOPNOTSUPP)
     public static let noDevice = Errno(ENODEV)
     public static let inputOutput = Errno(EIO)
+    public static let invalidArgument = Errno(EINVAL)
 }
 
 /// The kernel refused a BPF program: its errno and the verifier's last words.
@@ -67,20 +68,58 @@ enum Syscalls {
     /// the verifier's complaint, when it refuses, in the error.
     static func probeProgram(_ spec: CPerfProbe_ProbeProgramSpec) throws(BPFRefusal) -> Int32 {
         var spec = spec
-        let fd = CPerfProbe_probe_program(&spec, nil, 0)
+        return try loadProgram { CPerfProbe_probe_program(&spec, $0, $1) }
+    }
+
+    /// Loads --off-cpu's program on sched:sched_switch (`CPerfProbe_switch_program`).
+    static func switchProgram(_ spec: CPerfProbe_SwitchProgramSpec) throws(BPFRefusal) -> Int32 {
+        var spec = spec
+        return try loadProgram { CPerfProbe_switch_program(&spec, $0, $1) }
+    }
+
+    private static func loadProgram(_ load: (UnsafeMutablePointer<CChar>?, Int) -> Int32) throws(BPFRefusal) -> Int32 {
+        let fd = load(nil, 0)
         guard fd < 0 else { return fd }
         let code = Errno(errno)
         // Loaded again with a log only to say why: a log too small for the
         // verifier's trace fails even a sound program (ENOSPC).
         var log = [CChar](repeating: 0, count: 1 << 16)
-        let retry = CPerfProbe_probe_program(&spec, &log, log.count)
+        let retry = log.withUnsafeMutableBufferPointer { load($0.baseAddress, $0.count) }
         if retry >= 0 { return retry }
         let text = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         throw BPFRefusal(errno: code, verifier: text.split(separator: "\n").suffix(2).joined(separator: "; "))
     }
 
-    static func switchFilterProgram(settings: Int32) throws(Errno) -> Int32 {
-        try valueOrErrno { CPerfProbe_switch_filter_program(settings) }
+    /// A hash of up to `entries` open off-CPU intervals, preallocated: the
+    /// program inserts and deletes one per switch.
+    static func bpfOpenIntervalsCreate(entries: UInt32) throws(Errno) -> Int32 {
+        try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bpf_open_intervals_create(entries) }
+    }
+
+    /// Every entry of a map with u64 keys and `valueSize`-byte values.
+    static func bpfMapEntries(_ map: Int32, valueSize: Int) -> [(key: UInt64, value: [UInt8])] {
+        var entries: [(key: UInt64, value: [UInt8])] = []
+        var key: UInt64 = 0
+        var next: UInt64 = 0
+        var value = [UInt8](repeating: 0, count: valueSize)
+        var first = true
+        // A map changing meanwhile may restart the walk: bounded by its size.
+        while entries.count < 1 << 22 {
+            let found = value.withUnsafeMutableBytes { buffer in
+                first ? CPerfProbe_bpf_map_next(map, nil, &next, buffer.baseAddress)
+                      : withUnsafePointer(to: key) { CPerfProbe_bpf_map_next(map, $0, &next, buffer.baseAddress) }
+            }
+            guard found == 0 else { break }
+            entries.append((next, value))
+            key = next
+            first = false
+        }
+        return entries
+    }
+
+    /// Sets `key` of a map with u64 keys; `onlyNew`: unless it is there.
+    static func bpfMapPut(_ map: Int32, key: UInt64, value: [UInt8], onlyNew: Bool) throws(Errno) {
+        _ = try valueOrErrno { value.withUnsafeBytes { CPerfProbe_bpf_map_put(map, key, $0.baseAddress, onlyNew ? 1 /* BPF_NOEXIST */ : 0 /* BPF_ANY */) } }
     }
 
     static func bpfArrayCreate(entries: UInt32) throws(Errno) -> Int32 {

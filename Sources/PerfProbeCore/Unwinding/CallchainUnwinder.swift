@@ -1,12 +1,6 @@
 /// Uses the stack the kernel walked itself (PERF_SAMPLE_CALLCHAIN): exact for
 /// kernel frames and for user code built with frame pointers.
 public struct CallchainUnwinder: Unwinder {
-    /// Values at or above this (PERF_CONTEXT_MAX, i.e. -4095) are context
-    /// markers such as PERF_CONTEXT_KERNEL (-128) and PERF_CONTEXT_USER (-512).
-    static let contextMax = UInt64(bitPattern: -4095)
-    static let contextKernel = UInt64(bitPattern: -128)
-    static let contextUser = UInt64(bitPattern: -512)
-
     public init() {}
 
     public func unwind(_ sample: SampleRecord, in spaces: inout AddressSpaces) -> UnwoundStack {
@@ -19,9 +13,9 @@ public struct CallchainUnwinder: Unwinder {
         var inKernel = false
         var inUser = false
         for address in sample.callchain {
-            if address >= Self.contextMax {
-                inKernel = address == Self.contextKernel
-                inUser = address == Self.contextUser
+            if address >= SampleRecord.contextMax {
+                inKernel = address == SampleRecord.contextKernel
+                inUser = address == SampleRecord.contextUser
                 continue
             }
             // The frame-pointer walk ends on a zero or garbage return address.

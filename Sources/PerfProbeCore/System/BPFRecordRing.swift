@@ -1,8 +1,9 @@
-/// The BPF ring buffer the allocator probes' programs write into: one for
-/// all CPUs, so records come out in the order the programs reserved them
-/// (a block's free after its allocation, whatever the CPUs). Consumed by
-/// the agent's clock, not by wake-ups. Owns the map's fd and mappings.
-struct ProbeRecordRing: ~Copyable {
+/// A BPF ring buffer that programs write into (the allocator probes',
+/// --off-cpu's): one for all CPUs, so records come out in the order the
+/// programs reserved them (a block's free after its allocation, whatever
+/// the CPUs). Consumed by the agent's clock, not by wake-ups. Owns the
+/// map's fd and mappings.
+struct BPFRecordRing: ~Copyable {
     private let map: FileDescriptor
     private let consumer: UnsafeMutableRawPointer
     /// The producer page, then the data twice over (so that a record that

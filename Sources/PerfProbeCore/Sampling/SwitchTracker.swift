@@ -1,0 +1,187 @@
+import CPerfProbe
+
+/// `--off-cpu`'s kernel side: a BPF program on the sched:sched_switch
+/// tracepoint (`CPerfProbe_switch_program`) that times every interval a
+/// followed thread spends off the CPU and writes it, closed, into a BPF
+/// ring; one switch-out in N also writes the thread's stacks (kernel
+/// frames, user registers and up to 8 KiB of user stack, copied by the
+/// program), N set ten times a second so that at most `stacksPerSecond`
+/// are taken. Only the ring's records reach the agent: a switch costs the
+/// program's run (two map operations for a followed thread), not a perf
+/// sample, and no perf event follows the threads. The program is set
+/// through one never-enabled tracepoint event, and returns 1, so other
+/// tools' events on the tracepoint see every switch.
+///
+/// Processes are followed by pid (`follow`), as the agent learns of them.
+/// Pids in the program are the initial namespace's: the agent must be in
+/// it. Owns the maps, program, event and ring.
+struct SwitchTracker: ~Copyable {
+    private var owned: FileDescriptors
+    private let targets: Int32
+    private let open: Int32
+    private let settings: Int32
+    private var anchor: Int32
+    let ring: BPFRecordRing
+    private var lastCount: UInt64 = 0
+    private var lastTime: UInt64
+    private(set) var keepOneIn: UInt64 = 1
+
+    /// Stack records a second the program writes at most.
+    static let stacksPerSecond: UInt64 = 2000
+    /// Threads of followed processes off the CPU at once, at most (the open
+    /// intervals' map is allocated whole: 64 bytes an entry).
+    static let openIntervals: UInt32 = 1 << 16
+    /// 2,000 stack records of 9.4 KiB a second, drained a hundred times a second.
+    static let ringBytes = 16 << 20
+
+    /// `copyUserStack`: registers and stack for DWARF; else the frame-pointer chain.
+    init(copyUserStack: Bool) throws(SamplingError) {
+        try Self.checkNamespace()
+        let format = try Self.tracepoint()
+        guard let state = format.fields.fields["prev_state"], state.size == 8,
+              let next = format.fields.fields["next_pid"], next.size == 4 else {
+            throw .system("sched:sched_switch's format has no prev_state and next_pid fields as this perfprobe knows them", .notSupported)
+        }
+        var owned = FileDescriptors()
+        let targets: Int32, open: Int32, settings: Int32
+        do throws(Errno) {
+            targets = owned.adopt(try Syscalls.bpfHashCreate(entries: 1 << 16))
+            open = owned.adopt(try Syscalls.bpfOpenIntervalsCreate(entries: Self.openIntervals))
+            settings = owned.adopt(try Syscalls.bpfArrayCreate(entries: UInt32(CPERFPROBE_SWITCH_SETTINGS)))
+        } catch {
+            throw .system("creating --off-cpu's BPF maps", error)
+        }
+        let ring = try Self.makeRing()
+        var spec = CPerfProbe_SwitchProgramSpec()
+        spec.targets_fd = targets
+        spec.open_fd = open
+        spec.settings_fd = settings
+        spec.ring_fd = ring.fd
+        spec.prev_state_offset = Int32(state.offset)
+        spec.next_pid_offset = Int32(next.offset)
+        spec.copy_user_stack = copyUserStack ? 1 : 0
+        let program: Int32
+        do {
+            program = owned.adopt(try Syscalls.switchProgram(spec))
+        } catch {
+            throw .system("loading --off-cpu's BPF program (\(error.verifier.isEmpty ? "refused" : SymbolName.sanitized(error.verifier)))", error.errno)
+        }
+        var config = CPerfProbe_EventConfig()
+        config.type = 2 // PERF_TYPE_TRACEPOINT
+        config.config = format.id
+        config.disabled = true
+        let anchor: Int32
+        do throws(Errno) {
+            anchor = owned.adopt(try Syscalls.perfEventOpen(config, pid: -1, cpu: OnlineCPUs.read().first ?? 0))
+            try Syscalls.perfEventSetBPF(anchor, program: program)
+        } catch {
+            throw .system("setting --off-cpu's program on sched:sched_switch", error)
+        }
+        self.owned = owned
+        self.targets = targets
+        self.open = open
+        self.settings = settings
+        self.anchor = anchor
+        self.ring = ring
+        lastTime = Syscalls.monotonicNanoseconds()
+    }
+
+    private static func makeRing() throws(SamplingError) -> BPFRecordRing {
+        do {
+            return try BPFRecordRing(bytes: ringBytes)
+        } catch {
+            throw .system("creating --off-cpu's BPF ring", error)
+        }
+    }
+
+    /// The program sees pids as the initial pid namespace numbers them.
+    private static func checkNamespace() throws(SamplingError) {
+        let status = (try? Syscalls.readFile("/proc/self/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }) else { return }
+        if line.split(whereSeparator: { $0 == " " || $0 == "\t" }).count > 2 {
+            throw .system("--off-cpu needs perfprobe in the initial pid namespace (the kernel's switch tracepoint names threads by their pids there)", .notSupported)
+        }
+    }
+
+    /// sched:sched_switch's id and format, from tracefs (mounted if the
+    /// system has not).
+    private static func tracepoint() throws(SamplingError) -> (id: UInt64, fields: TracepointFormat) {
+        let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        let event = "/events/sched/sched_switch/"
+        var directory = candidates.first { (try? Syscalls.readFile($0 + event + "id")) != nil }
+        if directory == nil, Syscalls.mountTracefs(at: candidates[0]) { directory = candidates[0] }
+        guard let directory else { throw .system("--off-cpu needs tracefs (mounting it at \(candidates[0]) failed)", .notSupported) }
+        do throws(Errno) {
+            let idText = String(decoding: try Syscalls.readFile(directory + event + "id").prefix(32), as: UTF8.self)
+            let formatText = String(decoding: try Syscalls.readFile(directory + event + "format").prefix(65536), as: UTF8.self)
+            guard let id = UInt64(idText.filter(\.isNumber)) else { throw Errno.invalidArgument }
+            return (id, TracepointFormat.parse(Substring(formatText)))
+        } catch {
+            throw .system("reading sched:sched_switch in \(directory)", error)
+        }
+    }
+
+    /// Stops the program: no switch is timed after this returns.
+    mutating func detach() {
+        guard anchor >= 0 else { return }
+        owned.close(anchor)
+        anchor = -1
+    }
+
+    /// Times the threads of `pid` from their next switch-out.
+    func follow(_ pid: ProcessID) {
+        try? Syscalls.bpfHashInsert(targets, key: UInt64(UInt32(bitPattern: pid.rawValue)))
+    }
+
+    /// Opens an interval for a thread found asleep, unless it has since left
+    /// a CPU (the program then opened one itself). Returns whether it did.
+    func markBlocked(_ tid: ThreadID, of pid: ProcessID, since start: UInt64) -> Bool {
+        var value = [UInt8](repeating: 0, count: 16)
+        withUnsafeBytes(of: start.littleEndian) { value.replaceSubrange(0..<8, with: $0) }
+        withUnsafeBytes(of: UInt32(bitPattern: pid.rawValue).littleEndian) { value.replaceSubrange(8..<12, with: $0) }
+        withUnsafeBytes(of: UInt32(CPERFPROBE_SWITCH_BEFORE).littleEndian) { value.replaceSubrange(12..<16, with: $0) }
+        return (try? Syscalls.bpfMapPut(open, key: UInt64(UInt32(bitPattern: tid.rawValue)), value: value, onlyNew: true)) != nil
+    }
+
+    /// The intervals open now, ending at `end`.
+    func openIntervals(end: UInt64) -> [SwitchRecord.Interval] {
+        Syscalls.bpfMapEntries(open, valueSize: 16).compactMap { entry in
+            guard entry.value.count == 16 else { return nil }
+            let word = { (offset: Int) in entry.value[offset..<offset + 4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
+            let start = entry.value[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            guard start <= end else { return nil }
+            return SwitchRecord.Interval(tid: ThreadID(Int32(truncatingIfNeeded: entry.key)), pid: ProcessID(Int32(bitPattern: word(8))),
+                                         start: start, end: end, flags: word(12))
+        }
+    }
+
+    /// The records written since the last call, in ring order; those that
+    /// do not parse are dropped.
+    func take() -> [SwitchRecord] {
+        ring.take().compactMap(SwitchRecord.parse)
+    }
+
+    /// What the program could not record: intervals and stack records the
+    /// ring had no room for, and intervals the open map had no room for.
+    var losses: (intervals: UInt64, stacks: UInt64, unopened: UInt64) {
+        let map = settings
+        let value = { (slot: Int32) in Syscalls.bpfArrayGet(map, key: UInt32(slot)) ?? 0 }
+        return (value(Int32(CPERFPROBE_SWITCH_INTERVAL_LOSSES)), value(Int32(CPERFPROBE_SWITCH_STACK_LOSSES)),
+                value(Int32(CPERFPROBE_SWITCH_OPEN_FULL)))
+    }
+
+    /// Sets N from the switch-outs counted since the last call (at least
+    /// 0.1 s ago): a storm's first moments cost what they cost.
+    mutating func adapt() {
+        let now = Syscalls.monotonicNanoseconds()
+        guard now &- lastTime >= 100_000_000,
+              let count = Syscalls.bpfArrayGet(settings, key: UInt32(CPERFPROBE_SWITCH_OUTS)) else { return }
+        let perSecond = Double(count &- lastCount) / (Double(now &- lastTime) / 1e9)
+        lastCount = count
+        lastTime = now
+        let wanted = max(1, UInt64(exactly: (perSecond / Double(Self.stacksPerSecond)).rounded(.up)) ?? 1)
+        if wanted != keepOneIn, (try? Syscalls.bpfArraySet(settings, key: UInt32(CPERFPROBE_SWITCH_KEEP_ONE_IN), wanted)) != nil {
+            keepOneIn = wanted
+        }
+    }
+}
