@@ -224,6 +224,34 @@ extension BinaryTests {
         }
     }
 
+    /// The switch program returns 1 on every switch: a tracepoint's BPF
+    /// programs gate every perf event on it, so returning 0 would hide the
+    /// switches from other tools. `perf stat` counting sched:sched_switch
+    /// over perfprobe and its target sees at least the switches perfprobe
+    /// timed (none, if the program hid them).
+    @Test func otherToolsStillSeeTheSwitches() throws {
+        let counts = Harness.scratch()
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", Harness.samples + "/offcpu", "1"],
+                                            as: ["/usr/bin/perf", "stat", "-x", ",", "-e", "sched:sched_switch", "-o", counts, "--"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let timed = try #require(try outcome.report.offCpu).threads.reduce(0) { $0 + $1.switches }
+        let line = try String(contentsOfFile: counts, encoding: .utf8).split(separator: "\n").first { $0.contains("sched:sched_switch") }
+        let counted = try #require(line.flatMap { Int($0.split(separator: ",").first ?? "") }, "\(line ?? "no count")")
+        #expect(timed >= 200, "\(timed) intervals timed")
+        #expect(counted >= timed, "perf stat counted \(counted) switches, perfprobe timed \(timed)")
+    }
+
+    /// The program names threads by their pids in the initial pid
+    /// namespace: from another, --off-cpu is refused before the target starts.
+    @Test func offCPUNeedsTheInitialPidNamespace() throws {
+        let marker = Harness.scratch()
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/usr/bin/touch", marker],
+                                            as: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"])
+        #expect(outcome.status == 2, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("initial pid namespace") && outcome.stderr.split(separator: "\n").count == 1, "\(outcome.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker), "the target ran")
+    }
+
     /// Without --off-cpu there is no off-CPU part and no off-CPU file.
     @Test func offCPUOnlyWhenAsked() throws {
         let outcome = try Harness.perfprobe(["run", "--", Harness.samples + "/offcpu", "0.3"])

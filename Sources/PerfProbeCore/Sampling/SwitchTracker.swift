@@ -94,13 +94,12 @@ struct SwitchTracker: ~Copyable {
         }
     }
 
-    /// The program sees pids as the initial pid namespace numbers them.
+    /// The program sees pids as the initial pid namespace numbers them:
+    /// the agent's namespace must be that one (its inode is fixed,
+    /// PROC_PID_INIT_INO, whichever /proc is mounted).
     private static func checkNamespace() throws(SamplingError) {
-        let status = (try? Syscalls.readFile("/proc/self/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") }) else { return }
-        if line.split(whereSeparator: { $0 == " " || $0 == "\t" }).count > 2 {
-            throw .system("--off-cpu needs perfprobe in the initial pid namespace (the kernel's switch tracepoint names threads by their pids there)", .notSupported)
-        }
+        guard let namespace = Syscalls.fileIdentity("/proc/self/ns/pid"), namespace.inode != 0xEFFF_FFFC else { return }
+        throw .system("--off-cpu needs perfprobe in the initial pid namespace (the kernel's switch tracepoint names threads by their pids there)", .notSupported)
     }
 
     /// sched:sched_switch's id and format, from tracefs (mounted if the
