@@ -456,17 +456,24 @@ static void copy_user_stack(program *p) {
     store64(p, BPF_REG_8, 32, BPF_REG_1);
 }
 
-/// The stack record of the switch-out whose thread is in r9 (pid_tgid)
-/// and time in r7. Clobbers r8.
-static void record_stacks(program *p, const CPerfProbe_SwitchProgramSpec *spec) {
-    load_map(p, BPF_REG_1, spec->ring_fd);
-    mov_imm(p, BPF_REG_2, CPERFPROBE_SWITCH_STACK_BYTES);
+/// r0 = a record of `size` reserved in the ring; when there is no room,
+/// counts a loss in `slot` and jumps to where the returned jump lands.
+static int reserve_or_count(program *p, int ring_fd, int32_t size, int settings_fd, int32_t slot) {
+    load_map(p, BPF_REG_1, ring_fd);
+    mov_imm(p, BPF_REG_2, size);
     mov_imm(p, BPF_REG_3, 0);
     call(p, BPF_FUNC_ringbuf_reserve);
     int reserved = jump_if_imm(p, BPF_JNE, BPF_REG_0, 0);
-    count(p, spec->settings_fd, CPERFPROBE_SWITCH_STACK_LOSSES);
-    int out = jump_if_imm(p, BPF_JA, 0, 0);
+    count(p, settings_fd, slot);
+    int lost = jump_if_imm(p, BPF_JA, 0, 0);
     land(p, reserved);
+    return lost;
+}
+
+/// The stack record of the switch-out whose thread is in r9 (pid_tgid)
+/// and time in r7. Clobbers r8.
+static void record_stacks(program *p, const CPerfProbe_SwitchProgramSpec *spec) {
+    int out = reserve_or_count(p, spec->ring_fd, CPERFPROBE_SWITCH_STACK_BYTES, spec->settings_fd, CPERFPROBE_SWITCH_STACK_LOSSES);
     mov_reg(p, BPF_REG_8, BPF_REG_0);
     store_imm32(p, BPF_REG_8, 0, CPERFPROBE_SWITCH_STACK_RECORD);
     store32(p, BPF_REG_8, 4, BPF_REG_9);
@@ -598,14 +605,7 @@ static void build_switch_tracker(program *p, const CPerfProbe_SwitchProgramSpec 
     call(p, BPF_FUNC_ktime_get_ns);
     mov_reg(p, BPF_REG_7, BPF_REG_0);
     land(p, timed);
-    load_map(p, BPF_REG_1, spec->ring_fd);
-    mov_imm(p, BPF_REG_2, CPERFPROBE_SWITCH_INTERVAL_BYTES);
-    mov_imm(p, BPF_REG_3, 0);
-    call(p, BPF_FUNC_ringbuf_reserve);
-    int reserved = jump_if_imm(p, BPF_JNE, BPF_REG_0, 0);
-    count(p, spec->settings_fd, CPERFPROBE_SWITCH_INTERVAL_LOSSES);
-    int forget = jump_if_imm(p, BPF_JA, 0, 0);
-    land(p, reserved);
+    int forget = reserve_or_count(p, spec->ring_fd, CPERFPROBE_SWITCH_INTERVAL_BYTES, spec->settings_fd, CPERFPROBE_SWITCH_INTERVAL_LOSSES);
     mov_reg(p, BPF_REG_9, BPF_REG_0);
     store_imm32(p, BPF_REG_9, 0, CPERFPROBE_SWITCH_INTERVAL_RECORD);
     load64(p, BPF_REG_1, BPF_REG_10, SW_STACK);
