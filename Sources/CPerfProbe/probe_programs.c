@@ -638,6 +638,41 @@ int CPerfProbe_switch_program(const CPerfProbe_SwitchProgramSpec *spec, char *lo
     return load_program(&p, BPF_PROG_TYPE_TRACEPOINT, log, log_size);
 }
 
+// --off-cpu's program on sched:sched_process_fork: a process (or thread)
+// created by a followed process is followed from its first instruction —
+// the agent would learn of it only when it reads the fork record, after a
+// child that sleeps at once has gone to sleep. A thread's id is not a
+// process's: the agent removes it when it reads the record. Returns 1, as
+// the switch program does.
+static void build_fork_follower(program *p, int targets_fd, int32_t child_pid_offset) {
+    mov_reg(p, BPF_REG_6, BPF_REG_1);
+    call(p, BPF_FUNC_get_current_pid_tgid);
+    INSN(.code = BPF_ALU64 | BPF_RSH | BPF_K, .dst_reg = BPF_REG_0, .imm = 32);
+    store64(p, BPF_REG_10, -8, BPF_REG_0);
+    lookup(p, targets_fd, -8);
+    int not_followed = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_6, .off = (int16_t)child_pid_offset);
+    store64(p, BPF_REG_10, -8, BPF_REG_1);
+    INSN(.code = BPF_ST | BPF_MEM | BPF_B, .dst_reg = BPF_REG_10, .off = -16, .imm = 1);
+    load_map(p, BPF_REG_1, targets_fd);
+    mov_reg(p, BPF_REG_2, BPF_REG_10);
+    add_imm(p, BPF_REG_2, -8);
+    mov_reg(p, BPF_REG_3, BPF_REG_10);
+    add_imm(p, BPF_REG_3, -16);
+    mov_imm(p, BPF_REG_4, BPF_ANY);
+    call(p, BPF_FUNC_map_update_elem);
+    land(p, not_followed);
+    mov_imm(p, BPF_REG_0, 1);
+    INSN(.code = BPF_JMP | BPF_EXIT);
+}
+
+int CPerfProbe_fork_program(int targets_fd, int32_t child_pid_offset, char *log, size_t log_size) {
+    static _Thread_local program p;
+    memset(&p, 0, sizeof p);
+    build_fork_follower(&p, targets_fd, child_pid_offset);
+    return load_program(&p, BPF_PROG_TYPE_TRACEPOINT, log, log_size);
+}
+
 int CPerfProbe_bpf_open_intervals_create(uint32_t entries) {
     return map_create(BPF_MAP_TYPE_HASH, 8, 16, entries, 0);
 }
@@ -654,6 +689,14 @@ int CPerfProbe_bpf_map_next(int map_fd, const uint64_t *key, uint64_t *next, voi
     attr.key = (uint64_t)(uintptr_t)next;
     attr.value = (uint64_t)(uintptr_t)value;
     return (int)bpf_call(BPF_MAP_LOOKUP_ELEM, &attr);
+}
+
+int CPerfProbe_bpf_map_remove(int map_fd, uint64_t key) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.map_fd = (uint32_t)map_fd;
+    attr.key = (uint64_t)(uintptr_t)&key;
+    return (int)bpf_call(BPF_MAP_DELETE_ELEM, &attr);
 }
 
 int CPerfProbe_bpf_map_put(int map_fd, uint64_t key, const void *value, uint64_t flags) {

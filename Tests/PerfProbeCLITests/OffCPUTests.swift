@@ -224,6 +224,19 @@ extension BinaryTests {
         }
     }
 
+    /// A child that sleeps at once is timed from its first instruction (the
+    /// fork program follows it in the kernel; the agent reads its fork
+    /// record only later): each `sleep` a shell starts spends its life asleep.
+    @Test func childrenThatSleepAtOnceAreTimed() throws {
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/bin/sh", "-c", "sleep 0.3; sleep 0.3; sleep 0.3"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let sleeps = try #require(try outcome.report.offCpu).threads.filter { $0.name == "sleep" }
+        #expect(sleeps.count == 3, "\(sleeps)")
+        for thread in sleeps {
+            #expect((thread.blockedByReason["sleep"] ?? 0) >= 0.28, "\(thread)")
+        }
+    }
+
     /// The switch program returns 1 on every switch: a tracepoint's BPF
     /// programs gate every perf event on it, so returning 0 would hide the
     /// switches from other tools. `perf stat` counting sched:sched_switch

@@ -172,10 +172,15 @@ enum {
 /// Loads --off-cpu's program (BPF_PROG_TYPE_TRACEPOINT). Returns its fd, or
 /// -1 and errno, the verifier's complaint in `log` when there is room.
 int CPerfProbe_switch_program(const CPerfProbe_SwitchProgramSpec *spec, char *log, size_t log_size);
+/// Loads --off-cpu's program on sched:sched_process_fork: a process forked
+/// by a process in `targets_fd` joins it (BPF_PROG_TYPE_TRACEPOINT).
+int CPerfProbe_fork_program(int targets_fd, int32_t child_pid_offset, char *log, size_t log_size);
 /// A hash of up to `entries` open intervals (u64 key, 16-byte value).
 int CPerfProbe_bpf_open_intervals_create(uint32_t entries);
 /// The key after `key` (NULL: the first) in `next`, and its value. 0, or -1 and errno.
 int CPerfProbe_bpf_map_next(int map_fd, const uint64_t *key, uint64_t *next, void *value);
+/// Removes `key` from a map with u64 keys. 0, or -1 and errno.
+int CPerfProbe_bpf_map_remove(int map_fd, uint64_t key);
 /// Sets `key` to `value` (BPF_ANY, BPF_NOEXIST, …). 0, or -1 and errno.
 int CPerfProbe_bpf_map_put(int map_fd, uint64_t key, const void *value, uint64_t flags);
 /// BPF_MAP_CREATE: an array of `entries` u64 (zeros), a ring buffer of

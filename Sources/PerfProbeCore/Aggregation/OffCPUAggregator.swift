@@ -28,10 +28,15 @@ final class OffCPUAggregator: RecordConsumer {
     private var charged: [ThreadID: (start: UInt64, upTo: UInt64)] = [:]
     private var part = OffCPUCapture()
     private var reportedLosses = (intervals: UInt64(0), stacks: UInt64(0), unopened: UInt64(0))
+    /// When sampling stopped: what the program times after it is not the
+    /// window's. (Taking the program off the tracepoint waits ~70 ms for the
+    /// kernel: left to the end, so that the window does not include it.)
+    private var stoppedAt: UInt64?
 
-    init(walker: StackWalker, scope: SamplingScope, unwind: UnwindMode) throws(SamplingError) {
+    /// `followChildren`: as the CPU samples follow them.
+    init(walker: StackWalker, scope: SamplingScope, unwind: UnwindMode, followChildren: Bool) throws(SamplingError) {
         self.walker = walker
-        tracker = try SwitchTracker(copyUserStack: unwind != .fp)
+        tracker = try SwitchTracker(copyUserStack: unwind != .fp, followChildren: followChildren)
         if case .launched(let pid) = scope {
             armed = false
             tracker.follow(pid)
@@ -78,7 +83,7 @@ final class OffCPUAggregator: RecordConsumer {
         next += 1
         guard armed else { return }
         switch record {
-        case .stacks(let sample):
+        case .stacks(let sample) where sample.time < stoppedAt ?? .max:
             let stack = walker.unwind(sample)
             var frames: [Frame] = []
             frames.reserveCapacity(stack.kernel.count + stack.user.count)
@@ -86,8 +91,11 @@ final class OffCPUAggregator: RecordConsumer {
             frames += walker.frames(stack.user, in: sample.pid)
             stacks[sample.tid] = (sample.time, StackKey(pid: sample.pid, tid: sample.tid, frames: frames))
             part.switchOuts += 1
-        case .interval(let interval):
+        case .interval(var interval) where interval.start < stoppedAt ?? .max:
+            interval.end = min(interval.end, stoppedAt ?? .max)
             close(interval, ended: true)
+        default:
+            break
         }
     }
 
@@ -97,11 +105,18 @@ final class OffCPUAggregator: RecordConsumer {
             armed = true
             tracker.follow(pid)
         case .fork(let pid, _, let tid, _, let time):
-            // Every fork the sampling event reports is of a followed process.
+            // Every fork the sampling event reports is of a followed process;
+            // a thread's id the fork program followed is no process's.
             tracker.follow(pid)
+            if tid.rawValue != pid.rawValue { tracker.unfollow(ProcessID(tid.rawValue)) }
             part.lifetimes[tid, default: .init(pid: pid)].born = time
         case .exit(let pid, _, let tid, _, let time):
             part.lifetimes[tid, default: .init(pid: pid)].died = time
+            // The main thread's exit ends the process unless it left others
+            // running (pthread_exit); the number may then come back as another's.
+            if tid.rawValue == pid.rawValue, Syscalls.listDirectory("/proc/\(pid)/task").allSatisfy({ $0 == String(pid.rawValue) }) {
+                tracker.unfollow(pid)
+            }
             stacks[tid] = nil
             charged[tid] = nil
             waitChannels[tid] = nil
@@ -162,11 +177,11 @@ final class OffCPUAggregator: RecordConsumer {
     }
 
     func stop() {
-        tracker.detach()
+        stoppedAt = Syscalls.monotonicNanoseconds()
     }
 
     func finish(into capture: inout Capture) {
-        let end = Syscalls.monotonicNanoseconds()
+        let end = stoppedAt ?? Syscalls.monotonicNanoseconds()
         for interval in tracker.openIntervals(end: end) where armed {
             close(interval, ended: true)
             part.openAtEnd += 1

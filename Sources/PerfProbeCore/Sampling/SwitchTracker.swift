@@ -12,15 +12,17 @@ import CPerfProbe
 /// through one never-enabled tracepoint event, and returns 1, so other
 /// tools' events on the tracepoint see every switch.
 ///
-/// Processes are followed by pid (`follow`), as the agent learns of them.
-/// Pids in the program are the initial namespace's: the agent must be in
-/// it. Owns the maps, program, event and ring.
+/// Processes are followed by pid (`follow`), as the agent learns of them,
+/// and with `followChildren` those they fork, by a second program on
+/// sched:sched_process_fork, from their first instruction. Pids in the
+/// programs are the initial namespace's: the agent must be in it. Owns the
+/// maps, programs, events and ring; closing the events (in deinit) takes
+/// ~70 ms each on a VM, the kernel waiting for the programs' last runs.
 struct SwitchTracker: ~Copyable {
     private var owned: FileDescriptors
     private let targets: Int32
     private let open: Int32
     private let settings: Int32
-    private var anchor: Int32
     let ring: BPFRecordRing
     private var lastCount: UInt64 = 0
     private var lastTime: UInt64
@@ -34,10 +36,12 @@ struct SwitchTracker: ~Copyable {
     /// 2,000 stack records of 9.4 KiB a second, drained a hundred times a second.
     static let ringBytes = 16 << 20
 
-    /// `copyUserStack`: registers and stack for DWARF; else the frame-pointer chain.
-    init(copyUserStack: Bool) throws(SamplingError) {
+    /// `copyUserStack`: registers and stack for DWARF; else the frame-pointer
+    /// chain. `followChildren`: processes a followed one forks are followed
+    /// from their first instruction (a second program, on sched_process_fork).
+    init(copyUserStack: Bool, followChildren: Bool) throws(SamplingError) {
         try Self.checkNamespace()
-        let format = try Self.tracepoint()
+        let format = try Self.tracepoint("sched_switch")
         guard let state = format.fields.fields["prev_state"], state.size == 8,
               let next = format.fields.fields["next_pid"], next.size == 4 else {
             throw .system("sched:sched_switch's format has no prev_state and next_pid fields as this perfprobe knows them", .notSupported)
@@ -60,28 +64,23 @@ struct SwitchTracker: ~Copyable {
         spec.prev_state_offset = Int32(state.offset)
         spec.next_pid_offset = Int32(next.offset)
         spec.copy_user_stack = copyUserStack ? 1 : 0
-        let program: Int32
-        do {
-            program = owned.adopt(try Syscalls.switchProgram(spec))
-        } catch {
-            throw .system("loading --off-cpu's BPF program (\(error.verifier.isEmpty ? "refused" : SymbolName.sanitized(error.verifier)))", error.errno)
-        }
-        var config = CPerfProbe_EventConfig()
-        config.type = 2 // PERF_TYPE_TRACEPOINT
-        config.config = format.id
-        config.disabled = true
-        let anchor: Int32
-        do throws(Errno) {
-            anchor = owned.adopt(try Syscalls.perfEventOpen(config, pid: -1, cpu: OnlineCPUs.read().first ?? 0))
-            try Syscalls.perfEventSetBPF(anchor, program: program)
-        } catch {
-            throw .system("setting --off-cpu's program on sched:sched_switch", error)
+        let program = owned.adopt(try Self.load { () throws(BPFRefusal) in try Syscalls.switchProgram(spec) })
+        // The programs' tracepoint events are closed with `owned`, at the end.
+        try Self.anchor(program, on: "sched_switch", id: format.id, owned: &owned)
+        if followChildren {
+            let fork = try Self.tracepoint("sched_process_fork")
+            guard let child = fork.fields.fields["child_pid"], child.size == 4 else {
+                throw .system("sched:sched_process_fork's format has no child_pid field as this perfprobe knows it", .notSupported)
+            }
+            let follower = owned.adopt(try Self.load { () throws(BPFRefusal) in
+                try Syscalls.forkProgram(targets: targets, childPIDOffset: Int32(child.offset))
+            })
+            try Self.anchor(follower, on: "sched_process_fork", id: fork.id, owned: &owned)
         }
         self.owned = owned
         self.targets = targets
         self.open = open
         self.settings = settings
-        self.anchor = anchor
         self.ring = ring
         lastTime = Syscalls.monotonicNanoseconds()
     }
@@ -102,11 +101,34 @@ struct SwitchTracker: ~Copyable {
         throw .system("--off-cpu needs perfprobe in the initial pid namespace (the kernel's switch tracepoint names threads by their pids there)", .notSupported)
     }
 
-    /// sched:sched_switch's id and format, from tracefs (mounted if the
+    private static func load(_ body: () throws(BPFRefusal) -> Int32) throws(SamplingError) -> Int32 {
+        do {
+            return try body()
+        } catch {
+            throw .system("loading --off-cpu's BPF programs (\(error.verifier.isEmpty ? "refused" : SymbolName.sanitized(error.verifier)))", error.errno)
+        }
+    }
+
+    /// Sets `program` on the tracepoint through an event of its own: never
+    /// enabled, so it records nothing, on one CPU, as the program runs on all.
+    private static func anchor(_ program: Int32, on name: String, id: UInt64, owned: inout FileDescriptors) throws(SamplingError) {
+        var config = CPerfProbe_EventConfig()
+        config.type = 2 // PERF_TYPE_TRACEPOINT
+        config.config = id
+        config.disabled = true
+        do throws(Errno) {
+            let anchor = owned.adopt(try Syscalls.perfEventOpen(config, pid: -1, cpu: OnlineCPUs.read().first ?? 0))
+            try Syscalls.perfEventSetBPF(anchor, program: program)
+        } catch {
+            throw .system("setting --off-cpu's program on sched:\(name)", error)
+        }
+    }
+
+    /// A sched tracepoint's id and format, from tracefs (mounted if the
     /// system has not).
-    private static func tracepoint() throws(SamplingError) -> (id: UInt64, fields: TracepointFormat) {
+    private static func tracepoint(_ name: String) throws(SamplingError) -> (id: UInt64, fields: TracepointFormat) {
         let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
-        let event = "/events/sched/sched_switch/"
+        let event = "/events/sched/\(name)/"
         var directory = candidates.first { (try? Syscalls.readFile($0 + event + "id")) != nil }
         if directory == nil, Syscalls.mountTracefs(at: candidates[0]) { directory = candidates[0] }
         guard let directory else { throw .system("--off-cpu needs tracefs (mounting it at \(candidates[0]) failed)", .notSupported) }
@@ -116,20 +138,18 @@ struct SwitchTracker: ~Copyable {
             guard let id = UInt64(idText.filter(\.isNumber)) else { throw Errno.invalidArgument }
             return (id, TracepointFormat.parse(Substring(formatText)))
         } catch {
-            throw .system("reading sched:sched_switch in \(directory)", error)
+            throw .system("reading sched:\(name) in \(directory)", error)
         }
-    }
-
-    /// Stops the program: no switch is timed after this returns.
-    mutating func detach() {
-        guard anchor >= 0 else { return }
-        owned.close(anchor)
-        anchor = -1
     }
 
     /// Times the threads of `pid` from their next switch-out.
     func follow(_ pid: ProcessID) {
         try? Syscalls.bpfHashInsert(targets, key: UInt64(UInt32(bitPattern: pid.rawValue)))
+    }
+
+    /// Stops timing `pid`, which exited: its number may come back as another's.
+    func unfollow(_ pid: ProcessID) {
+        Syscalls.bpfMapRemove(targets, key: UInt64(UInt32(bitPattern: pid.rawValue)))
     }
 
     /// Opens an interval for a thread found asleep, unless it has since left

@@ -14,7 +14,9 @@ enum SamplingPipeline {
             let walker = try StackWalker(mode: configuration.unwind)
             var consumers: [any RecordConsumer] = [walker, TaskNames(), CPUStackAggregator(walker: walker)]
             if configuration.offCPU {
-                consumers.append(try OffCPUAggregator(walker: walker, scope: configuration.scope, unwind: configuration.unwind))
+                let children = !configuration.perCPU || configuration.tree || configuration.wholeCgroup
+                consumers.append(try OffCPUAggregator(walker: walker, scope: configuration.scope, unwind: configuration.unwind,
+                                                      followChildren: children))
             }
             if let channel = heapChannel {
                 consumers.append(try HeapProbeReader(channel: channel, walker: walker, notes: notes, start: start))

@@ -77,6 +77,11 @@ enum Syscalls {
         return try loadProgram { CPerfProbe_switch_program(&spec, $0, $1) }
     }
 
+    /// Loads --off-cpu's program on sched:sched_process_fork (`CPerfProbe_fork_program`).
+    static func forkProgram(targets: Int32, childPIDOffset: Int32) throws(BPFRefusal) -> Int32 {
+        try loadProgram { CPerfProbe_fork_program(targets, childPIDOffset, $0, $1) }
+    }
+
     private static func loadProgram(_ load: (UnsafeMutablePointer<CChar>?, Int) -> Int32) throws(BPFRefusal) -> Int32 {
         let fd = load(nil, 0)
         guard fd < 0 else { return fd }
@@ -115,6 +120,11 @@ enum Syscalls {
             first = false
         }
         return entries
+    }
+
+    /// Removes `key` from a map with u64 keys.
+    static func bpfMapRemove(_ map: Int32, key: UInt64) {
+        _ = CPerfProbe_bpf_map_remove(map, key)
     }
 
     /// Sets `key` of a map with u64 keys; `onlyNew`: unless it is there.
