@@ -101,6 +101,12 @@ enum Harness {
                        directory: started.directory)
     }
 
+    /// A wrapper that clears the signal mask Foundation's Process hands on
+    /// (SIGCHLD among those blocked), then execs the rest: a system-wide
+    /// `perf record` learns that its command ended only from SIGCHLD.
+    static let clearedSignalMask = ["/usr/bin/python3", "-c",
+                                    "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"]
+
     static func perfprobe(_ arguments: [String], as wrapper: [String] = []) throws -> Outcome {
         try finish(start(arguments, as: wrapper))
     }

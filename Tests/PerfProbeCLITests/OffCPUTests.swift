@@ -237,6 +237,37 @@ extension BinaryTests {
         }
     }
 
+    /// A program nobody here wrote, against an independent tool on the same
+    /// run: xz's threads under `perf sched record`. `perf sched timehist -s`
+    /// gives each thread's time on a CPU and its switches in, from the
+    /// kernel's own switch events; perfprobe's blocked seconds are the
+    /// thread's life less that time, and it counts the same switches.
+    @Test func xzThreadsWaitAsPerfSchedSees() throws {
+        let input = Harness.scratch(), data = Harness.scratch()
+        try ForeignProgramTests.text(bytes: 8_000_000).write(toFile: input, atomically: true, encoding: .utf8)
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/usr/bin/xz", "-T2", "--block-size=2MiB", "-6", "-k", "-f", input],
+                                            as: Harness.clearedSignalMask + ["/usr/bin/perf", "sched", "record", "-q", "-o", data, "--"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        // "xz[TID/PID]  PARENT  SCHED-IN  RUN-TIME(ms) …", one line a task.
+        var perf: [Int32: (runSeconds: Double, switchesIn: Int)] = [:]
+        for line in try Harness.output(of: "/usr/bin/perf", ["sched", "timehist", "-s", "-i", data]).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 4, fields[0].hasPrefix("xz["), let tid = Int32(fields[0].dropFirst(3).prefix { $0.isNumber }),
+                  let switches = Int(fields[2]), let run = Double(fields[3]) else { continue }
+            perf[tid] = (run / 1000, switches)
+        }
+        let threads = try #require(try outcome.report.offCpu).threads.filter { $0.name == "xz" }
+        #expect(threads.count >= 3, "\(threads)")
+        for thread in threads {
+            let reference = try #require(perf[thread.tid.rawValue], "tid \(thread.tid) not in perf sched's \(perf)")
+            let expected = thread.lifetimeSeconds - reference.runSeconds
+            #expect(abs(thread.blockedSeconds - expected) <= 0.01 + 0.01 * thread.lifetimeSeconds,
+                    "tid \(thread.tid): blocked \(thread.blockedSeconds) s; perf sched: life \(thread.lifetimeSeconds) s less \(reference.runSeconds) s run")
+            #expect(abs(thread.switches - reference.switchesIn) <= max(3, reference.switchesIn / 20),
+                    "tid \(thread.tid): \(thread.switches) waits timed; perf sched: \(reference.switchesIn) switches in")
+        }
+    }
+
     /// The switch program returns 1 on every switch: a tracepoint's BPF
     /// programs gate every perf event on it, so returning 0 would hide the
     /// switches from other tools. `perf stat` counting sched:sched_switch
