@@ -285,14 +285,16 @@ extension BinaryTests {
         #expect(counted >= timed, "perf stat counted \(counted) switches, perfprobe timed \(timed)")
     }
 
-    /// The program names threads by their pids in the initial pid
-    /// namespace: from another, --off-cpu is refused before the target starts.
-    @Test func offCPUNeedsTheInitialPidNamespace() throws {
-        let marker = Harness.scratch()
-        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/usr/bin/touch", marker],
-                                            as: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"])
+    /// What --off-cpu cannot do is said in one line, exit 2, before the
+    /// target starts: its programs need CAP_BPF and CAP_PERFMON (nobody has
+    /// neither), and name threads by their pids in the initial pid namespace.
+    @Test(arguments: [(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"], "CAP_BPF and CAP_PERFMON"),
+                      (["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"], "initial pid namespace")])
+    func offCPUSetupErrorsExitTwo(_ wrapper: [String], _ reason: String) throws {
+        let marker = "/tmp/perfprobe-offcpu-\(UUID().uuidString)"
+        let outcome = try Harness.perfprobe(["run", "--off-cpu", "--", "/usr/bin/touch", marker], as: wrapper)
         #expect(outcome.status == 2, "\(outcome.stderr)")
-        #expect(outcome.stderr.contains("initial pid namespace") && outcome.stderr.split(separator: "\n").count == 1, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains(reason) && outcome.stderr.split(separator: "\n").count == 1, "\(outcome.stderr)")
         #expect(!FileManager.default.fileExists(atPath: marker), "the target ran")
     }
 

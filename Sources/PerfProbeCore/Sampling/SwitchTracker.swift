@@ -40,6 +40,7 @@ struct SwitchTracker: ~Copyable {
     /// chain. `followChildren`: processes a followed one forks are followed
     /// from their first instruction (a second program, on sched_process_fork).
     init(copyUserStack: Bool, followChildren: Bool) throws(SamplingError) {
+        try Self.checkPrivileges()
         try Self.checkNamespace()
         let format = try Self.tracepoint("sched_switch")
         guard let state = format.fields.fields["prev_state"], state.size == 8,
@@ -91,6 +92,17 @@ struct SwitchTracker: ~Copyable {
         } catch {
             throw .system("creating --off-cpu's BPF ring", error)
         }
+    }
+
+    /// Loading tracing programs and reading tracefs take CAP_BPF and
+    /// CAP_PERFMON (or CAP_SYS_ADMIN): said before anything else fails less clearly.
+    private static func checkPrivileges() throws(SamplingError) {
+        let status = (try? Syscalls.readFile("/proc/self/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst(7).trimmingPrefix(while: { $0 == " " || $0 == "\t" }), radix: 16) else { return }
+        let admin = mask & 1 << 21 != 0, perfmon = mask & 1 << 38 != 0, bpf = mask & 1 << 39 != 0
+        if admin || (perfmon && bpf) { return }
+        throw .system("--off-cpu needs root, or CAP_BPF and CAP_PERFMON: its programs run in the kernel at every context switch", .notPermitted)
     }
 
     /// The program sees pids as the initial pid namespace numbers them:
