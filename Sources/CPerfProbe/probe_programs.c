@@ -688,7 +688,7 @@ int CPerfProbe_bpf_map_next(int map_fd, const uint64_t *key, uint64_t *next, voi
     attr.map_fd = (uint32_t)map_fd;
     attr.key = (uint64_t)(uintptr_t)next;
     attr.value = (uint64_t)(uintptr_t)value;
-    return (int)bpf_call(BPF_MAP_LOOKUP_ELEM, &attr);
+    return bpf_call(BPF_MAP_LOOKUP_ELEM, &attr) == 0 ? 0 : 1;
 }
 
 int CPerfProbe_bpf_map_remove(int map_fd, uint64_t key) {

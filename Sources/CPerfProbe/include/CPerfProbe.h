@@ -177,7 +177,8 @@ int CPerfProbe_switch_program(const CPerfProbe_SwitchProgramSpec *spec, char *lo
 int CPerfProbe_fork_program(int targets_fd, int32_t child_pid_offset, char *log, size_t log_size);
 /// A hash of up to `entries` open intervals (u64 key, 16-byte value).
 int CPerfProbe_bpf_open_intervals_create(uint32_t entries);
-/// The key after `key` (NULL: the first) in `next`, and its value. 0, or -1 and errno.
+/// The key after `key` (NULL: the first) in `next`, and its value: 0; 1
+/// when that key went before its value could be read; -1 (and errno) at the end.
 int CPerfProbe_bpf_map_next(int map_fd, const uint64_t *key, uint64_t *next, void *value);
 /// Removes `key` from a map with u64 keys. 0, or -1 and errno.
 int CPerfProbe_bpf_map_remove(int map_fd, uint64_t key);

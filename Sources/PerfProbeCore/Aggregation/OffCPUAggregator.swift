@@ -24,6 +24,10 @@ final class OffCPUAggregator: RecordConsumer {
     private var stacks: [ThreadID: (start: UInt64, stack: StackKey)] = [:]
     /// Threads found asleep at attach: the kernel function they slept in.
     private var waitChannels: [ThreadID: String] = [:]
+    /// Per thread, the start of the last interval closed: the program
+    /// writes its record before it deletes it from the map, so a read of the
+    /// map between the two still shows it open.
+    private var closedStart: [ThreadID: UInt64] = [:]
     /// Per thread, the interval a slice cut and how far it was charged.
     private var charged: [ThreadID: (start: UInt64, upTo: UInt64)] = [:]
     private var part = OffCPUCapture()
@@ -94,6 +98,7 @@ final class OffCPUAggregator: RecordConsumer {
         case .interval(var interval) where interval.start < stoppedAt ?? .max:
             interval.end = min(interval.end, stoppedAt ?? .max)
             close(interval, ended: true)
+            closedStart[interval.tid] = interval.start
         default:
             break
         }
@@ -119,6 +124,7 @@ final class OffCPUAggregator: RecordConsumer {
             }
             stacks[tid] = nil
             charged[tid] = nil
+            closedStart[tid] = nil
             waitChannels[tid] = nil
         default:
             break
@@ -156,7 +162,7 @@ final class OffCPUAggregator: RecordConsumer {
 
     func slice(into capture: inout Capture) {
         let now = Syscalls.monotonicNanoseconds()
-        for interval in tracker.openIntervals(end: now) where armed {
+        for interval in tracker.openIntervals(end: now) where armed && closedStart[interval.tid] != interval.start {
             close(interval, ended: false)
             charged[interval.tid] = (interval.start, now)
         }
@@ -182,7 +188,7 @@ final class OffCPUAggregator: RecordConsumer {
 
     func finish(into capture: inout Capture) {
         let end = stoppedAt ?? Syscalls.monotonicNanoseconds()
-        for interval in tracker.openIntervals(end: end) where armed {
+        for interval in tracker.openIntervals(end: end) where armed && closedStart[interval.tid] != interval.start {
             close(interval, ended: true)
             part.openAtEnd += 1
         }

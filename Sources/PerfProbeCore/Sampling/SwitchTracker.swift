@@ -176,7 +176,7 @@ struct SwitchTracker: ~Copyable {
 
     /// The intervals open now, ending at `end`.
     func openIntervals(end: UInt64) -> [SwitchRecord.Interval] {
-        Syscalls.bpfMapEntries(open, valueSize: 16).compactMap { entry in
+        Syscalls.bpfMapEntries(open, valueSize: 16, capacity: Int(Self.openIntervals)).compactMap { entry in
             guard entry.value.count == 16 else { return nil }
             let word = { (offset: Int) in entry.value[offset..<offset + 4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
             let start = entry.value[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }

@@ -101,21 +101,24 @@ enum Syscalls {
         try valueOrErrno(retryOnInterrupt: false) { CPerfProbe_bpf_open_intervals_create(entries) }
     }
 
-    /// Every entry of a map with u64 keys and `valueSize`-byte values.
-    static func bpfMapEntries(_ map: Int32, valueSize: Int) -> [(key: UInt64, value: [UInt8])] {
-        var entries: [(key: UInt64, value: [UInt8])] = []
+    /// Every entry of a map with u64 keys and `valueSize`-byte values, of
+    /// up to `capacity` entries, each once. A program deleting entries
+    /// meanwhile can send the walk back to the first key (the kernel's answer
+    /// for a key no longer there): entries seen again are skipped, and the
+    /// walk is bounded by four times the capacity.
+    static func bpfMapEntries(_ map: Int32, valueSize: Int, capacity: Int) -> [UInt64: [UInt8]] {
+        var entries: [UInt64: [UInt8]] = [:]
         var key: UInt64 = 0
         var next: UInt64 = 0
         var value = [UInt8](repeating: 0, count: valueSize)
         var first = true
-        // A map changing meanwhile may restart the walk: bounded by its size.
-        while entries.count < 1 << 22 {
+        for _ in 0..<4 * capacity {
             let found = value.withUnsafeMutableBytes { buffer in
                 first ? CPerfProbe_bpf_map_next(map, nil, &next, buffer.baseAddress)
                       : withUnsafePointer(to: key) { CPerfProbe_bpf_map_next(map, $0, &next, buffer.baseAddress) }
             }
-            guard found == 0 else { break }
-            entries.append((next, value))
+            if found < 0 { break }
+            if found == 0, entries[next] == nil { entries[next] = value }
             key = next
             first = false
         }
