@@ -28,9 +28,10 @@ demo: deps
 # report.html is opened in headless Chromium, the sidecar's endpoints are read
 # with curl and its metrics checked by promtool (Debian's prometheus), the
 # sample server is driven through load phases by wrk, and the source lines of
-# Debian's debug-build Python (python3.11-dbg) are checked against addr2line.
+# Debian's debug-build Python (python3.11-dbg) are checked against addr2line,
+# and the kernel's struct layout (BTF) against bpftool's.
 test: deps
-	scripts/install-deps.sh chromium curl tmux prometheus wrk python3 python3.11-dbg linux-perf xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+	scripts/install-deps.sh chromium curl tmux prometheus wrk python3 python3.11-dbg linux-perf bpftool xz-utils nodejs libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 	$(MAKE) -s -C samples
 	$(SWIFT) build --build-tests
 	$(RELEASE_BUILD)

@@ -415,9 +415,11 @@ int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log,
 // see every switch as if it were not there.
 enum {
     SW_STACK = -16,     // u64 key: a thread id
-    SW_VALUE = -32,     // struct { u64 start; u32 tgid; u32 flags; }
-    SW_COUNT = -40,     // u64 spill
-    SW_SIZE = -48,      // u64 spill
+    SW_VALUE = -40,     // struct { u64 start; u32 tgid; u32 flags; u64 run time; }
+    SW_COUNT = -48,     // u64 spill
+    SW_SIZE = -56,      // u64 spill
+    SW_END = -64,       // u64: the end of the interval being written
+    SW_THREAD = -72,    // u64 spill: pid_tgid
 };
 
 /// r0 = lookup(map, r10 + key_offset). Clobbers r1–r5.
@@ -516,6 +518,30 @@ static void record_stacks(program *p, const CPerfProbe_SwitchProgramSpec *spec) 
     land(p, out);
 }
 
+/// Writes the interval whose open-map value r8 points to, ending at the
+/// u64 at SW_END, of the thread at SW_STACK, with `flags` added to its
+/// own. Clobbers r1–r5 and r9.
+static void record_interval(program *p, const CPerfProbe_SwitchProgramSpec *spec, int32_t flags) {
+    int forget = reserve_or_count(p, spec->ring_fd, CPERFPROBE_SWITCH_INTERVAL_BYTES, spec->settings_fd, CPERFPROBE_SWITCH_INTERVAL_LOSSES);
+    mov_reg(p, BPF_REG_9, BPF_REG_0);
+    store_imm32(p, BPF_REG_9, 0, CPERFPROBE_SWITCH_INTERVAL_RECORD);
+    load64(p, BPF_REG_1, BPF_REG_10, SW_STACK);
+    store32(p, BPF_REG_9, 4, BPF_REG_1);
+    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_8, .off = 8);
+    store32(p, BPF_REG_9, 8, BPF_REG_1);
+    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_8, .off = 12);
+    if (flags) INSN(.code = BPF_ALU64 | BPF_OR | BPF_K, .dst_reg = BPF_REG_1, .imm = flags);
+    store32(p, BPF_REG_9, 12, BPF_REG_1);
+    load64(p, BPF_REG_1, BPF_REG_8, 0);
+    store64(p, BPF_REG_9, 16, BPF_REG_1);
+    load64(p, BPF_REG_1, BPF_REG_10, SW_END);
+    store64(p, BPF_REG_9, 24, BPF_REG_1);
+    mov_reg(p, BPF_REG_1, BPF_REG_9);
+    mov_imm(p, BPF_REG_2, BPF_RB_NO_WAKEUP);
+    call(p, BPF_FUNC_ringbuf_submit);
+    land(p, forget);
+}
+
 static void build_switch_tracker(program *p, const CPerfProbe_SwitchProgramSpec *spec) {
     mov_reg(p, BPF_REG_6, BPF_REG_1);
     // The time is read only for followed threads: most switches are others'.
@@ -533,6 +559,32 @@ static void build_switch_tracker(program *p, const CPerfProbe_SwitchProgramSpec 
     mov_reg(p, BPF_REG_7, BPF_REG_0);
     INSN(.code = BPF_ALU | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_9);
     store64(p, BPF_REG_10, SW_STACK, BPF_REG_1);
+    // Its run time, which the switch has just brought up to date.
+    call(p, BPF_FUNC_get_current_task_btf);
+    load64(p, BPF_REG_1, BPF_REG_0, (int16_t)spec->runtime_offset);
+    store64(p, BPF_REG_10, SW_VALUE + 16, BPF_REG_1);
+    // Still open: its return to a CPU was not traced (the kernel traces no
+    // switch out of some tasks). It came back when it had as long left to
+    // run as it ran since.
+    lookup(p, spec->open_fd, SW_STACK);
+    int fresh = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
+    mov_reg(p, BPF_REG_8, BPF_REG_0);
+    load64(p, BPF_REG_1, BPF_REG_10, SW_VALUE + 16);
+    load64(p, BPF_REG_2, BPF_REG_8, 16);
+    INSN(.code = BPF_ALU64 | BPF_SUB | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_2);
+    mov_reg(p, BPF_REG_3, BPF_REG_7);
+    load64(p, BPF_REG_2, BPF_REG_8, 0);
+    INSN(.code = BPF_ALU64 | BPF_SUB | BPF_X, .dst_reg = BPF_REG_3, .src_reg = BPF_REG_2);
+    int within = jump_if_reg(p, BPF_JLE, BPF_REG_1, BPF_REG_3);
+    mov_reg(p, BPF_REG_1, BPF_REG_3);
+    land(p, within);
+    mov_reg(p, BPF_REG_2, BPF_REG_7);
+    INSN(.code = BPF_ALU64 | BPF_SUB | BPF_X, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_1);
+    store64(p, BPF_REG_10, SW_END, BPF_REG_2);
+    store64(p, BPF_REG_10, SW_THREAD, BPF_REG_9);
+    record_interval(p, spec, CPERFPROBE_SWITCH_RETURN_UNSEEN);
+    load64(p, BPF_REG_9, BPF_REG_10, SW_THREAD);
+    land(p, fresh);
     INSN(.code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_8, .src_reg = BPF_REG_6, .off = (int16_t)spec->prev_state_offset);
     // Exiting (dead or zombie): no interval to close, ever.
     int dying = jump_if_imm(p, BPF_JSET, BPF_REG_8, 0x30);
@@ -605,22 +657,8 @@ static void build_switch_tracker(program *p, const CPerfProbe_SwitchProgramSpec 
     call(p, BPF_FUNC_ktime_get_ns);
     mov_reg(p, BPF_REG_7, BPF_REG_0);
     land(p, timed);
-    int forget = reserve_or_count(p, spec->ring_fd, CPERFPROBE_SWITCH_INTERVAL_BYTES, spec->settings_fd, CPERFPROBE_SWITCH_INTERVAL_LOSSES);
-    mov_reg(p, BPF_REG_9, BPF_REG_0);
-    store_imm32(p, BPF_REG_9, 0, CPERFPROBE_SWITCH_INTERVAL_RECORD);
-    load64(p, BPF_REG_1, BPF_REG_10, SW_STACK);
-    store32(p, BPF_REG_9, 4, BPF_REG_1);
-    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_8, .off = 8);
-    store32(p, BPF_REG_9, 8, BPF_REG_1);
-    INSN(.code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_8, .off = 12);
-    store32(p, BPF_REG_9, 12, BPF_REG_1);
-    load64(p, BPF_REG_1, BPF_REG_8, 0);
-    store64(p, BPF_REG_9, 16, BPF_REG_1);
-    store64(p, BPF_REG_9, 24, BPF_REG_7);
-    mov_reg(p, BPF_REG_1, BPF_REG_9);
-    mov_imm(p, BPF_REG_2, BPF_RB_NO_WAKEUP);
-    call(p, BPF_FUNC_ringbuf_submit);
-    land(p, forget);
+    store64(p, BPF_REG_10, SW_END, BPF_REG_7);
+    record_interval(p, spec, 0);
     mov_reg(p, BPF_REG_2, BPF_REG_10);
     add_imm(p, BPF_REG_2, SW_STACK);
     load_map(p, BPF_REG_1, spec->open_fd);
@@ -674,7 +712,7 @@ int CPerfProbe_fork_program(int targets_fd, int32_t child_pid_offset, char *log,
 }
 
 int CPerfProbe_bpf_open_intervals_create(uint32_t entries) {
-    return map_create(BPF_MAP_TYPE_HASH, 8, 16, entries, 0);
+    return map_create(BPF_MAP_TYPE_HASH, 8, 24, entries, 0);
 }
 
 int CPerfProbe_bpf_map_next(int map_fd, const uint64_t *key, uint64_t *next, void *value) {

@@ -41,6 +41,7 @@ enum FuzzTarget: String, CaseIterable {
             _ = KernelSymbols(bytes, covering: [0, 0xffff_ffff_8100_0000, .max]).lookup(0xffff_ffff_8100_0000)
             _ = OnlineCPUs.parse(String(text))
             _ = TracepointFormat.parse(text)
+            _ = KernelTypes(bytes)?.member(["task_struct", "se", "sum_exec_runtime"])
             _ = CgroupDirectory.mounts(mountinfo: text)
             _ = CgroupDirectory.unifiedName(procCgroup: text)
         case .perfMap:

@@ -239,9 +239,13 @@ extension BinaryTests {
 
     /// A program nobody here wrote, against an independent tool on the same
     /// run: xz's threads under `perf sched record`. `perf sched timehist -s`
-    /// gives each thread's time on a CPU and its switches in, from the
-    /// kernel's own switch events; perfprobe's blocked seconds are the
-    /// thread's life less that time, and it counts the same switches.
+    /// gives each thread's time on a CPU and its runs, from the kernel's own
+    /// switch events; perfprobe's blocked seconds are the thread's life less
+    /// that time, and it counts the same switches, less those the main
+    /// thread made before its exec (perfprobe's gate, under the launcher's
+    /// name). Some of the workers' returns go untraced on this VM (they take
+    /// the CPU from a task whose switches the kernel does not trace): perf
+    /// still counts their runs, and perfprobe must still time them.
     @Test func xzThreadsWaitAsPerfSchedSees() throws {
         let input = Harness.scratch(), data = Harness.scratch()
         try ForeignProgramTests.text(bytes: 8_000_000).write(toFile: input, atomically: true, encoding: .utf8)
@@ -249,12 +253,20 @@ extension BinaryTests {
                                             as: Harness.clearedSignalMask + ["/usr/bin/perf", "sched", "record", "-q", "-o", data, "--"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         // "xz[TID/PID]  PARENT  SCHED-IN  RUN-TIME(ms) …", one line a task.
-        var perf: [Int32: (runSeconds: Double, switchesIn: Int)] = [:]
+        var perf: [Int32: (runSeconds: Double, runs: Int)] = [:]
         for line in try Harness.output(of: "/usr/bin/perf", ["sched", "timehist", "-s", "-i", data]).split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 4, fields[0].hasPrefix("xz["), let tid = Int32(fields[0].dropFirst(3).prefix { $0.isNumber }),
                   let switches = Int(fields[2]), let run = Double(fields[3]) else { continue }
             perf[tid] = (run / 1000, switches)
+        }
+        // "prev_comm=perfprobe-agent prev_pid=TID …": a switch out before the exec.
+        var beforeExec: [Int32: Int] = [:]
+        for line in try Harness.output(of: "/usr/bin/perf", ["script", "-i", data, "-F", "trace"]).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard let comm = fields.first(where: { $0.hasPrefix("prev_comm=") }), comm != "prev_comm=xz",
+                  let pid = fields.first(where: { $0.hasPrefix("prev_pid=") }).flatMap({ Int32($0.dropFirst(9)) }) else { continue }
+            beforeExec[pid, default: 0] += 1
         }
         let threads = try #require(try outcome.report.offCpu).threads.filter { $0.name == "xz" }
         #expect(threads.count >= 3, "\(threads)")
@@ -263,8 +275,9 @@ extension BinaryTests {
             let expected = thread.lifetimeSeconds - reference.runSeconds
             #expect(abs(thread.blockedSeconds - expected) <= 0.01 + 0.01 * thread.lifetimeSeconds,
                     "tid \(thread.tid): blocked \(thread.blockedSeconds) s; perf sched: life \(thread.lifetimeSeconds) s less \(reference.runSeconds) s run")
-            #expect(abs(thread.switches - reference.switchesIn) <= max(3, reference.switchesIn / 20),
-                    "tid \(thread.tid): \(thread.switches) waits timed; perf sched: \(reference.switchesIn) switches in")
+            let switches = reference.runs - beforeExec[thread.tid.rawValue, default: 0]
+            #expect(abs(thread.switches - switches) <= max(2, switches / 50),
+                    "tid \(thread.tid): \(thread.switches) waits timed; perf sched: \(reference.runs) runs, \(switches) after the exec")
         }
     }
 

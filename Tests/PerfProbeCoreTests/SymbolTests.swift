@@ -198,6 +198,12 @@ struct TemporaryDirectory {
 
     @discardableResult
     func run(_ tool: String, _ arguments: [String]) throws -> String {
+        try Self.run(tool, arguments)
+    }
+
+    /// What `tool` prints; it must succeed.
+    @discardableResult
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments

@@ -122,7 +122,8 @@ int CPerfProbe_probe_program(const CPerfProbe_ProbeProgramSpec *spec, char *log,
 typedef struct CPerfProbe_SwitchProgramSpec {
     /// Hash of the followed processes' ids (u64 → u8).
     int targets_fd;
-    /// Hash of the open intervals by thread id (u64 → {u64 start; u32 tgid; u32 flags}).
+    /// Hash of the open intervals by thread id (u64 → {u64 start; u32 tgid;
+    /// u32 flags; u64 the thread's run time, ns, when it left}).
     int open_fd;
     /// Array of CPERFPROBE_SWITCH_SETTINGS u64.
     int settings_fd;
@@ -131,6 +132,8 @@ typedef struct CPerfProbe_SwitchProgramSpec {
     /// The tracepoint's fields, as its format file places them.
     int32_t prev_state_offset;
     int32_t next_pid_offset;
+    /// task_struct's se.sum_exec_runtime, as the kernel's BTF places it.
+    int32_t runtime_offset;
     /// 1: the user registers and stack (DWARF); 0: the frame-pointer chain.
     uint32_t copy_user_stack;
 } CPerfProbe_SwitchProgramSpec;
@@ -162,11 +165,14 @@ enum {
 };
 
 /// Interval flags: left the CPU runnable; its stacks were taken; open
-/// since before profiling (set by the agent).
+/// since before profiling (set by the agent); its return to a CPU was not
+/// traced, and its end is its thread's next switch-out less the time the
+/// thread ran in between.
 enum {
     CPERFPROBE_SWITCH_RUNNABLE = 1,
     CPERFPROBE_SWITCH_SAMPLED = 2,
     CPERFPROBE_SWITCH_BEFORE = 4,
+    CPERFPROBE_SWITCH_RETURN_UNSEEN = 8,
 };
 
 /// Loads --off-cpu's program (BPF_PROG_TYPE_TRACEPOINT). Returns its fd, or
@@ -175,7 +181,7 @@ int CPerfProbe_switch_program(const CPerfProbe_SwitchProgramSpec *spec, char *lo
 /// Loads --off-cpu's program on sched:sched_process_fork: a process forked
 /// by a process in `targets_fd` joins it (BPF_PROG_TYPE_TRACEPOINT).
 int CPerfProbe_fork_program(int targets_fd, int32_t child_pid_offset, char *log, size_t log_size);
-/// A hash of up to `entries` open intervals (u64 key, 16-byte value).
+/// A hash of up to `entries` open intervals (u64 key, 24-byte value).
 int CPerfProbe_bpf_open_intervals_create(uint32_t entries);
 /// The key after `key` (NULL: the first) in `next`, and its value: 0; 1
 /// when that key went before its value could be read; -1 (and errno) at the end.

@@ -60,12 +60,20 @@ final class OffCPUAggregator: RecordConsumer {
         for name in Syscalls.listDirectory("/proc/\(pid)/task") {
             guard let raw = Int32(name),
                   let stat = (try? Syscalls.readFile("/proc/\(pid)/task/\(raw)/stat")).flatMap({ ProcessStat.parse(Substring(decoding: $0, as: UTF8.self)) }),
-                  stat.state == "S" || stat.state == "D", tracker.markBlocked(ThreadID(raw), of: pid, since: now) else { continue }
+                  stat.state == "S" || stat.state == "D",
+                  tracker.markBlocked(ThreadID(raw), of: pid, since: now, runtime: Self.runtime(of: ThreadID(raw), in: pid)) else { continue }
             let channel = (try? Syscalls.readFile("/proc/\(pid)/task/\(raw)/wchan"))
                 .map { SymbolName.sanitized(String(decoding: $0.prefix(128), as: UTF8.self)) }
             if let channel, !channel.isEmpty, channel != "0" { waitChannels[ThreadID(raw)] = channel }
             part.startedBlocked += 1
         }
+    }
+
+    /// A thread's run time (ns), the first figure of /proc's schedstat; 0
+    /// when unread (an interval whose return goes untraced then ends at once).
+    private static func runtime(of tid: ThreadID, in pid: ProcessID) -> UInt64 {
+        let text = (try? Syscalls.readFile("/proc/\(pid)/task/\(tid)/schedstat")).map { String(decoding: $0.prefix(128), as: UTF8.self) }
+        return text.flatMap { $0.split(separator: " ").first.flatMap { UInt64($0) } } ?? 0
     }
 
     var ownsRing: Bool { true }
@@ -97,6 +105,7 @@ final class OffCPUAggregator: RecordConsumer {
             part.switchOuts += 1
         case .interval(var interval) where interval.start < stoppedAt ?? .max:
             interval.end = min(interval.end, stoppedAt ?? .max)
+            if interval.returnUnseen { part.returnsUnseen += 1 }
             close(interval, ended: true)
             closedStart[interval.tid] = interval.start
         default:
@@ -106,7 +115,9 @@ final class OffCPUAggregator: RecordConsumer {
 
     func consume(_ record: PerfRecord) {
         switch record {
-        case .comm(let pid, _, _, _, true):
+        case .comm(let pid, let tid, let time, _, true):
+            // The launched target's life begins at its exec, as its waits do.
+            if !armed { part.lifetimes[tid, default: .init(pid: pid)].born = time }
             armed = true
             tracker.follow(pid)
         case .fork(let pid, _, let tid, _, let time):

@@ -49,6 +49,9 @@ public struct OffCPUCapture: CapturePart {
     public var startedBlocked = 0
     /// Intervals still open when profiling ended, closed then.
     public var openAtEnd = 0
+    /// Intervals whose return to a CPU the kernel did not trace, ended from
+    /// the thread's run time at its next switch-out.
+    public var returnsUnseen = 0
 
     public mutating func absorb(_ later: OffCPUCapture) {
         blocked.merge(later.blocked) { var first = $0; first.absorb($1); return first }
@@ -59,6 +62,7 @@ public struct OffCPUCapture: CapturePart {
         withoutStack += later.withoutStack
         startedBlocked += later.startedBlocked
         openAtEnd += later.openAtEnd
+        returnsUnseen += later.returnsUnseen
     }
 }
 

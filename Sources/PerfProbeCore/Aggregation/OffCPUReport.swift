@@ -61,6 +61,10 @@ public struct OffCPUReport: Codable, Sendable {
     public var startedBlocked: Int
     /// Intervals still open when profiling ended, closed then.
     public var openAtEnd: Int
+    /// Intervals whose return to a CPU the kernel did not trace (it traces
+    /// no switch out of some tasks), ended from the thread's run time at its
+    /// next switch-out. Absent in reports from before it was counted.
+    public var returnsUnseen: Int?
 
     /// The reason of an interval, from its kernel frames (leaf first: the
     /// one nearest schedule() that tells decides) and whether it left runnable.
@@ -161,7 +165,8 @@ public struct OffCPUReport: Codable, Sendable {
                 blocker.percent = total > 0 ? seconds * 100 / total : 0
                 return blocker
             }.sorted { ($0.blockedSeconds, $1.function) > ($1.blockedSeconds, $0.function) },
-            switchOuts: part.switchOuts, withoutStack: part.withoutStack, startedBlocked: part.startedBlocked, openAtEnd: part.openAtEnd)
+            switchOuts: part.switchOuts, withoutStack: part.withoutStack, startedBlocked: part.startedBlocked, openAtEnd: part.openAtEnd,
+            returnsUnseen: part.returnsUnseen)
     }
 
     /// Intervals timed without a stack (the switch program kept another's, or

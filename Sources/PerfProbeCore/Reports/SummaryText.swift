@@ -108,6 +108,7 @@ public enum SummaryText {
         if offCPU.withoutStack > 0 { out += ", \(offCPU.withoutStack) timed without a stack (a storm's sampled stacks stand for them)" }
         if offCPU.startedBlocked > 0 { out += ", \(offCPU.startedBlocked) already blocked at the start" }
         if offCPU.openAtEnd > 0 { out += ", \(offCPU.openAtEnd) still blocked at the end" }
+        if let unseen = offCPU.returnsUnseen, unseen > 0 { out += ", \(unseen) whose return the kernel did not trace (ended from the thread's run time)" }
         out += "):\n"
         for thread in offCPU.threads.prefix(top) {
             let life = max(thread.lifetimeSeconds, 1e-9)

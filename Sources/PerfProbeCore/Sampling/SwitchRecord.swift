@@ -24,6 +24,9 @@ enum SwitchRecord: Sendable, Equatable {
         var sampled: Bool { flags & UInt32(CPERFPROBE_SWITCH_SAMPLED) != 0 }
         /// Open since before profiling (set by the agent, not seen leaving).
         var began: Bool { flags & UInt32(CPERFPROBE_SWITCH_BEFORE) != 0 }
+        /// Its return to a CPU was not traced: it ends where the thread's
+        /// next switch-out, less the time it ran in between, puts it.
+        var returnUnseen: Bool { flags & UInt32(CPERFPROBE_SWITCH_RETURN_UNSEEN) != 0 }
     }
 
     static func parse(_ bytes: [UInt8]) -> SwitchRecord? {

@@ -31,10 +31,12 @@ struct SwitchTracker: ~Copyable {
     /// Stack records a second the program writes at most.
     static let stacksPerSecond: UInt64 = 2000
     /// Threads of followed processes off the CPU at once, at most (the open
-    /// intervals' map is allocated whole: 64 bytes an entry).
+    /// intervals' map is allocated whole: under 100 bytes an entry).
     static let openIntervals: UInt32 = 1 << 16
     /// 2,000 stack records of 9.4 KiB a second, drained a hundred times a second.
     static let ringBytes = 16 << 20
+    /// An open interval in the program's map: start, pid, flags, run time.
+    private static let valueSize = 24
 
     /// `copyUserStack`: registers and stack for DWARF; else the frame-pointer
     /// chain. `followChildren`: processes a followed one forks are followed
@@ -47,6 +49,7 @@ struct SwitchTracker: ~Copyable {
               let next = format.fields.fields["next_pid"], next.size == 4 else {
             throw .system("sched:sched_switch's format has no prev_state and next_pid fields as this perfprobe knows them", .notSupported)
         }
+        let runtime = try Self.runtimeField()
         var owned = FileDescriptors()
         let targets: Int32, open: Int32, settings: Int32
         do throws(Errno) {
@@ -64,6 +67,7 @@ struct SwitchTracker: ~Copyable {
         spec.ring_fd = ring.fd
         spec.prev_state_offset = Int32(state.offset)
         spec.next_pid_offset = Int32(next.offset)
+        spec.runtime_offset = runtime
         spec.copy_user_stack = copyUserStack ? 1 : 0
         let program = owned.adopt(try Self.load { () throws(BPFRefusal) in try Syscalls.switchProgram(spec) })
         // The programs' tracepoint events are closed with `owned`, at the end.
@@ -84,6 +88,24 @@ struct SwitchTracker: ~Copyable {
         self.settings = settings
         self.ring = ring
         lastTime = Syscalls.monotonicNanoseconds()
+    }
+
+    /// Where task_struct keeps the thread's run time (se.sum_exec_runtime),
+    /// from the kernel's BTF: the program reads it at each switch-out, to end
+    /// an interval whose return the kernel did not trace.
+    private static func runtimeField() throws(SamplingError) -> Int32 {
+        let path = "/sys/kernel/btf/vmlinux"
+        let bytes: [UInt8]
+        do throws(Errno) {
+            bytes = try Syscalls.readFile(path)
+        } catch {
+            throw .system("--off-cpu needs the kernel's BTF (reading \(path))", error)
+        }
+        guard let field = KernelTypes(bytes)?.member(["task_struct", "se", "sum_exec_runtime"]), field.size == 8,
+              let offset = Int16(exactly: field.offset) else {
+            throw .system("the kernel's BTF (\(path)) has no 8-byte task_struct.se.sum_exec_runtime", .notSupported)
+        }
+        return Int32(offset)
     }
 
     private static func makeRing() throws(SamplingError) -> BPFRecordRing {
@@ -166,18 +188,21 @@ struct SwitchTracker: ~Copyable {
 
     /// Opens an interval for a thread found asleep, unless it has since left
     /// a CPU (the program then opened one itself). Returns whether it did.
-    func markBlocked(_ tid: ThreadID, of pid: ProcessID, since start: UInt64) -> Bool {
-        var value = [UInt8](repeating: 0, count: 16)
+    /// `runtime`: its run time then (ns, /proc's schedstat), as the program
+    /// keeps it for the intervals it opens.
+    func markBlocked(_ tid: ThreadID, of pid: ProcessID, since start: UInt64, runtime: UInt64) -> Bool {
+        var value = [UInt8](repeating: 0, count: Self.valueSize)
         withUnsafeBytes(of: start.littleEndian) { value.replaceSubrange(0..<8, with: $0) }
         withUnsafeBytes(of: UInt32(bitPattern: pid.rawValue).littleEndian) { value.replaceSubrange(8..<12, with: $0) }
         withUnsafeBytes(of: UInt32(CPERFPROBE_SWITCH_BEFORE).littleEndian) { value.replaceSubrange(12..<16, with: $0) }
+        withUnsafeBytes(of: runtime.littleEndian) { value.replaceSubrange(16..<24, with: $0) }
         return (try? Syscalls.bpfMapPut(open, key: UInt64(UInt32(bitPattern: tid.rawValue)), value: value, onlyNew: true)) != nil
     }
 
     /// The intervals open now, ending at `end`.
     func openIntervals(end: UInt64) -> [SwitchRecord.Interval] {
-        Syscalls.bpfMapEntries(open, valueSize: 16, capacity: Int(Self.openIntervals)).compactMap { entry in
-            guard entry.value.count == 16 else { return nil }
+        Syscalls.bpfMapEntries(open, valueSize: Self.valueSize, capacity: Int(Self.openIntervals)).compactMap { entry in
+            guard entry.value.count == Self.valueSize else { return nil }
             let word = { (offset: Int) in entry.value[offset..<offset + 4].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
             let start = entry.value[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             guard start <= end else { return nil }
