@@ -564,8 +564,8 @@ static void build_switch_tracker(program *p, const CPerfProbe_SwitchProgramSpec 
     load64(p, BPF_REG_1, BPF_REG_0, (int16_t)spec->runtime_offset);
     store64(p, BPF_REG_10, SW_VALUE + 16, BPF_REG_1);
     // Still open: its return to a CPU was not traced (the kernel traces no
-    // switch out of some tasks). It came back when it had as long left to
-    // run as it ran since.
+    // switch out of some tasks). It returned as long before now as it has
+    // run since it left (no earlier than it left).
     lookup(p, spec->open_fd, SW_STACK);
     int fresh = jump_if_imm(p, BPF_JEQ, BPF_REG_0, 0);
     mov_reg(p, BPF_REG_8, BPF_REG_0);
